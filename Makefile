@@ -1,0 +1,49 @@
+# smsgw — run `make` for the list of targets.
+GO       ?= go
+BIN      := bin
+PLUGINS  := loopback
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# Integration tests and benchmarks start real processes; keep the whole run well under 20 min.
+TEST_TIMEOUT ?= 15m
+
+.DEFAULT_GOAL := help
+.PHONY: help build plugins run test bench lint proto check-deps clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: $(BIN)/smsgw plugins ## build the gateway and every bundled plugin into ./bin
+
+$(BIN)/smsgw: FORCE
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/smsgw
+
+plugins: $(addprefix $(BIN)/plugins/smsgw-provider-,$(PLUGINS)) ## build the provider plugins into ./bin/plugins
+
+$(BIN)/plugins/smsgw-provider-%: FORCE
+	$(GO) build -trimpath -o $@ ./plugins/$*
+
+run: build ## build, then serve on 127.0.0.1:8080 (SQLite under ./data, loopback provider; login dev:dev)
+	$(BIN)/smsgw serve
+
+test: ## run every test with -race, integration tests included (CI runs exactly this)
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+bench: ## load benchmark against Postgres: accepted/s, p50/p99 and ratios against a floor
+	$(GO) run ./integration-tests/bench
+
+lint: ## go vet + golangci-lint
+	$(GO) vet ./...
+	$(GO) tool golangci-lint run ./...
+
+proto: ## regenerate the plugin protocol's Go code (committed; needs protoc)
+	bash plugins/sdk/proto/generate.sh
+
+check-deps: ## enforce the hexagonal import rules (ARCHITECTURE.md §1)
+	bash scripts/check-deps.sh
+
+clean: ## remove build output and local data
+	rm -rf $(BIN) data
+
+FORCE:

@@ -1,0 +1,238 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/smsgw/smsgw/core/message"
+	"github.com/smsgw/smsgw/ports"
+)
+
+// memStore is a small in-memory ports.Store: one mutex serialises transactions, which is
+// all the locking semantics the use cases rely on. Writes are staged on a copy and only
+// published when fn succeeds, so rollback is real.
+type memStore struct {
+	mu       sync.Mutex
+	msgs     map[string]message.Message
+	hidden   map[string]bool
+	accounts map[string]ports.Account
+	failTx   error // returned by InTx instead of running fn
+}
+
+func newMemStore() *memStore {
+	return &memStore{msgs: map[string]message.Message{}, hidden: map[string]bool{}, accounts: map[string]ports.Account{}}
+}
+
+func clone(m message.Message) message.Message {
+	m.Events = slices.Clone(m.Events)
+	m.Tags = maps.Clone(m.Tags)
+	m.Route = slices.Clone(m.Route)
+	return m
+}
+
+func (s *memStore) GetMessage(_ context.Context, account, id string) (message.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.msgs[id]
+	if !ok || s.hidden[id] || (account != "" && m.AccountID != account) {
+		return message.Message{}, fmt.Errorf("message %s: %w", id, ports.ErrNotFound)
+	}
+	return clone(m), nil
+}
+
+func (s *memStore) ListMessages(context.Context, string, ports.MessageQuery) (ports.MessagePage, error) {
+	return ports.MessagePage{}, nil
+}
+
+func (s *memStore) ListAwaitingStatus(_ context.Context, provider string, since time.Time, limit int) ([]message.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []message.Message
+	for _, m := range s.msgs {
+		if m.Provider == provider && m.Direction == message.Outbound && m.ProviderMessageID != "" && !m.Status.Final() && !m.CreatedAt.Before(since) {
+			out = append(out, clone(m))
+		}
+	}
+	slices.SortFunc(out, func(a, b message.Message) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func (s *memStore) GetAccount(_ context.Context, id string) (ports.Account, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.accounts[id]
+	if !ok {
+		return ports.Account{}, ports.ErrNotFound
+	}
+	return a, nil
+}
+
+func (s *memStore) PutAccount(_ context.Context, a ports.Account) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.accounts[a.ID] = a
+	return nil
+}
+
+func (s *memStore) ListAccounts(context.Context) ([]ports.Account, error) { return nil, nil }
+
+func (s *memStore) Ping(context.Context) error { return s.failTx }
+
+func (s *memStore) InTx(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failTx != nil {
+		return s.failTx
+	}
+	tx := &memTx{s: s, msgs: maps.Clone(s.msgs), hidden: maps.Clone(s.hidden)}
+	if err := fn(ctx, tx); err != nil {
+		return err
+	}
+	s.msgs, s.hidden = tx.msgs, tx.hidden
+	return nil
+}
+
+type memTx struct {
+	s      *memStore
+	msgs   map[string]message.Message
+	hidden map[string]bool
+}
+
+func (t *memTx) GetMessageForUpdate(_ context.Context, id string) (message.Message, error) {
+	m, ok := t.msgs[id]
+	if !ok {
+		return message.Message{}, fmt.Errorf("message %s: %w", id, ports.ErrNotFound)
+	}
+	return clone(m), nil
+}
+
+func (t *memTx) FindByProviderIDForUpdate(_ context.Context, dir message.Direction, provider, pid string) (message.Message, error) {
+	for _, m := range t.msgs {
+		if m.Direction == dir && m.Provider == provider && m.ProviderMessageID == pid {
+			return clone(m), nil
+		}
+	}
+	return message.Message{}, ports.ErrNotFound
+}
+
+func (t *memTx) InsertMessage(_ context.Context, m message.Message) error {
+	if _, ok := t.msgs[m.ID]; ok {
+		return ports.ErrConflict
+	}
+	if m.Direction == message.Inbound && m.ProviderMessageID != "" {
+		if _, err := t.FindByProviderIDForUpdate(context.Background(), message.Inbound, m.Provider, m.ProviderMessageID); err == nil {
+			return ports.ErrConflict
+		}
+	}
+	t.msgs[m.ID] = clone(m)
+	return nil
+}
+
+func (t *memTx) UpdateMessage(_ context.Context, m message.Message, evs ...message.Event) error {
+	old, ok := t.msgs[m.ID]
+	if !ok {
+		return ports.ErrNotFound
+	}
+	m.Events = append(slices.Clone(old.Events), evs...)
+	t.msgs[m.ID] = clone(m)
+	return nil
+}
+
+func (t *memTx) HideMessage(_ context.Context, id string, _ time.Time) error {
+	if _, ok := t.msgs[id]; !ok {
+		return ports.ErrNotFound
+	}
+	t.hidden[id] = true
+	return nil
+}
+
+// memJobs records enqueued send jobs.
+type memJobs struct {
+	mu   sync.Mutex
+	jobs []ports.SendJob
+	fail error
+}
+
+func (j *memJobs) EnqueueSend(_ context.Context, _ ports.Tx, job ports.SendJob) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.fail != nil {
+		return j.fail
+	}
+	j.jobs = append(j.jobs, job)
+	return nil
+}
+
+// fakeProviders answers sends from a script and records calls.
+type fakeProviders struct {
+	mu      sync.Mutex
+	sends   []message.Message
+	results []sendAnswer // consumed in order; the last one repeats
+	polls   map[string]ports.StatusReport
+	webhook ports.WebhookResult
+	healthy bool
+}
+
+type sendAnswer struct {
+	res ports.SendResult
+	err error
+}
+
+func (p *fakeProviders) Send(_ context.Context, provider string, m message.Message) (ports.SendResult, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sends = append(p.sends, m)
+	a := p.results[0]
+	if len(p.results) > 1 {
+		p.results = p.results[1:]
+	}
+	return a.res, a.err
+}
+
+func (p *fakeProviders) PollStatus(_ context.Context, _ string, ids []string) ([]ports.StatusReport, error) {
+	if p.polls == nil {
+		return nil, ports.ErrNotImplemented
+	}
+	var out []ports.StatusReport
+	for _, id := range ids {
+		if r, ok := p.polls[id]; ok {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (p *fakeProviders) HandleWebhook(_ context.Context, provider string, _ ports.WebhookRequest) (ports.WebhookResult, error) {
+	if provider != "loop" {
+		return ports.WebhookResult{}, ports.ErrNotFound
+	}
+	return p.webhook, nil
+}
+
+func (p *fakeProviders) Balance(context.Context, string) (ports.Balance, error) {
+	return ports.Balance{}, ports.ErrNotImplemented
+}
+
+func (p *fakeProviders) List(context.Context) []ports.ProviderInfo { return nil }
+
+func (p *fakeProviders) Healthy(string) bool { return p.healthy }
+
+// seqIDs makes ids m1, m2, ...
+type seqIDs struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (s *seqIDs) NewID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	return fmt.Sprintf("m%d", s.n)
+}

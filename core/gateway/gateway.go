@@ -1,0 +1,118 @@
+// Package gateway holds the use cases of smsgw: accept a send, dispatch it to a provider,
+// receive an inbound message, apply a delivery status, cancel and delete. It speaks only to
+// ports; every I/O detail lives in adapters.
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/smsgw/smsgw/core/message"
+	"github.com/smsgw/smsgw/core/routing"
+	"github.com/smsgw/smsgw/ports"
+)
+
+// ProviderPolicy is a provider block's retry settings.
+type ProviderPolicy struct {
+	MaxAttempts int
+	Backoff     time.Duration
+}
+
+// Default retry policy when the provider block has no retry block.
+const (
+	DefaultMaxAttempts = 5
+	DefaultBackoff     = time.Second
+)
+
+// Config is the part of the configuration the use cases need.
+type Config struct {
+	// Policies holds each provider's retry policy; missing ones use the defaults.
+	Policies map[string]ProviderPolicy
+	// ProviderAccounts names, per provider, the account that owns its inbound traffic.
+	ProviderAccounts map[string]string
+	// DefaultAccount owns inbound traffic of providers without an account (the first
+	// account block).
+	DefaultAccount string
+	// ReconcileWindow is how far back a reconciliation after a plugin restart looks.
+	ReconcileWindow time.Duration
+}
+
+// Deps are the ports the gateway runs on.
+type Deps struct {
+	Store     ports.Store
+	Jobs      ports.JobQueue
+	Providers ports.Providers
+	Clock     ports.Clock
+	IDs       ports.IDGenerator
+	Router    routing.Router
+	Config    Config
+}
+
+// Gateway implements the use cases.
+type Gateway struct {
+	store     ports.Store
+	jobs      ports.JobQueue
+	providers ports.Providers
+	clock     ports.Clock
+	ids       ports.IDGenerator
+	router    routing.Router
+	cfg       Config
+}
+
+// New wires a Gateway.
+func New(d Deps) *Gateway {
+	if d.Config.ReconcileWindow == 0 {
+		d.Config.ReconcileWindow = 7 * 24 * time.Hour
+	}
+	return &Gateway{
+		store: d.Store, jobs: d.Jobs, providers: d.Providers, clock: d.Clock, ids: d.IDs,
+		router: d.Router, cfg: d.Config,
+	}
+}
+
+// now is the current time at the stores' precision, so what is returned equals what is read
+// back later.
+func (g *Gateway) now() time.Time {
+	return g.clock.Now().UTC().Truncate(time.Microsecond)
+}
+
+func (g *Gateway) policy(provider string) ProviderPolicy {
+	p, ok := g.cfg.Policies[provider]
+	if !ok || p.MaxAttempts < 1 {
+		p.MaxAttempts = DefaultMaxAttempts
+	}
+	if p.Backoff <= 0 {
+		p.Backoff = DefaultBackoff
+	}
+	return p
+}
+
+// Get returns one of the account's messages.
+func (g *Gateway) Get(ctx context.Context, accountID, id string) (message.Message, error) {
+	return g.store.GetMessage(ctx, accountID, id)
+}
+
+// List lists the account's messages, newest first.
+func (g *Gateway) List(ctx context.Context, accountID string, q ports.MessageQuery) (ports.MessagePage, error) {
+	return g.store.ListMessages(ctx, accountID, q)
+}
+
+// Providers describes the configured providers.
+func (g *Gateway) Providers(ctx context.Context) []ports.ProviderInfo {
+	return g.providers.List(ctx)
+}
+
+// Ready reports why the gateway cannot serve, or nil: the store must answer and every
+// provider a route can use first must be healthy.
+func (g *Gateway) Ready(ctx context.Context) []string {
+	var reasons []string
+	if err := g.store.Ping(ctx); err != nil {
+		reasons = append(reasons, "store: unavailable")
+	}
+	for _, p := range g.router.Providers() {
+		if !g.providers.Healthy(p) {
+			reasons = append(reasons, "provider "+p+": unhealthy")
+		}
+	}
+	return reasons
+}

@@ -1,0 +1,386 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/smsgw/smsgw/core/message"
+	"github.com/smsgw/smsgw/core/routing"
+	"github.com/smsgw/smsgw/ports"
+)
+
+type fixedClock struct{ t time.Time }
+
+func (c *fixedClock) Now() time.Time { return c.t }
+
+var t0 = time.Date(2026, 11, 20, 10, 0, 0, 123456789, time.UTC)
+
+type env struct {
+	g     *Gateway
+	store *memStore
+	jobs  *memJobs
+	prov  *fakeProviders
+	clock *fixedClock
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	r, err := routing.New([]string{"loop", "other"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{store: newMemStore(), jobs: &memJobs{}, clock: &fixedClock{t0},
+		prov: &fakeProviders{healthy: true, results: []sendAnswer{{res: ports.SendResult{ProviderMessageID: "p1", Status: message.StatusSent}}}}}
+	e.g = New(Deps{Store: e.store, Jobs: e.jobs, Providers: e.prov, Clock: e.clock, IDs: &seqIDs{}, Router: r,
+		Config: Config{Policies: map[string]ProviderPolicy{"loop": {MaxAttempts: 3, Backoff: time.Second}}, DefaultAccount: "acc"}})
+	return e
+}
+
+func (e *env) send(t *testing.T) message.Message {
+	t.Helper()
+	m, err := e.g.Send(context.Background(), SendCommand{AccountID: "acc", From: "+14155550100", To: "+14155550101", Text: "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// dispatch runs one job attempt and reports whether the job was completed.
+func (e *env) dispatch(t *testing.T, id string, attempt int) (completed bool, err error) {
+	t.Helper()
+	err = e.g.Dispatch(context.Background(), ports.DispatchAttempt{MessageID: id, Attempt: attempt, MaxAttempts: 3,
+		Complete: func(context.Context, ports.Tx) error { completed = true; return nil }})
+	return completed, err
+}
+
+func statuses(m message.Message) string {
+	s := ""
+	for _, e := range m.Events {
+		s += string(e.Status)
+		if e.Detail == message.DetailIgnored {
+			s += "(ignored)"
+		}
+		s += " "
+	}
+	return s
+}
+
+func TestSendValidationOrder(t *testing.T) {
+	future := t0.Add(time.Hour)
+	past := t0.Add(-time.Second)
+	tests := []struct {
+		name  string
+		cmd   SendCommand
+		field string
+	}{
+		{"bad from first", SendCommand{From: "!", To: "x", Text: ""}, "from"},
+		{"bad to", SendCommand{From: "ACME", To: "12", Text: ""}, "to"},
+		{"empty text", SendCommand{From: "ACME", To: "+14155550101", Text: ""}, "text"},
+		{"unknown provider", SendCommand{From: "ACME", To: "+14155550101", Text: "x", Provider: "nope"}, "provider"},
+		{"send_at in the past", SendCommand{From: "ACME", To: "+14155550101", Text: "x", SendAt: &past}, "send_at"},
+		{"ok scheduled", SendCommand{From: "ACME", To: "+14155550101", Text: "x", SendAt: &future}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			_, err := e.g.Send(context.Background(), tt.cmd)
+			var fe *message.FieldError
+			if tt.field == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.As(err, &fe) || fe.Field != tt.field || fe.Code != message.CodeInvalid {
+				t.Fatalf("err = %v, want invalid %s", err, tt.field)
+			}
+			if len(e.store.msgs) != 0 || len(e.jobs.jobs) != 0 {
+				t.Fatal("a rejected send changed something")
+			}
+		})
+	}
+}
+
+func TestSendAcceptsAtomically(t *testing.T) {
+	e := newEnv(t)
+	m := e.send(t)
+	if m.Status != message.StatusQueued || m.Provider != "loop" || m.Segments != 1 || m.Encoding != message.GSM7 {
+		t.Fatalf("accepted %+v", m)
+	}
+	if !m.CreatedAt.Equal(t0.Truncate(time.Microsecond)) {
+		t.Fatalf("created_at %v not truncated to the store precision", m.CreatedAt)
+	}
+	if len(e.jobs.jobs) != 1 || e.jobs.jobs[0].MessageID != m.ID || e.jobs.jobs[0].MaxAttempts != 3 {
+		t.Fatalf("jobs %+v", e.jobs.jobs)
+	}
+	// A failing enqueue rolls the message back: nothing is half-accepted.
+	e.jobs.fail = errors.New("queue down")
+	if _, err := e.g.Send(context.Background(), SendCommand{AccountID: "acc", From: "ACME", To: "+14155550101", Text: "x"}); err == nil {
+		t.Fatal("send succeeded without its job")
+	}
+	if len(e.store.msgs) != 1 {
+		t.Fatalf("%d messages stored", len(e.store.msgs))
+	}
+}
+
+func TestScheduledSend(t *testing.T) {
+	e := newEnv(t)
+	at := t0.Add(time.Hour)
+	m, err := e.g.Send(context.Background(), SendCommand{AccountID: "acc", From: "ACME", To: "+14155550101", Text: "x", SendAt: &at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Status != message.StatusScheduled || !e.jobs.jobs[0].RunAt.Equal(at.Truncate(time.Microsecond)) {
+		t.Fatalf("scheduled %+v job %+v", m, e.jobs.jobs[0])
+	}
+}
+
+func TestDispatch(t *testing.T) {
+	unavailable := &ports.ProviderError{Provider: "loop", Class: ports.ClassUnavailable, Message: "down"}
+	rejected := &ports.ProviderError{Provider: "loop", Class: ports.ClassRejected, Code: "21610", Message: "unsubscribed"}
+	ok := sendAnswer{res: ports.SendResult{ProviderMessageID: "p1", Status: message.StatusSent}}
+	tests := []struct {
+		name      string
+		answers   []sendAnswer
+		attempts  int // attempts to run
+		status    message.Status
+		completed bool
+		sends     int
+		errCode   string
+	}{
+		{"success", []sendAnswer{ok}, 1, message.StatusSent, true, 1, ""},
+		{"transient then success", []sendAnswer{{err: unavailable}, ok}, 2, message.StatusSent, true, 2, ""},
+		{"transient until max attempts", []sendAnswer{{err: unavailable}}, 3, message.StatusFailed, true, 3, "unavailable"},
+		{"permanent fails at once", []sendAnswer{{err: rejected}}, 1, message.StatusFailed, true, 1, "rejected"},
+		{"unclassified error is ambiguous and retried", []sendAnswer{{err: errors.New("boom")}, ok}, 2, message.StatusSent, true, 2, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.prov.results = tt.answers
+			m := e.send(t)
+			var completed bool
+			for a := 1; a <= tt.attempts; a++ {
+				var err error
+				completed, err = e.dispatch(t, m.ID, a)
+				if a < tt.attempts && (!errors.Is(err, ErrRetry) || completed) {
+					t.Fatalf("attempt %d: err %v completed %v, want a retry", a, err, completed)
+				}
+				if a == tt.attempts && err != nil {
+					t.Fatalf("last attempt: %v", err)
+				}
+			}
+			got, _ := e.store.GetMessage(context.Background(), "acc", m.ID)
+			if got.Status != tt.status || completed != tt.completed || len(e.prov.sends) != tt.sends {
+				t.Fatalf("status %s completed %v sends %d; events %s", got.Status, completed, len(e.prov.sends), statuses(got))
+			}
+			if tt.errCode != "" && (got.Error == nil || got.Error.Code != tt.errCode) {
+				t.Fatalf("error %+v", got.Error)
+			}
+			if tt.status == message.StatusSent && got.ProviderMessageID != "p1" {
+				t.Fatalf("provider id %q", got.ProviderMessageID)
+			}
+		})
+	}
+}
+
+func TestDispatchIsIdempotent(t *testing.T) {
+	e := newEnv(t)
+	m := e.send(t)
+	if _, err := e.dispatch(t, m.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	// The queue delivers the job again (at-least-once): nothing is sent twice.
+	completed, err := e.dispatch(t, m.ID, 2)
+	if err != nil || !completed || len(e.prov.sends) != 1 {
+		t.Fatalf("re-run: err %v completed %v sends %d", err, completed, len(e.prov.sends))
+	}
+	// A canceled message is never sent.
+	m2 := e.send(t)
+	if _, err := e.g.Cancel(context.Background(), "acc", m2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if completed, _ := e.dispatch(t, m2.ID, 1); !completed || len(e.prov.sends) != 1 {
+		t.Fatal("canceled message dispatched")
+	}
+	// A job for a vanished message completes quietly.
+	if completed, err := e.dispatch(t, "nope", 1); !completed || err != nil {
+		t.Fatalf("missing message: %v %v", completed, err)
+	}
+}
+
+func TestStatusReportBeforeSendResult(t *testing.T) {
+	// The loopback plugin streams "delivered" (with our id) before the worker has stored
+	// the send result; the late result must not move the message backwards.
+	e := newEnv(t)
+	m := e.send(t)
+	if _, _, err := e.g.claim(context.Background(), ports.DispatchAttempt{MessageID: m.ID, Complete: func(context.Context, ports.Tx) error { return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.g.ApplyStatus(context.Background(), "loop", ports.StatusReport{MessageID: m.ID, ProviderMessageID: "p1", Status: message.StatusDelivered}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.InTx(context.Background(), func(ctx context.Context, tx ports.Tx) error {
+		return e.g.recordAccepted(ctx, tx, m.ID, "loop", ports.SendResult{ProviderMessageID: "p1", Status: message.StatusSent})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.store.GetMessage(context.Background(), "", m.ID)
+	if got.Status != message.StatusDelivered || got.ProviderMessageID != "p1" {
+		t.Fatalf("got %s %q", got.Status, got.ProviderMessageID)
+	}
+	if s := statuses(got); s != "queued sending delivered sent(ignored) " {
+		t.Fatalf("events %s", s)
+	}
+}
+
+func TestApplyStatus(t *testing.T) {
+	tests := []struct {
+		name    string
+		reports []message.Status
+		final   message.Status
+		events  string
+	}{
+		{"forward", []message.Status{message.StatusDelivered}, message.StatusDelivered, "queued sending sent delivered "},
+		{"exact repeat dropped", []message.Status{message.StatusDelivered, message.StatusDelivered}, message.StatusDelivered, "queued sending sent delivered "},
+		{"backwards recorded as ignored", []message.Status{message.StatusDelivered, message.StatusQueued}, message.StatusDelivered, "queued sending sent delivered queued(ignored) "},
+		{"final never overwritten", []message.Status{message.StatusUndelivered, message.StatusDelivered}, message.StatusUndelivered, "queued sending sent undelivered delivered(ignored) "},
+		{"late report recorded once", []message.Status{message.StatusDelivered, message.StatusSent, message.StatusSent}, message.StatusDelivered, "queued sending sent delivered sent(ignored) "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			m := e.send(t)
+			if _, err := e.dispatch(t, m.ID, 1); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range tt.reports {
+				e.clock.t = e.clock.t.Add(time.Second)
+				if err := e.g.ApplyStatus(context.Background(), "loop", ports.StatusReport{ProviderMessageID: "p1", Status: s, ErrorCode: ""}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, _ := e.store.GetMessage(context.Background(), "", m.ID)
+			if got.Status != tt.final || statuses(got) != tt.events {
+				t.Fatalf("status %s events %s", got.Status, statuses(got))
+			}
+		})
+	}
+	t.Run("unknown message", func(t *testing.T) {
+		e := newEnv(t)
+		err := e.g.ApplyStatus(context.Background(), "loop", ports.StatusReport{ProviderMessageID: "nope", Status: message.StatusDelivered})
+		if !errors.Is(err, ports.ErrNotFound) {
+			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("undelivered records the error", func(t *testing.T) {
+		e := newEnv(t)
+		m := e.send(t)
+		_, _ = e.dispatch(t, m.ID, 1)
+		_ = e.g.ApplyStatus(context.Background(), "loop", ports.StatusReport{ProviderMessageID: "p1", Status: message.StatusUndelivered, ErrorCode: "30003", ErrorMessage: "unreachable"})
+		got, _ := e.store.GetMessage(context.Background(), "", m.ID)
+		if got.Error == nil || got.Error.Message != "loop: 30003: unreachable" {
+			t.Fatalf("error %+v", got.Error)
+		}
+	})
+}
+
+func TestCancelAndDelete(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	m := e.send(t)
+	if _, err := e.g.Cancel(ctx, "other-account", m.ID); !errors.Is(err, ports.ErrNotFound) {
+		t.Fatalf("cancel of another account's message: %v", err)
+	}
+	got, err := e.g.Cancel(ctx, "acc", m.ID)
+	if err != nil || got.Status != message.StatusCanceled {
+		t.Fatalf("cancel: %v %s", err, got.Status)
+	}
+	if _, err := e.g.Cancel(ctx, "acc", m.ID); !errors.Is(err, ports.ErrConflict) {
+		t.Fatalf("second cancel: %v", err)
+	}
+	sent := e.send(t)
+	if _, err := e.dispatch(t, sent.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.g.Cancel(ctx, "acc", sent.ID); !errors.Is(err, ports.ErrConflict) {
+		t.Fatalf("cancel after hand-off: %v", err)
+	}
+	queued := e.send(t)
+	if err := e.g.Delete(ctx, "acc", queued.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.g.Get(ctx, "acc", queued.ID); !errors.Is(err, ports.ErrNotFound) {
+		t.Fatalf("deleted message still visible: %v", err)
+	}
+	if e.store.msgs[queued.ID].Status != message.StatusCanceled {
+		t.Fatal("delete did not cancel a queued message")
+	}
+	if err := e.g.Delete(ctx, "acc", queued.ID); !errors.Is(err, ports.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+}
+
+func TestReceiveAndWebhook(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.prov.webhook = ports.WebhookResult{StatusCode: 200, Body: []byte("ok"),
+		Inbound: []ports.InboundReport{{ProviderMessageID: "in1", From: "+14155550101", To: "+14155550100", Text: "hello"}}}
+	for range 2 { // a repeated webhook stores the message once
+		res, err := e.g.HandleWebhook(ctx, "loop", ports.WebhookRequest{Method: "POST", Path: "/inbound"})
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("webhook: %v %+v", err, res)
+		}
+	}
+	if len(e.store.msgs) != 1 {
+		t.Fatalf("%d messages after a repeated webhook", len(e.store.msgs))
+	}
+	for _, m := range e.store.msgs {
+		if m.Direction != message.Inbound || m.Status != message.StatusReceived || m.AccountID != "acc" || m.Text != "hello" {
+			t.Fatalf("inbound %+v", m)
+		}
+	}
+	if _, err := e.g.HandleWebhook(ctx, "nope", ports.WebhookRequest{}); !errors.Is(err, ports.ErrNotFound) {
+		t.Fatalf("unknown provider: %v", err)
+	}
+	e.store.failTx = fmt.Errorf("db: %w", ports.ErrUnavailable)
+	if _, err := e.g.HandleWebhook(ctx, "loop", ports.WebhookRequest{}); !errors.Is(err, ports.ErrUnavailable) {
+		t.Fatalf("webhook must fail (so the provider retries) when nothing could be stored: %v", err)
+	}
+}
+
+func TestProviderRestartedReconciles(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	m := e.send(t)
+	if _, err := e.dispatch(t, m.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	e.prov.polls = map[string]ports.StatusReport{"p1": {ProviderMessageID: "p1", Status: message.StatusDelivered}}
+	if err := e.g.ProviderRestarted(ctx, "loop"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.store.GetMessage(ctx, "", m.ID)
+	if got.Status != message.StatusDelivered {
+		t.Fatalf("status after reconcile: %s", got.Status)
+	}
+	e.prov.polls = nil // a plugin without polling: nothing to do, no error
+	if err := e.g.ProviderRestarted(ctx, "loop"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReady(t *testing.T) {
+	e := newEnv(t)
+	if r := e.g.Ready(context.Background()); len(r) != 0 {
+		t.Fatalf("ready reasons %v", r)
+	}
+	e.prov.healthy = false
+	e.store.failTx = ports.ErrUnavailable
+	if r := e.g.Ready(context.Background()); len(r) != 3 {
+		t.Fatalf("reasons %v", r)
+	}
+}

@@ -1,0 +1,34 @@
+package ports
+
+import (
+	"context"
+	"time"
+)
+
+// SendJob asks the queue to dispatch one outbound message.
+type SendJob struct {
+	MessageID string
+	// RunAt is when the job may first run (a scheduled send); zero means now.
+	RunAt time.Time
+	// MaxAttempts is the provider's retry.max_attempts (at least 1).
+	MaxAttempts int
+	// Backoff is the base of the exponential retry backoff (with jitter).
+	Backoff time.Duration
+}
+
+// JobQueue is the durable queue. Jobs are enqueued inside the caller's transaction, so a
+// job exists if and only if that transaction commits.
+type JobQueue interface {
+	EnqueueSend(ctx context.Context, tx Tx, job SendJob) error
+}
+
+// DispatchAttempt describes the run of a send job the core is asked to carry out.
+type DispatchAttempt struct {
+	MessageID   string
+	Attempt     int // 1-based
+	MaxAttempts int
+	// Complete marks the job done inside tx, so the provider result and the job completion
+	// commit together. The core calls it exactly once when it finishes the job (success,
+	// permanent failure, or nothing to do), and never when it asks for a retry.
+	Complete func(ctx context.Context, tx Tx) error
+}

@@ -1,0 +1,106 @@
+package ports
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/smsgw/smsgw/core/message"
+)
+
+// Clock gives the current time; the core never calls time.Now itself.
+type Clock interface {
+	Now() time.Time
+}
+
+// IDGenerator makes new unique, opaque ids (UUIDs).
+type IDGenerator interface {
+	NewID() string
+}
+
+// Account is an API user. Its ID is its name: names are unique and never change.
+type Account struct {
+	ID           string
+	PasswordHash string // bcrypt
+	CreatedAt    time.Time
+}
+
+// AccountStore keeps accounts.
+type AccountStore interface {
+	// GetAccount returns the account with that id, or ErrNotFound.
+	GetAccount(ctx context.Context, id string) (Account, error)
+	// PutAccount creates the account or replaces its password hash (idempotent).
+	PutAccount(ctx context.Context, a Account) error
+	// ListAccounts returns all accounts ordered by id.
+	ListAccounts(ctx context.Context) ([]Account, error)
+}
+
+// MessageQuery filters a message list. Zero values mean "any".
+type MessageQuery struct {
+	Direction     message.Direction
+	Status        message.Status
+	From          string
+	To            string
+	CreatedAfter  time.Time // inclusive
+	CreatedBefore time.Time // inclusive
+	Limit         int       // 1..500; the store uses it as given
+	After         *Cursor   // continue after this position (exclusive)
+}
+
+// MessagePage is one page of a list, newest first.
+type MessagePage struct {
+	Items []message.Message
+	// Next is the position to continue from, or nil on the last page.
+	Next *Cursor
+}
+
+// MessageStore reads messages. Reads never return hidden (deleted) messages and always
+// return a message with its full event history (oldest first).
+type MessageStore interface {
+	// GetMessage returns the account's message, or ErrNotFound (also for another account's id).
+	// An empty accountID matches any account (internal use).
+	GetMessage(ctx context.Context, accountID, id string) (message.Message, error)
+	// ListMessages lists the account's messages newest first, ordered by (created_at, id) desc.
+	ListMessages(ctx context.Context, accountID string, q MessageQuery) (MessagePage, error)
+	// ListAwaitingStatus returns up to limit outbound messages of the provider, created at or
+	// after since, that have a provider message id and a non-final status (oldest first).
+	ListAwaitingStatus(ctx context.Context, provider string, since time.Time, limit int) ([]message.Message, error)
+}
+
+// Tx is a unit of work: everything done through it commits or rolls back together.
+// A Tx is used by one goroutine only and must not be used after InTx returns.
+type Tx interface {
+	// GetMessageForUpdate loads a message by id (hidden ones included) and locks it until the
+	// transaction ends. ErrNotFound when there is none.
+	GetMessageForUpdate(ctx context.Context, id string) (message.Message, error)
+	// FindByProviderIDForUpdate is GetMessageForUpdate by (provider, provider message id) for
+	// the given direction.
+	FindByProviderIDForUpdate(ctx context.Context, dir message.Direction, provider, providerMessageID string) (message.Message, error)
+	// InsertMessage inserts m and its Events. It returns ErrConflict — without aborting the
+	// transaction — when the id exists, or when m is inbound with a non-empty
+	// ProviderMessageID that is already stored for the same provider (webhook dedupe).
+	InsertMessage(ctx context.Context, m message.Message) error
+	// UpdateMessage stores m's mutable fields (Status, Provider, Route, ProviderMessageID,
+	// Error, UpdatedAt) and appends newEvents to its history. ErrNotFound if m.ID is unknown.
+	UpdateMessage(ctx context.Context, m message.Message, newEvents ...message.Event) error
+	// HideMessage marks the message deleted: reads no longer return it. ErrNotFound if unknown.
+	HideMessage(ctx context.Context, id string, at time.Time) error
+}
+
+// SQLTx is implemented by the Tx of stores built on database/sql, so that the queue adapter
+// can enlist its own writes (River's InsertTx / JobCompleteTx) in the same transaction.
+type SQLTx interface {
+	SQLTx() *sql.Tx
+}
+
+// Store is the transactional storage the core runs on.
+type Store interface {
+	MessageStore
+	AccountStore
+	// InTx runs fn in one transaction and commits if fn returns nil, returning the error of
+	// Commit; otherwise it rolls back and returns fn's error. A store that cannot be reached
+	// yields an error wrapping ErrUnavailable.
+	InTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// Ping checks the store answers.
+	Ping(ctx context.Context) error
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Enforces the import rules of ARCHITECTURE.md §1 with `go list`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mod=github.com/smsgw/smsgw
+fail=0
+violate() { echo "check-deps: $*" >&2; fail=1; }
+
+# core: standard library and other core packages only (whole dependency closure).
+while read -r dep; do
+  case "$dep" in "$mod"/core/*) ;; *) violate "core depends on $dep" ;; esac
+done < <(go list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./core/... | sort -u)
+
+# ports: standard library, core, and ports itself.
+while read -r dep; do
+  case "$dep" in "$mod"/core/*|"$mod"/ports) ;; *) violate "ports depends on $dep" ;; esac
+done < <(go list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./ports | sort -u)
+
+# adapters: never import another adapter (test helpers under */pgtest and clock excepted).
+while read -r pkg imports; do
+  own=${pkg#"$mod"/adapters/}; own=${own%%/*}
+  for imp in $imports; do
+    case "$imp" in
+      "$mod"/adapters/postgres/pgtest|"$mod"/adapters/clock) ;;
+      "$mod"/adapters/"$own"|"$mod"/adapters/"$own"/*) ;;
+      "$mod"/adapters/*) violate "$pkg imports $imp" ;;
+    esac
+  done
+done < <(go list -f '{{.ImportPath}} {{join .Imports " "}}' ./adapters/...)
+
+# plugins/sdk: never core, ports or adapters (it may become its own module).
+while read -r dep; do
+  case "$dep" in "$mod"/core/*|"$mod"/ports*|"$mod"/adapters/*) violate "plugins/sdk depends on $dep" ;; esac
+done < <(go list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./plugins/sdk/... | sort -u)
+
+# a plugin imports plugins/sdk only, of this module.
+while read -r pkg imports; do
+  case "$pkg" in "$mod"/plugins/sdk*) continue ;; esac
+  for imp in $imports; do
+    case "$imp" in
+      "$mod"/plugins/sdk|"$mod"/plugins/sdk/*) ;;
+      "$mod"/*) violate "$pkg imports $imp" ;;
+    esac
+  done
+done < <(go list -f '{{.ImportPath}} {{join .Imports " "}}' ./plugins/...)
+
+[ "$fail" = 0 ] && echo "check-deps: ok"
+exit "$fail"
