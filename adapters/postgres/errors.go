@@ -1,0 +1,52 @@
+package postgres
+
+import (
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
+
+	"github.com/smsgw/smsgw/ports"
+)
+
+// mapErr wraps err with the ports error it means, keeping err in the chain; other errors are
+// returned as they are.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if sentinel := classify(err); sentinel != nil {
+		return fmt.Errorf("%w: %w", sentinel, err)
+	}
+	return err
+}
+
+func classify(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ports.ErrNotFound
+	}
+	if pqErr := pq.As(err); pqErr != nil {
+		switch {
+		case pqErr.Code == pqerror.UniqueViolation:
+			return ports.ErrConflict
+		case pqErr.Code.Class() == pqerror.ClassConnectionException,
+			pqErr.Code == pqerror.AdminShutdown,
+			pqErr.Code == pqerror.CrashShutdown,
+			pqErr.Code == pqerror.CannotConnectNow,
+			pqErr.Code == pqerror.TooManyConnections:
+			return ports.ErrUnavailable
+		}
+		return nil
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return ports.ErrUnavailable
+	}
+	return nil
+}

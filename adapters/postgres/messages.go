@@ -1,0 +1,406 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/smsgw/smsgw/core/message"
+	"github.com/smsgw/smsgw/ports"
+)
+
+// selectMessage reads messages with their whole event history in one round trip: the events
+// come as three parallel arrays (oldest first) from a lateral aggregate.
+const selectMessage = `
+SELECT m.id, m.account_id, m.direction, m.from_number, m.to_number, m.text, m.status,
+       m.provider, m.route, m.provider_message_id, m.segments, m.encoding, m.tags,
+       m.error_code, m.error_message, m.send_at, m.created_at, m.updated_at, m.event_count,
+       ev.statuses, ev.ats, ev.details
+FROM messages m
+LEFT JOIN LATERAL (
+    SELECT array_agg(e.status ORDER BY e.seq) AS statuses,
+           array_agg(round(extract(epoch FROM e.at) * 1000000)::bigint ORDER BY e.seq) AS ats,
+           array_agg(e.detail ORDER BY e.seq) AS details
+    FROM message_events e
+    WHERE e.message_id = m.id
+) ev ON true`
+
+// selectEvents reloads one message's history; see lockedMessage.
+const selectEvents = `
+SELECT array_agg(status ORDER BY seq), array_agg(round(extract(epoch FROM at) * 1000000)::bigint ORDER BY seq),
+       array_agg(detail ORDER BY seq)
+FROM message_events WHERE message_id = $1`
+
+// nonFinal lists the statuses that can still change, as the awaiting-status index does.
+const nonFinal = `('scheduled', 'queued', 'sending', 'sent')`
+
+// messageRow is a row of selectMessage.
+type messageRow struct {
+	ID                string         `db:"id"`
+	AccountID         string         `db:"account_id"`
+	Direction         string         `db:"direction"`
+	From              string         `db:"from_number"`
+	To                string         `db:"to_number"`
+	Text              string         `db:"text"`
+	Status            string         `db:"status"`
+	Provider          string         `db:"provider"`
+	Route             pq.StringArray `db:"route"`
+	ProviderMessageID string         `db:"provider_message_id"`
+	Segments          int            `db:"segments"`
+	Encoding          string         `db:"encoding"`
+	Tags              []byte         `db:"tags"`
+	ErrorCode         *string        `db:"error_code"`
+	ErrorMessage      *string        `db:"error_message"`
+	SendAt            *time.Time     `db:"send_at"`
+	CreatedAt         time.Time      `db:"created_at"`
+	UpdatedAt         time.Time      `db:"updated_at"`
+	EventCount        int            `db:"event_count"`
+	events
+}
+
+// events is a message's history as parallel arrays; NULL arrays mean no events.
+type events struct {
+	Statuses pq.StringArray `db:"statuses"`
+	Ats      pq.Int64Array  `db:"ats"`
+	Details  pq.StringArray `db:"details"`
+}
+
+func (e events) toEvents() ([]message.Event, error) {
+	if len(e.Statuses) != len(e.Ats) || len(e.Statuses) != len(e.Details) {
+		return nil, fmt.Errorf("event arrays of different lengths")
+	}
+	if len(e.Statuses) == 0 {
+		return nil, nil
+	}
+	out := make([]message.Event, len(e.Statuses))
+	for i := range out {
+		out[i] = message.Event{
+			Status: message.Status(e.Statuses[i]),
+			At:     time.UnixMicro(e.Ats[i]).UTC(),
+			Detail: e.Details[i],
+		}
+	}
+	return out, nil
+}
+
+func (r messageRow) toMessage() (message.Message, error) {
+	m := message.Message{
+		ID:                r.ID,
+		AccountID:         r.AccountID,
+		Direction:         message.Direction(r.Direction),
+		From:              r.From,
+		To:                r.To,
+		Text:              r.Text,
+		Status:            message.Status(r.Status),
+		Provider:          r.Provider,
+		Route:             []string(r.Route),
+		ProviderMessageID: r.ProviderMessageID,
+		Segments:          r.Segments,
+		Encoding:          message.Encoding(r.Encoding),
+		CreatedAt:         r.CreatedAt.UTC(),
+		UpdatedAt:         r.UpdatedAt.UTC(),
+	}
+	if r.Tags != nil {
+		if err := json.Unmarshal(r.Tags, &m.Tags); err != nil {
+			return message.Message{}, fmt.Errorf("message %s: decode tags: %w", r.ID, err)
+		}
+	}
+	if r.ErrorCode != nil {
+		m.Error = &message.Error{Code: *r.ErrorCode}
+		if r.ErrorMessage != nil {
+			m.Error.Message = *r.ErrorMessage
+		}
+	}
+	if r.SendAt != nil {
+		at := r.SendAt.UTC()
+		m.SendAt = &at
+	}
+	evs, err := r.toEvents()
+	if err != nil {
+		return message.Message{}, fmt.Errorf("message %s: %w", r.ID, err)
+	}
+	m.Events = evs
+	return m, nil
+}
+
+// GetMessage implements ports.MessageStore.
+func (s *Store) GetMessage(ctx context.Context, accountID, id string) (message.Message, error) {
+	var r messageRow
+	err := s.db.GetContext(ctx, &r, selectMessage+`
+WHERE m.id = $1 AND m.hidden_at IS NULL AND ($2 = '' OR m.account_id = $2)`, id, accountID)
+	if err != nil {
+		return message.Message{}, fmt.Errorf("get message %s: %w", id, mapErr(err))
+	}
+	return r.toMessage()
+}
+
+// ListMessages implements ports.MessageStore.
+func (s *Store) ListMessages(ctx context.Context, accountID string, q ports.MessageQuery) (ports.MessagePage, error) {
+	where := []string{"m.account_id = $1", "m.hidden_at IS NULL"}
+	args := []any{accountID}
+	add := func(cond string, vals ...any) {
+		for i := range vals {
+			cond = strings.Replace(cond, "?", fmt.Sprintf("$%d", len(args)+i+1), 1)
+		}
+		where = append(where, cond)
+		args = append(args, vals...)
+	}
+	if q.Direction != "" {
+		add("m.direction = ?", string(q.Direction))
+	}
+	if q.Status != "" {
+		add("m.status = ?", string(q.Status))
+	}
+	if q.From != "" {
+		add("m.from_number = ?", q.From)
+	}
+	if q.To != "" {
+		add("m.to_number = ?", q.To)
+	}
+	if !q.CreatedAfter.IsZero() {
+		add("m.created_at >= ?", ts(q.CreatedAfter))
+	}
+	if !q.CreatedBefore.IsZero() {
+		add("m.created_at <= ?", ts(q.CreatedBefore))
+	}
+	if q.After != nil {
+		add("(m.created_at, m.id) < (?, ?)", ts(q.After.CreatedAt), q.After.ID)
+	}
+	limit := max(q.Limit, 1)
+	// One row more than asked tells whether there is a next page.
+	query := selectMessage + "\nWHERE " + strings.Join(where, " AND ") +
+		fmt.Sprintf("\nORDER BY m.created_at DESC, m.id DESC\nLIMIT %d", limit+1)
+
+	var rows []messageRow
+	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
+		return ports.MessagePage{}, fmt.Errorf("list messages of %s: %w", accountID, mapErr(err))
+	}
+	var page ports.MessagePage
+	if len(rows) > limit {
+		rows = rows[:limit]
+		last := rows[limit-1]
+		page.Next = &ports.Cursor{CreatedAt: last.CreatedAt.UTC(), ID: last.ID}
+	}
+	items, err := toMessages(rows)
+	if err != nil {
+		return ports.MessagePage{}, fmt.Errorf("list messages of %s: %w", accountID, err)
+	}
+	page.Items = items
+	return page, nil
+}
+
+// ListAwaitingStatus implements ports.MessageStore.
+func (s *Store) ListAwaitingStatus(ctx context.Context, provider string, since time.Time, limit int) ([]message.Message, error) {
+	var rows []messageRow
+	err := s.db.SelectContext(ctx, &rows, selectMessage+`
+WHERE m.provider = $1 AND m.created_at >= $2
+  AND m.direction = 'outbound' AND m.provider_message_id <> '' AND m.hidden_at IS NULL
+  AND m.status IN `+nonFinal+`
+ORDER BY m.created_at, m.id
+LIMIT $3`, provider, ts(since), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list messages awaiting status from %s: %w", provider, mapErr(err))
+	}
+	out, err := toMessages(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list messages awaiting status from %s: %w", provider, err)
+	}
+	return out, nil
+}
+
+func toMessages(rows []messageRow) ([]message.Message, error) {
+	out := make([]message.Message, 0, len(rows))
+	for _, r := range rows {
+		m, err := r.toMessage()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// GetMessageForUpdate implements ports.Tx.
+func (t *tx) GetMessageForUpdate(ctx context.Context, id string) (message.Message, error) {
+	m, err := t.lockedMessage(ctx, `WHERE m.id = $1`, id)
+	if err != nil {
+		return message.Message{}, fmt.Errorf("get message %s for update: %w", id, err)
+	}
+	return m, nil
+}
+
+// FindByProviderIDForUpdate implements ports.Tx. An empty provider message id matches nothing.
+func (t *tx) FindByProviderIDForUpdate(ctx context.Context, dir message.Direction, provider, providerMessageID string) (message.Message, error) {
+	if providerMessageID == "" {
+		return message.Message{}, fmt.Errorf("find %s message %s/<empty>: %w", dir, provider, ports.ErrNotFound)
+	}
+	m, err := t.lockedMessage(ctx, `
+WHERE m.direction = $1 AND m.provider = $2 AND m.provider_message_id = $3
+ORDER BY m.created_at, m.id
+LIMIT 1`, string(dir), provider, providerMessageID)
+	if err != nil {
+		return message.Message{}, fmt.Errorf("find %s message %s/%s for update: %w", dir, provider, providerMessageID, err)
+	}
+	return m, nil
+}
+
+// lockedMessage selects one message FOR UPDATE. When it had to wait for another transaction's
+// lock, the row it gets is the newest version but the events were read in the statement's
+// older snapshot; event_count tells, and the history is then read again (a second round trip
+// only in that case).
+func (t *tx) lockedMessage(ctx context.Context, where string, args ...any) (message.Message, error) {
+	var r messageRow
+	if err := t.tx.GetContext(ctx, &r, selectMessage+"\n"+where+"\nFOR UPDATE OF m", args...); err != nil {
+		return message.Message{}, mapErr(err)
+	}
+	if len(r.Statuses) != r.EventCount {
+		r.events = events{}
+		if err := t.tx.QueryRowxContext(ctx, selectEvents, r.ID).Scan(&r.Statuses, &r.Ats, &r.Details); err != nil {
+			return message.Message{}, fmt.Errorf("reload events: %w", mapErr(err))
+		}
+	}
+	return r.toMessage()
+}
+
+// insertMessage inserts the message and its events in one statement. ON CONFLICT DO NOTHING
+// (on the primary key and the inbound dedupe index) keeps the transaction usable on a
+// duplicate, which a failed statement would abort; no row returned means a conflict.
+const insertMessage = `
+WITH ins AS (
+    INSERT INTO messages (id, account_id, direction, from_number, to_number, text, status,
+        provider, route, provider_message_id, segments, encoding, tags, error_code,
+        error_message, send_at, created_at, updated_at, event_count)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15, $16, $17, $18,
+        cardinality($19::text[]))
+    ON CONFLICT DO NOTHING
+    RETURNING id
+), ev AS (
+    INSERT INTO message_events (message_id, seq, status, at, detail)
+    SELECT ins.id, e.seq, e.status, e.at, e.detail
+    FROM ins, unnest($19::text[], $20::timestamptz[], $21::text[]) WITH ORDINALITY AS e(status, at, detail, seq)
+)
+SELECT count(*) FROM ins`
+
+// InsertMessage implements ports.Tx.
+func (t *tx) InsertMessage(ctx context.Context, m message.Message) error {
+	tags, err := encodeTags(m.Tags)
+	if err != nil {
+		return fmt.Errorf("insert message %s: %w", m.ID, err)
+	}
+	code, msg := errorColumns(m.Error)
+	var sendAt *time.Time
+	if m.SendAt != nil {
+		at := ts(*m.SendAt)
+		sendAt = &at
+	}
+	statuses, ats, details := eventArrays(m.Events)
+	var n int
+	err = t.tx.QueryRowxContext(ctx, insertMessage,
+		m.ID, m.AccountID, string(m.Direction), m.From, m.To, m.Text, string(m.Status),
+		m.Provider, routeArray(m.Route), m.ProviderMessageID, m.Segments, string(m.Encoding), tags,
+		code, msg, sendAt, ts(m.CreatedAt), ts(m.UpdatedAt),
+		statuses, ats, details).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("insert message %s: %w", m.ID, mapErr(err))
+	}
+	if n == 0 {
+		return fmt.Errorf("insert message %s: %w", m.ID, ports.ErrConflict)
+	}
+	return nil
+}
+
+// updateMessage updates the row and appends the events in one statement. The new events take
+// their seq from the row's event_count as updated under the row lock, so concurrent appends
+// can't collide.
+const updateMessage = `
+WITH upd AS (
+    UPDATE messages SET status = $2, provider = $3, route = $4, provider_message_id = $5,
+        error_code = $6, error_message = $7, updated_at = $8,
+        event_count = event_count + cardinality($9::text[])
+    WHERE id = $1
+    RETURNING id, event_count - cardinality($9::text[]) AS base
+), ev AS (
+    INSERT INTO message_events (message_id, seq, status, at, detail)
+    SELECT upd.id, upd.base + e.ord, e.status, e.at, e.detail
+    FROM upd, unnest($9::text[], $10::timestamptz[], $11::text[]) WITH ORDINALITY AS e(status, at, detail, ord)
+)
+SELECT count(*) FROM upd`
+
+// UpdateMessage implements ports.Tx.
+func (t *tx) UpdateMessage(ctx context.Context, m message.Message, newEvents ...message.Event) error {
+	code, msg := errorColumns(m.Error)
+	statuses, ats, details := eventArrays(newEvents)
+	var n int
+	err := t.tx.QueryRowxContext(ctx, updateMessage,
+		m.ID, string(m.Status), m.Provider, routeArray(m.Route), m.ProviderMessageID,
+		code, msg, ts(m.UpdatedAt), statuses, ats, details).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("update message %s: %w", m.ID, mapErr(err))
+	}
+	if n == 0 {
+		return fmt.Errorf("update message %s: %w", m.ID, ports.ErrNotFound)
+	}
+	return nil
+}
+
+// HideMessage implements ports.Tx. Hiding twice keeps the first time.
+func (t *tx) HideMessage(ctx context.Context, id string, at time.Time) error {
+	res, err := t.tx.ExecContext(ctx,
+		`UPDATE messages SET hidden_at = coalesce(hidden_at, $2) WHERE id = $1`, id, ts(at))
+	if err != nil {
+		return fmt.Errorf("hide message %s: %w", id, mapErr(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("hide message %s: %w", id, mapErr(err))
+	}
+	if n == 0 {
+		return fmt.Errorf("hide message %s: %w", id, ports.ErrNotFound)
+	}
+	return nil
+}
+
+// ts is how a time is stored: UTC, truncated to Postgres' microsecond precision (rather
+// than rounded by the server), so what is read back is what a cursor encodes.
+func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// tsText renders ts(t) for a timestamptz[] array literal.
+func tsText(t time.Time) string { return ts(t).Format("2006-01-02T15:04:05.999999Z07:00") }
+
+func eventArrays(evs []message.Event) (statuses, ats, details pq.StringArray) {
+	statuses = make(pq.StringArray, len(evs))
+	ats = make(pq.StringArray, len(evs))
+	details = make(pq.StringArray, len(evs))
+	for i, e := range evs {
+		statuses[i], ats[i], details[i] = string(e.Status), tsText(e.At), e.Detail
+	}
+	return statuses, ats, details
+}
+
+// routeArray keeps a nil route NULL, so it reads back as nil.
+func routeArray(route []string) pq.StringArray { return pq.StringArray(route) }
+
+// encodeTags keeps nil tags NULL, so they read back as nil. The JSON goes as text: lib/pq
+// would send a []byte as bytea.
+func encodeTags(tags map[string]string) (*string, error) {
+	if tags == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(tags)
+	if err != nil {
+		return nil, fmt.Errorf("encode tags: %w", err)
+	}
+	s := string(b)
+	return &s, nil
+}
+
+func errorColumns(e *message.Error) (code, msg *string) {
+	if e == nil {
+		return nil, nil
+	}
+	return &e.Code, &e.Message
+}

@@ -1,0 +1,961 @@
+// Package porttest holds the contract suites every storage adapter runs against a real
+// database, so that SQLite and Postgres are held to the same documented behaviour.
+package porttest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smsgw/smsgw/core/message"
+	"github.com/smsgw/smsgw/ports"
+)
+
+// Accounts every message of the suite belongs to. They are created before any message is
+// inserted, so a store with a foreign key from messages to accounts passes too.
+const (
+	accountA = "acct-a"
+	accountB = "acct-b"
+)
+
+// base is the suite's reference instant, exact to the millisecond so that bounds and ties
+// hold in a store of millisecond precision too. Times with a sub-millisecond part add less
+// than half a millisecond, so stores that round and stores that truncate agree.
+var base = time.Date(2026, time.March, 1, 12, 0, 0, 123_000_000, time.UTC)
+
+// RunStore runs the ports.Store contract suite. newStore must return a fresh, empty,
+// migrated store for each call; every subtest calls it once with its own t.
+//
+// Beyond the interface documentation the suite pins down: timestamps come back in UTC with
+// at least millisecond precision; ListMessages never hands out a Next cursor that leads to
+// an empty page; a cursor survives ports.Cursor.Encode/DecodeCursor; PutAccount on an
+// existing account keeps its CreatedAt.
+func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store) {
+	t.Helper()
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s ports.Store)
+	}{
+		{"Ping", testPing},
+		{"Accounts", testAccounts},
+		{"InsertGetRoundTrip", testInsertGetRoundTrip},
+		{"GetMessageScope", testGetMessageScope},
+		{"InsertDuplicateID", testInsertDuplicateID},
+		{"InboundDedupe", testInboundDedupe},
+		{"UpdateMessage", testUpdateMessage},
+		{"UnknownID", testUnknownID},
+		{"Hidden", testHidden},
+		{"FindByProviderID", testFindByProviderID},
+		{"ListMessagesFilters", testListMessagesFilters},
+		{"ListMessagesPaging", testListMessagesPaging},
+		{"ListAwaitingStatus", testListAwaitingStatus},
+		{"InTxRollback", testInTxRollback},
+		{"InTxCommit", testInTxCommit},
+		{"LockForUpdate", testLockForUpdate},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.run(t, newStore(t))
+		})
+	}
+}
+
+var errBoom = errors.New("boom")
+
+// --- helpers -------------------------------------------------------------------------------
+
+func at(d time.Duration) time.Time { return base.Add(d) }
+
+// outbound builds a minimal valid outbound message created at created.
+func outbound(id, account string, created time.Time) message.Message {
+	return message.Message{
+		ID: id, AccountID: account, Direction: message.Outbound,
+		From: "+15550000001", To: "+15550000002", Text: "hello " + id,
+		Status: message.StatusQueued, Provider: "p1", Route: []string{"p1"},
+		Segments: 1, Encoding: message.GSM7, Tags: map[string]string{},
+		CreatedAt: created, UpdatedAt: created,
+		Events: []message.Event{{Status: message.StatusQueued, At: created}},
+	}
+}
+
+// inbound builds a minimal valid inbound message created at created.
+func inbound(id, account, provider, pid string, created time.Time) message.Message {
+	return message.Message{
+		ID: id, AccountID: account, Direction: message.Inbound,
+		From: "+15550000002", To: "+15550000001", Text: "reply " + id,
+		Status: message.StatusReceived, Provider: provider, ProviderMessageID: pid,
+		Segments: 1, Encoding: message.GSM7,
+		CreatedAt: created, UpdatedAt: created,
+		Events: []message.Event{{Status: message.StatusReceived, At: created}},
+	}
+}
+
+func seedAccounts(t *testing.T, s ports.Store) {
+	t.Helper()
+	for _, id := range []string{accountA, accountB} {
+		if err := s.PutAccount(t.Context(), ports.Account{ID: id, PasswordHash: "x", CreatedAt: base}); err != nil {
+			t.Fatalf("PutAccount(%s): %v", id, err)
+		}
+	}
+}
+
+func inTx(t *testing.T, s ports.Store, fn func(ctx context.Context, tx ports.Tx) error) {
+	t.Helper()
+	if err := s.InTx(t.Context(), fn); err != nil {
+		t.Fatalf("InTx: %v", err)
+	}
+}
+
+func insert(t *testing.T, s ports.Store, msgs ...message.Message) {
+	t.Helper()
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error {
+		for _, m := range msgs {
+			if err := tx.InsertMessage(ctx, m); err != nil {
+				return fmt.Errorf("insert %s: %w", m.ID, err)
+			}
+		}
+		return nil
+	})
+}
+
+func get(t *testing.T, s ports.Store, id string) message.Message {
+	t.Helper()
+	m, err := s.GetMessage(t.Context(), "", id)
+	if err != nil {
+		t.Fatalf("GetMessage(%s): %v", id, err)
+	}
+	return m
+}
+
+func wantErr(t *testing.T, what string, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("%s: error %v, want one wrapping %v", what, err, target)
+	}
+}
+
+// view is a message reduced to what the suite compares: times in UTC at millisecond
+// precision, nil and empty collections alike.
+type view struct {
+	ID, AccountID, Direction, From, To, Text, Status, Provider string
+	Route                                                      []string
+	ProviderMessageID                                          string
+	Segments                                                   int
+	Encoding                                                   string
+	Tags                                                       map[string]string
+	Error                                                      string
+	SendAt, CreatedAt, UpdatedAt                               string
+	Events                                                     []string
+}
+
+func ms(t time.Time) string { return t.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano) }
+
+func viewOf(m message.Message) view {
+	v := view{
+		ID: m.ID, AccountID: m.AccountID, Direction: string(m.Direction), From: m.From, To: m.To,
+		Text: m.Text, Status: string(m.Status), Provider: m.Provider,
+		ProviderMessageID: m.ProviderMessageID, Segments: m.Segments, Encoding: string(m.Encoding),
+		Error: "<nil>", SendAt: "<nil>", CreatedAt: ms(m.CreatedAt), UpdatedAt: ms(m.UpdatedAt),
+	}
+	if len(m.Route) > 0 {
+		v.Route = slices.Clone(m.Route)
+	}
+	if len(m.Tags) > 0 {
+		v.Tags = maps.Clone(m.Tags)
+	}
+	if m.Error != nil {
+		v.Error = m.Error.Code + "|" + m.Error.Message
+	}
+	if m.SendAt != nil {
+		v.SendAt = ms(*m.SendAt)
+	}
+	for _, e := range m.Events {
+		v.Events = append(v.Events, string(e.Status)+"@"+ms(e.At)+"/"+e.Detail)
+	}
+	return v
+}
+
+func sameView(a, b view) bool {
+	return a.ID == b.ID && a.AccountID == b.AccountID && a.Direction == b.Direction &&
+		a.From == b.From && a.To == b.To && a.Text == b.Text && a.Status == b.Status &&
+		a.Provider == b.Provider && slices.Equal(a.Route, b.Route) &&
+		a.ProviderMessageID == b.ProviderMessageID && a.Segments == b.Segments &&
+		a.Encoding == b.Encoding && maps.Equal(a.Tags, b.Tags) && a.Error == b.Error &&
+		a.SendAt == b.SendAt && a.CreatedAt == b.CreatedAt && a.UpdatedAt == b.UpdatedAt &&
+		slices.Equal(a.Events, b.Events)
+}
+
+// checkMessage compares got with want field by field and checks every timestamp is UTC.
+func checkMessage(t *testing.T, what string, got, want message.Message) {
+	t.Helper()
+	if g, w := viewOf(got), viewOf(want); !sameView(g, w) {
+		t.Errorf("%s:\n got %+v\nwant %+v", what, g, w)
+	}
+	times := []time.Time{got.CreatedAt, got.UpdatedAt}
+	if got.SendAt != nil {
+		times = append(times, *got.SendAt)
+	}
+	for _, e := range got.Events {
+		times = append(times, e.At)
+	}
+	for _, tm := range times {
+		if tm.Location() != time.UTC {
+			t.Errorf("%s: timestamp %v is in %v, want UTC", what, tm, tm.Location())
+		}
+	}
+}
+
+func ids(msgs []message.Message) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.ID
+	}
+	return out
+}
+
+// --- tests ---------------------------------------------------------------------------------
+
+func testPing(t *testing.T, s ports.Store) {
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+}
+
+func testAccounts(t *testing.T, s ports.Store) {
+	ctx := t.Context()
+	if _, err := s.GetAccount(ctx, "nobody"); !errors.Is(err, ports.ErrNotFound) {
+		t.Fatalf("GetAccount(unknown): %v, want ErrNotFound", err)
+	}
+	got, err := s.ListAccounts(ctx)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("ListAccounts(empty store) = %v, %v; want none", got, err)
+	}
+	for i, id := range []string{"carol", "alice", "bob"} {
+		a := ports.Account{ID: id, PasswordHash: "$2a$10$hash-" + id, CreatedAt: at(time.Duration(i) * time.Hour)}
+		if err := s.PutAccount(ctx, a); err != nil {
+			t.Fatalf("PutAccount(%s): %v", id, err)
+		}
+	}
+	// Replacing keeps the account (and its creation time), with the new hash.
+	if err := s.PutAccount(ctx, ports.Account{ID: "carol", PasswordHash: "$2a$10$new", CreatedAt: at(48 * time.Hour)}); err != nil {
+		t.Fatalf("PutAccount(replace): %v", err)
+	}
+	a, err := s.GetAccount(ctx, "carol")
+	if err != nil {
+		t.Fatalf("GetAccount(carol): %v", err)
+	}
+	if a.ID != "carol" || a.PasswordHash != "$2a$10$new" || ms(a.CreatedAt) != ms(base) {
+		t.Errorf("GetAccount(carol) = %+v, want new hash and CreatedAt %s", a, ms(base))
+	}
+	if a.CreatedAt.Location() != time.UTC {
+		t.Errorf("account CreatedAt %v not UTC", a.CreatedAt)
+	}
+	list, err := s.ListAccounts(ctx)
+	if err != nil {
+		t.Fatalf("ListAccounts: %v", err)
+	}
+	var names []string
+	for _, a := range list {
+		names = append(names, a.ID)
+	}
+	if want := []string{"alice", "bob", "carol"}; !slices.Equal(names, want) {
+		t.Errorf("ListAccounts = %v, want %v", names, want)
+	}
+	if list[0].PasswordHash != "$2a$10$hash-alice" {
+		t.Errorf("ListAccounts[0].PasswordHash = %q", list[0].PasswordHash)
+	}
+}
+
+func testInsertGetRoundTrip(t *testing.T, s ports.Store) {
+	seedAccounts(t, s)
+	sendAt := at(2*time.Hour + 250*time.Microsecond)
+	full := message.Message{
+		ID: "full", AccountID: accountA, Direction: message.Outbound,
+		From: "ACME", To: "+447700900123", Text: "Grüße — 你好 ✓",
+		Status: message.StatusSent, Provider: "backup", Route: []string{"primary", "backup", "third"},
+		ProviderMessageID: "SM123", Segments: 3, Encoding: message.UCS2,
+		Tags:      map[string]string{"campaign": "spring", "user": "42", "empty": ""},
+		Error:     &message.Error{Code: "provider_unavailable", Message: "primary down"},
+		SendAt:    &sendAt,
+		CreatedAt: at(0), UpdatedAt: at(3 * time.Second),
+		Events: []message.Event{
+			{Status: message.StatusScheduled, At: at(0)},
+			{Status: message.StatusQueued, At: at(time.Second), Detail: "due"},
+			{Status: message.StatusSending, At: at(time.Second), Detail: "attempt 1 via primary failed: unavailable"},
+			{Status: message.StatusSent, At: at(3 * time.Second)},
+		},
+	}
+	minimal := inbound("min", accountB, "p1", "", at(time.Minute))
+	minimal.Text = ""
+	minimal.Segments = 0
+	minimal.Tags = nil
+	minimal.Events = nil
+	local := outbound("local", accountA, at(time.Hour).In(time.FixedZone("X", 5*3600)))
+	local.UpdatedAt = local.CreatedAt
+
+	tests := []struct {
+		name string
+		m    message.Message
+	}{
+		{"every field", full},
+		{"inbound minimal", minimal},
+		{"non-UTC input", local},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			insert(t, s, tc.m)
+			got, err := s.GetMessage(t.Context(), tc.m.AccountID, tc.m.ID)
+			if err != nil {
+				t.Fatalf("GetMessage: %v", err)
+			}
+			checkMessage(t, "GetMessage", got, tc.m)
+			checkMessage(t, "GetMessage(any account)", get(t, s, tc.m.ID), tc.m)
+			inTx(t, s, func(ctx context.Context, tx ports.Tx) error {
+				got, err := tx.GetMessageForUpdate(ctx, tc.m.ID)
+				if err != nil {
+					return fmt.Errorf("GetMessageForUpdate: %w", err)
+				}
+				checkMessage(t, "GetMessageForUpdate", got, tc.m)
+				return nil
+			})
+		})
+	}
+}
+
+func testGetMessageScope(t *testing.T, s ports.Store) {
+	seedAccounts(t, s)
+	insert(t, s, outbound("m1", accountA, base))
+	ctx := t.Context()
+	if _, err := s.GetMessage(ctx, accountA, "m1"); err != nil {
+		t.Errorf("GetMessage(owner): %v", err)
+	}
+	if _, err := s.GetMessage(ctx, "", "m1"); err != nil {
+		t.Errorf("GetMessage(any account): %v", err)
+	}
+	_, err := s.GetMessage(ctx, accountB, "m1")
+	wantErr(t, "GetMessage(other account)", err, ports.ErrNotFound)
+	_, err = s.GetMessage(ctx, accountA, "nope")
+	wantErr(t, "GetMessage(unknown id)", err, ports.ErrNotFound)
+}
+
+func testInsertDuplicateID(t *testing.T, s ports.Store) {
+	seedAccounts(t, s)
+	first := outbound("dup", accountA, base)
+	second := outbound("dup", accountB, at(time.Second))
+	second.Text = "second"
+	after := outbound("after", accountA, at(2*time.Second))
+
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error {
+		if err := tx.InsertMessage(ctx, first); err != nil {
+			return err
+		}
+		wantErr(t, "InsertMessage(duplicate id, same tx)", tx.InsertMessage(ctx, second), ports.ErrConflict)
+		// The conflict must not have aborted the transaction.
+		if _, err := tx.GetMessageForUpdate(ctx, "dup"); err != nil {
+			return fmt.Errorf("read after conflict: %w", err)
+		}
+		return tx.InsertMessage(ctx, after)
+	})
+	checkMessage(t, "first insert", get(t, s, "dup"), first)
+	checkMessage(t, "insert after conflict", get(t, s, "after"), after)
+
+	// A duplicate of a committed message conflicts too, and the tx still commits.
+	later := outbound("later", accountA, at(3*time.Second))
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error {
+		wantErr(t, "InsertMessage(duplicate of committed id)", tx.InsertMessage(ctx, second), ports.ErrConflict)
+		return tx.InsertMessage(ctx, later)
+	})
+	checkMessage(t, "committed after conflict", get(t, s, "later"), later)
+	checkMessage(t, "original unchanged", get(t, s, "dup"), first)
+}
+
+func testInboundDedupe(t *testing.T, s ports.Store) {
+	seedAccounts(t, s)
+	existingIn := inbound("in-1", accountA, "p1", "PX", base)
+	existingOut := outbound("out-1", accountA, base)
+	existingOut.ProviderMessageID = "PO"
+	insert(t, s, existingIn, existingOut)
+
+	outSamePID := outbound("out-2", accountA, at(time.Second))
+	outSamePID.ProviderMessageID = "PX"
+	tests := []struct {
+		name     string
+		m        message.Message
+		conflict bool
+	}{
+		{"inbound same provider and id", inbound("in-2", accountA, "p1", "PX", at(time.Second)), true},
+		{"inbound same id for another account", inbound("in-3", accountB, "p1", "PX", at(time.Second)), true},
+		{"inbound same id other provider", inbound("in-4", accountA, "p2", "PX", at(time.Second)), false},
+		{"outbound with an inbound's provider id", outSamePID, false},
+		{"inbound with an outbound's provider id", inbound("in-5", accountA, "p1", "PO", at(time.Second)), false},
+		{"inbound empty provider id", inbound("in-6", accountA, "p1", "", at(time.Second)), false},
+		{"inbound empty provider id again", inbound("in-7", accountA, "p1", "", at(time.Second)), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			marker := outbound("marker-"+tc.m.ID, accountA, at(time.Minute))
+			inTx(t, s, func(ctx context.Context, tx ports.Tx) error {
+				err := tx.InsertMessage(ctx, tc.m)
+				if tc.conflict {
+					wantErr(t, "InsertMessage", err, ports.ErrConflict)
+				} else if err != nil {
+					return fmt.Errorf("InsertMessage: %w", err)
+				}
+				return tx.InsertMessage(ctx, marker) // the tx goes on either way
+			})
+			_, err := s.GetMessage(t.Context(), "", tc.m.ID)
+			if tc.conflict {
+				wantErr(t, "GetMessage(rejected duplicate)", err, ports.ErrNotFound)
+			} else if err != nil {
+				t.Errorf("GetMessage: %v", err)
+			}
+			get(t, s, marker.ID)
+		})
+	}
+	checkMessage(t, "original inbound", get(t, s, "in-1"), existingIn)
+}
+
+func testUpdateMessage(t *testing.T, s ports.Store) {
+	seedAccounts(t, s)
+	orig := outbound("m1", accountA, base)
+	orig.Route = []string{"p1", "p2"}
+	orig.Error = &message.Error{Code: "old", Message: "old error"}
+	insert(t, s, orig)
+
+	upd := orig
+	upd.Status = message.StatusSent
+	upd.Provider = "p2"
+	upd.Route = []string{"p2", "p3"}
+	upd.ProviderMessageID = "PID-9"
+	upd.Error = &message.Error{Code: "provider_unavailable", Message: "p1 down"}
+	upd.UpdatedAt = at(5 * time.Second)
+	evs := []message.Event{
+		{Status: message.StatusSending, At: at(4 * time.Second), Detail: "attempt 1 via p1 failed: unavailable"},
+		{Status: message.StatusSent, At: at(5 * time.Second)},
+	}
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error {
+		return tx.UpdateMessage(ctx, upd, evs...)
+	})
+	want := upd
+	want.Events = append(slices.Clone(orig.Events), evs...)
+	checkMessage(t, "after update", get(t, s, "m1"), want)
+
+	// Immutable fields are not written; no events is fine; a nil Error clears it; further
+	// events keep being appended after the earlier ones (even at the same instant).
+	upd2 := want
+	upd2.Text = "rewritten"
+	upd2.To = "+19999999999"
+	upd2.Error = nil
+	upd2.Status = message.StatusDelivered
+	upd2.UpdatedAt = at(6 * time.Second)
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error {
+		if err := tx.UpdateMessage(ctx, upd2); err != nil {
+			return err
+		}
+		// The late report carries an earlier time: history keeps the order of appending.
+		return tx.UpdateMessage(ctx, upd2, message.Event{Status: message.StatusDelivered, At: at(5 * time.Second)},
+			message.Event{Status: message.StatusSent, At: at(2 * time.Second), Detail: message.DetailIgnored})
+	})
+	want2 := upd2
+	want2.Text, want2.To = orig.Text, orig.To
+	want2.Events = append(slices.Clone(want.Events),
+		message.Event{Status: message.StatusDelivered, At: at(5 * time.Second)},
+		message.Event{Status: message.StatusSent, At: at(2 * time.Second), Detail: message.DetailIgnored})
+	checkMessage(t, "after second update", get(t, s, "m1"), want2)
+}
+
+func testUnknownID(t *testing.T, s ports.Store) {
+	seedAccounts(t, s)
+	insert(t, s, outbound("known", accountA, base))
+	ghost := outbound("ghost", accountA, base)
+	tests := []struct {
+		name string
+		call func(ctx context.Context, tx ports.Tx) error
+	}{
+		{"UpdateMessage", func(ctx context.Context, tx ports.Tx) error {
+			return tx.UpdateMessage(ctx, ghost, message.Event{Status: message.StatusSent, At: base})
+		}},
+		{"HideMessage", func(ctx context.Context, tx ports.Tx) error { return tx.HideMessage(ctx, "ghost", base) }},
+		{"GetMessageForUpdate", func(ctx context.Context, tx ports.Tx) error {
+			_, err := tx.GetMessageForUpdate(ctx, "ghost")
+			return err
+		}},
+		{"FindByProviderIDForUpdate", func(ctx context.Context, tx ports.Tx) error {
+			_, err := tx.FindByProviderIDForUpdate(ctx, message.Outbound, "p1", "nope")
+			return err
+		}},
+		{"FindByProviderIDForUpdate empty id", func(ctx context.Context, tx ports.Tx) error {
+			_, err := tx.FindByProviderIDForUpdate(ctx, message.Outbound, "p1", "")
+			return err
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.InTx(t.Context(), tc.call)
+			wantErr(t, tc.name, err, ports.ErrNotFound)
+		})
+	}
+	if _, err := s.GetMessage(t.Context(), "", "ghost"); !errors.Is(err, ports.ErrNotFound) {
+		t.Errorf("UpdateMessage of an unknown id created it: %v", err)
+	}
+	get(t, s, "known")
+}
+
+func testHidden(t *testing.T, s ports.Store) {
+	seedAccounts(t, s)
+	m := outbound("hid", accountA, base)
+	m.ProviderMessageID = "PH"
+	m.Status = message.StatusSent
+	visible := outbound("vis", accountA, at(time.Second))
+	visible.ProviderMessageID = "PV"
+	visible.Status = message.StatusSent
+	insert(t, s, m, visible)
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error { return tx.HideMessage(ctx, "hid", at(time.Minute)) })
+
+	ctx := t.Context()
+	_, err := s.GetMessage(ctx, accountA, "hid")
+	wantErr(t, "GetMessage(hidden)", err, ports.ErrNotFound)
+	_, err = s.GetMessage(ctx, "", "hid")
+	wantErr(t, "GetMessage(hidden, any account)", err, ports.ErrNotFound)
+	page, err := s.ListMessages(ctx, accountA, ports.MessageQuery{Limit: 50})
+	if err != nil {
+		t.Fatalf("ListMessages: %v", err)
+	}
+	if got := ids(page.Items); !slices.Equal(got, []string{"vis"}) {
+		t.Errorf("ListMessages = %v, want [vis]", got)
+	}
+	aw, err := s.ListAwaitingStatus(ctx, "p1", time.Time{}, 50)
+	if err != nil {
+		t.Fatalf("ListAwaitingStatus: %v", err)
+	}
+	if got := ids(aw); !slices.Equal(got, []string{"vis"}) {
+		t.Errorf("ListAwaitingStatus = %v, want [vis]", got)
+	}
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error {
+		got, err := tx.GetMessageForUpdate(ctx, "hid")
+		if err != nil {
+			return fmt.Errorf("GetMessageForUpdate(hidden): %w", err)
+		}
+		checkMessage(t, "GetMessageForUpdate(hidden)", got, m)
+		got, err = tx.FindByProviderIDForUpdate(ctx, message.Outbound, "p1", "PH")
+		if err != nil {
+			return fmt.Errorf("FindByProviderIDForUpdate(hidden): %w", err)
+		}
+		checkMessage(t, "FindByProviderIDForUpdate(hidden)", got, m)
+		// A hidden message can still take updates (a late status report).
+		got.Status = message.StatusDelivered
+		return tx.UpdateMessage(ctx, got, message.Event{Status: message.StatusDelivered, At: at(time.Hour)})
+	})
+}
+
+func testFindByProviderID(t *testing.T, s ports.Store) {
+	seedAccounts(t, s)
+	out := outbound("out", accountA, base)
+	out.ProviderMessageID = "X1"
+	out.Status = message.StatusSent
+	in := inbound("in", accountB, "p1", "X1", at(time.Second))
+	other := outbound("other", accountA, at(2*time.Second))
+	other.Provider = "p2"
+	other.ProviderMessageID = "X2"
+	insert(t, s, out, in, other)
+
+	tests := []struct {
+		name          string
+		dir           message.Direction
+		provider, pid string
+		want          message.Message // zero ID: ErrNotFound
+	}{
+		{"outbound", message.Outbound, "p1", "X1", out},
+		{"inbound", message.Inbound, "p1", "X1", in},
+		{"other provider", message.Outbound, "p2", "X2", other},
+		{"wrong provider", message.Outbound, "p2", "X1", message.Message{}},
+		{"wrong direction", message.Inbound, "p2", "X2", message.Message{}},
+		{"unknown id", message.Outbound, "p1", "X9", message.Message{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got message.Message
+			err := s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
+				var err error
+				got, err = tx.FindByProviderIDForUpdate(ctx, tc.dir, tc.provider, tc.pid)
+				return err
+			})
+			if tc.want.ID == "" {
+				wantErr(t, "FindByProviderIDForUpdate", err, ports.ErrNotFound)
+				return
+			}
+			if err != nil {
+				t.Fatalf("FindByProviderIDForUpdate: %v", err)
+			}
+			checkMessage(t, "FindByProviderIDForUpdate", got, tc.want)
+		})
+	}
+}
+
+// listFixture stores a mixed set of messages for accountA (plus noise for accountB) and
+// returns accountA's messages. Several share one created_at to exercise the id tie-break.
+func listFixture(t *testing.T, s ports.Store) []message.Message {
+	t.Helper()
+	seedAccounts(t, s)
+	statuses := []message.Status{message.StatusQueued, message.StatusSent, message.StatusDelivered, message.StatusFailed}
+	var mine, all []message.Message
+	for i := range 30 {
+		created := at(time.Duration(i) * time.Second)
+		if i >= 10 && i < 22 {
+			created = at(10*time.Second + 7*time.Millisecond) // twelve at the same instant
+		}
+		id := fmt.Sprintf("m%02d", (i*7)%30) // ids not in creation order
+		var m message.Message
+		if i%3 == 2 {
+			m = inbound(id, accountA, "p1", "in-"+id, created)
+			m.From = fmt.Sprintf("+1555000%04d", i%4)
+		} else {
+			m = outbound(id, accountA, created)
+			m.Status = statuses[i%len(statuses)]
+			m.To = fmt.Sprintf("+1555111%04d", i%5)
+		}
+		mine = append(mine, m)
+		all = append(all, m)
+		all = append(all, outbound("b-"+id, accountB, created))
+	}
+	insert(t, s, all...)
+	return mine
+}
+
+// expectList is the reference implementation of ListMessages' filter and order.
+func expectList(msgs []message.Message, q ports.MessageQuery) []string {
+	var out []message.Message
+	for _, m := range msgs {
+		if (q.Direction != "" && m.Direction != q.Direction) || (q.Status != "" && m.Status != q.Status) ||
+			(q.From != "" && m.From != q.From) || (q.To != "" && m.To != q.To) ||
+			(!q.CreatedAfter.IsZero() && m.CreatedAt.Before(q.CreatedAfter)) ||
+			(!q.CreatedBefore.IsZero() && m.CreatedAt.After(q.CreatedBefore)) {
+			continue
+		}
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b message.Message) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		switch {
+		case a.ID > b.ID:
+			return -1
+		case a.ID < b.ID:
+			return 1
+		}
+		return 0
+	})
+	return ids(out)
+}
+
+func listQueries() []struct {
+	name string
+	q    ports.MessageQuery
+} {
+	same := at(10*time.Second + 7*time.Millisecond)
+	return []struct {
+		name string
+		q    ports.MessageQuery
+	}{
+		{"all", ports.MessageQuery{}},
+		{"inbound", ports.MessageQuery{Direction: message.Inbound}},
+		{"outbound", ports.MessageQuery{Direction: message.Outbound}},
+		{"status delivered", ports.MessageQuery{Status: message.StatusDelivered}},
+		{"status received", ports.MessageQuery{Status: message.StatusReceived}},
+		{"from", ports.MessageQuery{From: "+15550000001"}},
+		{"to", ports.MessageQuery{To: "+15551110002"}},
+		{"created after inclusive", ports.MessageQuery{CreatedAfter: at(25 * time.Second)}},
+		{"created before inclusive", ports.MessageQuery{CreatedBefore: at(3 * time.Second)}},
+		{"window on the shared instant", ports.MessageQuery{CreatedAfter: same, CreatedBefore: same}},
+		{"window", ports.MessageQuery{CreatedAfter: at(5 * time.Second), CreatedBefore: at(24 * time.Second)}},
+		{"combined", ports.MessageQuery{Direction: message.Outbound, Status: message.StatusQueued, CreatedAfter: at(4 * time.Second)}},
+		{"nothing matches", ports.MessageQuery{To: "+10000000000"}},
+	}
+}
+
+func testListMessagesFilters(t *testing.T, s ports.Store) {
+	mine := listFixture(t, s)
+	for _, tc := range listQueries() {
+		t.Run(tc.name, func(t *testing.T) {
+			q := tc.q
+			q.Limit = 500
+			page, err := s.ListMessages(t.Context(), accountA, q)
+			if err != nil {
+				t.Fatalf("ListMessages: %v", err)
+			}
+			want := expectList(mine, tc.q)
+			if got := ids(page.Items); !slices.Equal(got, want) {
+				t.Errorf("ListMessages ids\n got %v\nwant %v", got, want)
+			}
+			if page.Next != nil {
+				t.Errorf("Next = %+v on a page holding everything, want nil", *page.Next)
+			}
+		})
+	}
+	t.Run("limit", func(t *testing.T) {
+		page, err := s.ListMessages(t.Context(), accountA, ports.MessageQuery{Limit: 4})
+		if err != nil {
+			t.Fatalf("ListMessages: %v", err)
+		}
+		if got, want := ids(page.Items), expectList(mine, ports.MessageQuery{})[:4]; !slices.Equal(got, want) {
+			t.Errorf("ListMessages(limit 4) = %v, want %v", got, want)
+		}
+		if page.Next == nil {
+			t.Fatal("Next = nil, want a cursor")
+		}
+		last := page.Items[3]
+		if page.Next.ID != last.ID || ms(page.Next.CreatedAt) != ms(last.CreatedAt) {
+			t.Errorf("Next = %+v, want the last item's (created_at, id) %s %s", *page.Next, ms(last.CreatedAt), last.ID)
+		}
+	})
+	t.Run("full message", func(t *testing.T) {
+		page, err := s.ListMessages(t.Context(), accountB, ports.MessageQuery{Limit: 1})
+		if err != nil || len(page.Items) != 1 {
+			t.Fatalf("ListMessages = %v, %v", page.Items, err)
+		}
+		checkMessage(t, "listed message", page.Items[0], get(t, s, page.Items[0].ID))
+	})
+	t.Run("other account sees nothing of A", func(t *testing.T) {
+		page, err := s.ListMessages(t.Context(), "acct-none", ports.MessageQuery{Limit: 500})
+		if err != nil || len(page.Items) != 0 || page.Next != nil {
+			t.Errorf("ListMessages(account without messages) = %v, %v, %v", ids(page.Items), page.Next, err)
+		}
+	})
+}
+
+func testListMessagesPaging(t *testing.T, s ports.Store) {
+	mine := listFixture(t, s)
+	for _, tc := range listQueries() {
+		for _, limit := range []int{1, 3, 5, 12} {
+			t.Run(fmt.Sprintf("%s/limit %d", tc.name, limit), func(t *testing.T) {
+				want := expectList(mine, tc.q)
+				var got []string
+				q := tc.q
+				q.Limit = limit
+				for pages := 0; ; pages++ {
+					if pages > len(mine)+1 {
+						t.Fatalf("paging does not end; got so far %v", got)
+					}
+					page, err := s.ListMessages(t.Context(), accountA, q)
+					if err != nil {
+						t.Fatalf("ListMessages(page %d): %v", pages, err)
+					}
+					if len(page.Items) > limit {
+						t.Fatalf("page %d has %d items, limit %d", pages, len(page.Items), limit)
+					}
+					if pages > 0 && len(page.Items) == 0 {
+						t.Errorf("page %d is empty: the previous page should have had Next = nil", pages)
+					}
+					got = append(got, ids(page.Items)...)
+					if page.Next == nil {
+						break
+					}
+					// Go through the wire form, as the HTTP API does.
+					c, err := ports.DecodeCursor(page.Next.Encode())
+					if err != nil {
+						t.Fatalf("DecodeCursor: %v", err)
+					}
+					q.After = &c
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("paged ids\n got %v\nwant %v", got, want)
+				}
+			})
+		}
+	}
+}
+
+func testListAwaitingStatus(t *testing.T, s ports.Store) {
+	seedAccounts(t, s)
+	mk := func(id string, created time.Duration, st message.Status, provider, pid string) message.Message {
+		m := outbound(id, accountA, at(created))
+		m.Status, m.Provider, m.ProviderMessageID = st, provider, pid
+		return m
+	}
+	msgs := []message.Message{
+		mk("w3", 3*time.Minute, message.StatusSent, "p1", "P3"),
+		mk("w1", 1*time.Minute, message.StatusQueued, "p1", "P1"),
+		mk("w2", 2*time.Minute, message.StatusSending, "p1", "P2"),
+		mk("w4", 4*time.Minute, message.StatusScheduled, "p1", "P4"),
+		mk("w5", 5*time.Minute, message.StatusSent, "p1", "P5"),
+		mk("old", 0, message.StatusSent, "p1", "P0"),
+		mk("delivered", 2*time.Minute, message.StatusDelivered, "p1", "PD"),
+		mk("undelivered", 2*time.Minute, message.StatusUndelivered, "p1", "PU"),
+		mk("failed", 2*time.Minute, message.StatusFailed, "p1", "PF"),
+		mk("canceled", 2*time.Minute, message.StatusCanceled, "p1", "PC"),
+		mk("no-pid", 2*time.Minute, message.StatusSent, "p1", ""),
+		mk("other-provider", 2*time.Minute, message.StatusSent, "p2", "PO"),
+		mk("hidden", 2*time.Minute, message.StatusSent, "p1", "PH"),
+		inbound("inbound", accountA, "p1", "PI", at(2*time.Minute)),
+	}
+	other := mk("w-b", 150*time.Second, message.StatusSent, "p1", "PB")
+	other.AccountID = accountB
+	msgs = append(msgs, other)
+	insert(t, s, msgs...)
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error { return tx.HideMessage(ctx, "hidden", at(time.Hour)) })
+
+	tests := []struct {
+		name     string
+		provider string
+		since    time.Time
+		limit    int
+		want     []string
+	}{
+		{"all since", "p1", at(time.Minute), 100, []string{"w1", "w2", "w-b", "w3", "w4", "w5"}},
+		{"limit", "p1", at(time.Minute), 2, []string{"w1", "w2"}},
+		{"since inclusive", "p1", at(3 * time.Minute), 100, []string{"w3", "w4", "w5"}},
+		{"zero since", "p1", time.Time{}, 100, []string{"old", "w1", "w2", "w-b", "w3", "w4", "w5"}},
+		{"other provider", "p2", time.Time{}, 100, []string{"other-provider"}},
+		{"unknown provider", "p9", time.Time{}, 100, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.ListAwaitingStatus(t.Context(), tc.provider, tc.since, tc.limit)
+			if err != nil {
+				t.Fatalf("ListAwaitingStatus: %v", err)
+			}
+			if !slices.Equal(ids(got), tc.want) {
+				t.Errorf("ListAwaitingStatus = %v, want %v", ids(got), tc.want)
+			}
+			for _, m := range got {
+				if len(m.Events) == 0 {
+					t.Errorf("message %s listed without its events", m.ID)
+				}
+			}
+		})
+	}
+}
+
+func testInTxRollback(t *testing.T, s ports.Store) {
+	seedAccounts(t, s)
+	kept := outbound("kept", accountA, base)
+	insert(t, s, kept)
+
+	err := s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
+		if err := tx.InsertMessage(ctx, outbound("gone", accountA, at(time.Second))); err != nil {
+			return err
+		}
+		m, err := tx.GetMessageForUpdate(ctx, "kept")
+		if err != nil {
+			return err
+		}
+		m.Status = message.StatusFailed
+		if err := tx.UpdateMessage(ctx, m, message.Event{Status: message.StatusFailed, At: at(time.Second)}); err != nil {
+			return err
+		}
+		if err := tx.HideMessage(ctx, "kept", at(time.Second)); err != nil {
+			return err
+		}
+		return fmt.Errorf("use case: %w", errBoom)
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("InTx = %v, want fn's error", err)
+	}
+	_, err = s.GetMessage(t.Context(), "", "gone")
+	wantErr(t, "GetMessage(rolled-back insert)", err, ports.ErrNotFound)
+	checkMessage(t, "rolled-back update and hide", get(t, s, "kept"), kept)
+
+	// A conflict the use case gives up on rolls back what came before it.
+	err = s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
+		if err := tx.InsertMessage(ctx, outbound("gone2", accountA, at(time.Second))); err != nil {
+			return err
+		}
+		return tx.InsertMessage(ctx, kept)
+	})
+	wantErr(t, "InTx(conflict returned)", err, ports.ErrConflict)
+	_, err = s.GetMessage(t.Context(), "", "gone2")
+	wantErr(t, "GetMessage(rolled back after conflict)", err, ports.ErrNotFound)
+
+	// The store is usable after rollbacks.
+	insert(t, s, outbound("next", accountA, at(2*time.Second)))
+	get(t, s, "next")
+}
+
+func testInTxCommit(t *testing.T, s ports.Store) {
+	seedAccounts(t, s)
+	a := outbound("a", accountA, base)
+	b := inbound("b", accountA, "p1", "PB", at(time.Second))
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error {
+		if err := tx.InsertMessage(ctx, a); err != nil {
+			return err
+		}
+		if err := tx.InsertMessage(ctx, b); err != nil {
+			return err
+		}
+		// Writes are visible inside their own transaction.
+		got, err := tx.GetMessageForUpdate(ctx, "a")
+		if err != nil {
+			return fmt.Errorf("read own write: %w", err)
+		}
+		got.Status = message.StatusSending
+		return tx.UpdateMessage(ctx, got, message.Event{Status: message.StatusSending, At: at(time.Second)})
+	})
+	wantA := a
+	wantA.Status = message.StatusSending
+	wantA.Events = append(slices.Clone(a.Events), message.Event{Status: message.StatusSending, At: at(time.Second)})
+	checkMessage(t, "committed a", get(t, s, "a"), wantA)
+	checkMessage(t, "committed b", get(t, s, "b"), b)
+}
+
+// testLockForUpdate runs concurrent read-modify-write increments of one message's
+// ProviderMessageID: with a real lock no increment is lost.
+func testLockForUpdate(t *testing.T, s ports.Store) {
+	seedAccounts(t, s)
+	m := outbound("counter", accountA, base)
+	m.ProviderMessageID = "0"
+	insert(t, s, m)
+
+	const workers, rounds = 4, 5
+	start := make(chan struct{})
+	errs := make(chan error, workers*rounds)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for r := range rounds {
+				errs <- s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
+					cur, err := tx.GetMessageForUpdate(ctx, "counter")
+					if err != nil {
+						return fmt.Errorf("worker %d round %d: lock: %w", w, r, err)
+					}
+					n, err := strconv.Atoi(cur.ProviderMessageID)
+					if err != nil {
+						return fmt.Errorf("worker %d round %d: counter %q: %w", w, r, cur.ProviderMessageID, err)
+					}
+					cur.ProviderMessageID = strconv.Itoa(n + 1)
+					ev := message.Event{Status: message.StatusQueued, At: at(time.Second), Detail: cur.ProviderMessageID}
+					return tx.UpdateMessage(ctx, cur, ev)
+				})
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	got := get(t, s, "counter")
+	if got.ProviderMessageID != strconv.Itoa(workers*rounds) {
+		t.Errorf("counter = %s after %d increments: updates were lost", got.ProviderMessageID, workers*rounds)
+	}
+	if len(got.Events) != 1+workers*rounds {
+		t.Fatalf("%d events, want %d", len(got.Events), 1+workers*rounds)
+	}
+	for i, e := range got.Events[1:] {
+		if e.Detail != strconv.Itoa(i+1) {
+			t.Errorf("event %d detail %q, want %d (events out of order or lost)", i+1, e.Detail, i+1)
+		}
+	}
+}
