@@ -1,0 +1,355 @@
+package httpapi
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/smsgw/smsgw/core/message"
+	"github.com/smsgw/smsgw/ports"
+)
+
+// memStore is an in-memory ports.Store for handler tests: one mutex serialises
+// transactions; writes are staged on copies and published only when fn succeeds.
+type memStore struct {
+	mu       sync.Mutex
+	msgs     map[string]message.Message
+	hidden   map[string]bool
+	accounts map[string]ports.Account
+}
+
+var _ ports.Store = (*memStore)(nil)
+
+func newMemStore() *memStore {
+	return &memStore{msgs: map[string]message.Message{}, hidden: map[string]bool{}, accounts: map[string]ports.Account{}}
+}
+
+func cloneMessage(m message.Message) message.Message {
+	m.Events = slices.Clone(m.Events)
+	m.Tags = maps.Clone(m.Tags)
+	m.Route = slices.Clone(m.Route)
+	return m
+}
+
+func (s *memStore) GetMessage(_ context.Context, account, id string) (message.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.msgs[id]
+	if !ok || s.hidden[id] || (account != "" && m.AccountID != account) {
+		return message.Message{}, fmt.Errorf("message %s: %w", id, ports.ErrNotFound)
+	}
+	return cloneMessage(m), nil
+}
+
+// position orders messages by (created_at, id) descending.
+func position(a, b ports.Cursor) int {
+	if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+		return c
+	}
+	return cmp.Compare(b.ID, a.ID)
+}
+
+func (s *memStore) ListMessages(_ context.Context, account string, q ports.MessageQuery) (ports.MessagePage, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []message.Message
+	for id, m := range s.msgs {
+		switch {
+		case s.hidden[id], m.AccountID != account,
+			q.Direction != "" && m.Direction != q.Direction,
+			q.Status != "" && m.Status != q.Status,
+			q.From != "" && m.From != q.From,
+			q.To != "" && m.To != q.To,
+			!q.CreatedAfter.IsZero() && m.CreatedAt.Before(q.CreatedAfter),
+			!q.CreatedBefore.IsZero() && m.CreatedAt.After(q.CreatedBefore):
+			continue
+		}
+		if q.After != nil && position(*q.After, ports.Cursor{CreatedAt: m.CreatedAt, ID: m.ID}) >= 0 {
+			continue
+		}
+		all = append(all, cloneMessage(m))
+	}
+	slices.SortFunc(all, func(a, b message.Message) int {
+		return position(ports.Cursor{CreatedAt: a.CreatedAt, ID: a.ID}, ports.Cursor{CreatedAt: b.CreatedAt, ID: b.ID})
+	})
+	var page ports.MessagePage
+	if len(all) > q.Limit {
+		all = all[:q.Limit]
+		last := all[len(all)-1]
+		page.Next = &ports.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
+	}
+	page.Items = all
+	return page, nil
+}
+
+func (s *memStore) ListAwaitingStatus(context.Context, string, time.Time, int) ([]message.Message, error) {
+	return nil, nil
+}
+
+func (s *memStore) GetAccount(_ context.Context, id string) (ports.Account, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.accounts[id]
+	if !ok {
+		return ports.Account{}, fmt.Errorf("account %s: %w", id, ports.ErrNotFound)
+	}
+	return a, nil
+}
+
+func (s *memStore) PutAccount(_ context.Context, a ports.Account) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.accounts[a.ID] = a
+	return nil
+}
+
+func (s *memStore) ListAccounts(context.Context) ([]ports.Account, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.SortedFunc(maps.Values(s.accounts), func(a, b ports.Account) int { return cmp.Compare(a.ID, b.ID) }), nil
+}
+
+func (s *memStore) Ping(context.Context) error { return nil }
+
+func (s *memStore) InTx(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx := &memTx{msgs: maps.Clone(s.msgs), hidden: maps.Clone(s.hidden)}
+	if err := fn(ctx, tx); err != nil {
+		return err
+	}
+	s.msgs, s.hidden = tx.msgs, tx.hidden
+	return nil
+}
+
+type memTx struct {
+	msgs   map[string]message.Message
+	hidden map[string]bool
+}
+
+func (t *memTx) GetMessageForUpdate(_ context.Context, id string) (message.Message, error) {
+	m, ok := t.msgs[id]
+	if !ok {
+		return message.Message{}, fmt.Errorf("message %s: %w", id, ports.ErrNotFound)
+	}
+	return cloneMessage(m), nil
+}
+
+func (t *memTx) FindByProviderIDForUpdate(_ context.Context, dir message.Direction, provider, pid string) (message.Message, error) {
+	for _, m := range t.msgs {
+		if m.Direction == dir && m.Provider == provider && m.ProviderMessageID == pid {
+			return cloneMessage(m), nil
+		}
+	}
+	return message.Message{}, ports.ErrNotFound
+}
+
+func (t *memTx) InsertMessage(ctx context.Context, m message.Message) error {
+	if _, ok := t.msgs[m.ID]; ok {
+		return ports.ErrConflict
+	}
+	if m.Direction == message.Inbound && m.ProviderMessageID != "" {
+		if _, err := t.FindByProviderIDForUpdate(ctx, message.Inbound, m.Provider, m.ProviderMessageID); err == nil {
+			return ports.ErrConflict
+		}
+	}
+	t.msgs[m.ID] = cloneMessage(m)
+	return nil
+}
+
+func (t *memTx) UpdateMessage(_ context.Context, m message.Message, evs ...message.Event) error {
+	old, ok := t.msgs[m.ID]
+	if !ok {
+		return ports.ErrNotFound
+	}
+	m.Events = append(slices.Clone(old.Events), evs...)
+	t.msgs[m.ID] = cloneMessage(m)
+	return nil
+}
+
+func (t *memTx) HideMessage(_ context.Context, id string, _ time.Time) error {
+	if _, ok := t.msgs[id]; !ok {
+		return ports.ErrNotFound
+	}
+	t.hidden[id] = true
+	return nil
+}
+
+// faultStore wraps a store; while err is set, every read, transaction and ping fails
+// with it (the store "goes down").
+type faultStore struct {
+	ports.Store
+	mu  sync.Mutex
+	err error
+}
+
+func (f *faultStore) setDown(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.err = err
+}
+
+func (f *faultStore) fault() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
+}
+
+func (f *faultStore) GetMessage(ctx context.Context, account, id string) (message.Message, error) {
+	if err := f.fault(); err != nil {
+		return message.Message{}, err
+	}
+	return f.Store.GetMessage(ctx, account, id)
+}
+
+func (f *faultStore) ListMessages(ctx context.Context, account string, q ports.MessageQuery) (ports.MessagePage, error) {
+	if err := f.fault(); err != nil {
+		return ports.MessagePage{}, err
+	}
+	return f.Store.ListMessages(ctx, account, q)
+}
+
+func (f *faultStore) GetAccount(ctx context.Context, id string) (ports.Account, error) {
+	if err := f.fault(); err != nil {
+		return ports.Account{}, err
+	}
+	return f.Store.GetAccount(ctx, id)
+}
+
+func (f *faultStore) Ping(ctx context.Context) error {
+	if err := f.fault(); err != nil {
+		return err
+	}
+	return f.Store.Ping(ctx)
+}
+
+func (f *faultStore) InTx(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
+	if err := f.fault(); err != nil {
+		return err
+	}
+	return f.Store.InTx(ctx, fn)
+}
+
+// recordingJobs is a ports.JobQueue that records the jobs it is given.
+type recordingJobs struct {
+	mu   sync.Mutex
+	jobs []ports.SendJob
+}
+
+func (j *recordingJobs) EnqueueSend(_ context.Context, _ ports.Tx, job ports.SendJob) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.jobs = append(j.jobs, job)
+	return nil
+}
+
+func (j *recordingJobs) sent() []ports.SendJob {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Clone(j.jobs)
+}
+
+// fakeProviders knows a fixed set of providers. Its webhook answers like a loopback plugin:
+// a JSON body {"from","to","text","id"} becomes one inbound report, and the answer is
+// 200 {"ok": true} with a custom header; anything else is a 400 from the "plugin".
+type fakeProviders struct {
+	mu        sync.Mutex
+	infos     []ports.ProviderInfo
+	unhealthy map[string]bool
+	webhooks  []ports.WebhookRequest
+}
+
+var _ ports.Providers = (*fakeProviders)(nil)
+
+func newFakeProviders(names ...string) *fakeProviders {
+	p := &fakeProviders{unhealthy: map[string]bool{}}
+	for _, n := range names {
+		p.infos = append(p.infos, ports.ProviderInfo{
+			Name: n, Plugin: "smsgw-provider-" + n, Version: "1.0.0", Healthy: true, Breaker: "closed",
+			Capabilities: ports.ProviderCapabilities{MaxBatch: 100, Inbound: true},
+			Stats:        ports.ProviderStats{BatchesSent: 3, MessagesSent: 3, MessagesFailed: 1},
+		})
+	}
+	return p
+}
+
+func (p *fakeProviders) known(name string) bool {
+	return slices.ContainsFunc(p.infos, func(i ports.ProviderInfo) bool { return i.Name == name })
+}
+
+func (p *fakeProviders) setHealthy(name string, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.unhealthy[name] = !ok
+}
+
+func (p *fakeProviders) Send(context.Context, string, message.Message) (ports.SendResult, error) {
+	return ports.SendResult{}, &ports.ProviderError{Class: ports.ClassUnavailable, Message: "not in this test"}
+}
+
+func (p *fakeProviders) PollStatus(context.Context, string, []string) ([]ports.StatusReport, error) {
+	return nil, ports.ErrNotImplemented
+}
+
+func (p *fakeProviders) HandleWebhook(_ context.Context, provider string, req ports.WebhookRequest) (ports.WebhookResult, error) {
+	if !p.known(provider) {
+		return ports.WebhookResult{}, fmt.Errorf("provider %s: %w", provider, ports.ErrNotFound)
+	}
+	p.mu.Lock()
+	p.webhooks = append(p.webhooks, req)
+	p.mu.Unlock()
+	var in struct{ From, To, Text, ID string }
+	if err := json.Unmarshal(req.Body, &in); err != nil || in.From == "" {
+		return ports.WebhookResult{StatusCode: 400, Headers: map[string][]string{"Content-Type": {"text/plain"}}, Body: []byte("bad webhook")}, nil
+	}
+	return ports.WebhookResult{
+		StatusCode: 200,
+		Headers:    map[string][]string{"Content-Type": {"application/json"}, "X-Plugin": {"loopback"}},
+		Body:       []byte(`{"ok":true}`),
+		Inbound:    []ports.InboundReport{{ProviderMessageID: in.ID, From: in.From, To: in.To, Text: in.Text}},
+	}, nil
+}
+
+func (p *fakeProviders) lastWebhook() ports.WebhookRequest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.webhooks[len(p.webhooks)-1]
+}
+
+func (p *fakeProviders) Balance(context.Context, string) (ports.Balance, error) {
+	return ports.Balance{}, ports.ErrNotImplemented
+}
+
+func (p *fakeProviders) List(context.Context) []ports.ProviderInfo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := slices.Clone(p.infos)
+	for i := range out {
+		out[i].Healthy = !p.unhealthy[out[i].Name]
+	}
+	return out
+}
+
+func (p *fakeProviders) Healthy(name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.known(name) && !p.unhealthy[name]
+}
+
+// seqIDs makes ids msg-0001, msg-0002, ... (sortable, so ties on created_at are ordered).
+type seqIDs struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (s *seqIDs) NewID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	return fmt.Sprintf("msg-%04d", s.n)
+}

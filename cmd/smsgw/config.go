@@ -1,0 +1,488 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/smsgw/smsgw/core/routing"
+)
+
+// The HCL file shape (ARCHITECTURE.md §5). Block and attribute names are a contract:
+// extend them, never rename them. Durations are hcl.Expression so errors can point at
+// the attribute's file:line.
+type fileConfig struct {
+	Listen                string          `hcl:"listen,optional"`
+	PublicURL             string          `hcl:"public_url,optional"`
+	PluginDir             string          `hcl:"plugin_dir,optional"`
+	TrustedProxies        []string        `hcl:"trusted_proxies,optional"`
+	LogLevel              string          `hcl:"log_level,optional"`
+	LogFormat             string          `hcl:"log_format,optional"`
+	StatusRefreshInterval hcl.Expression  `hcl:"status_refresh_interval,optional"`
+	Storage               *storageBlock   `hcl:"storage,block"`
+	Providers             []providerBlock `hcl:"provider,block"`
+	Routes                []routeBlock    `hcl:"route,block"`
+	Limits                *limitsBlock    `hcl:"limits,block"`
+	OptOut                *optOutBlock    `hcl:"opt_out,block"`
+	Accounts              []accountBlock  `hcl:"account,block"`
+	Webhooks              []webhookBlock  `hcl:"webhook,block"`
+	Proxy                 *proxyBlock     `hcl:"proxy,block"`
+	Compat                *compatBlock    `hcl:"compat,block"`
+}
+
+type storageBlock struct {
+	Driver       string    `hcl:"driver"`
+	DSN          string    `hcl:"dsn"`
+	MaxOpenConns int       `hcl:"max_open_conns,optional"`
+	DefRange     hcl.Range `hcl:",def_range"`
+}
+
+type providerBlock struct {
+	Name     string      `hcl:"name,label"`
+	Plugin   string      `hcl:"plugin"`
+	SHA256   string      `hcl:"sha256,optional"`
+	Dev      bool        `hcl:"dev,optional"`
+	Account  string      `hcl:"account,optional"`
+	Config   cty.Value   `hcl:"config,optional"`
+	Batch    *batchBlock `hcl:"batch,block"`
+	Retry    *retryBlock `hcl:"retry,block"`
+	DefRange hcl.Range   `hcl:",def_range"`
+}
+
+type batchBlock struct {
+	MaxSize int            `hcl:"max_size,optional"`
+	Linger  hcl.Expression `hcl:"linger,optional"`
+}
+
+type retryBlock struct {
+	MaxAttempts int            `hcl:"max_attempts,optional"`
+	Backoff     hcl.Expression `hcl:"backoff,optional"`
+}
+
+type routeBlock struct {
+	Name      string      `hcl:"name,label"`
+	Providers []string    `hcl:"providers"`
+	Match     *matchBlock `hcl:"match,block"`
+	DefRange  hcl.Range   `hcl:",def_range"`
+}
+
+type matchBlock struct {
+	ToPrefix   string            `hcl:"to_prefix,optional"`
+	FromPrefix string            `hcl:"from_prefix,optional"`
+	Tag        map[string]string `hcl:"tag,optional"`
+}
+
+type limitsBlock struct {
+	PerSender int            `hcl:"per_sender,optional"`
+	Window    hcl.Expression `hcl:"window,optional"`
+}
+
+type optOutBlock struct {
+	Expiry     hcl.Expression `hcl:"expiry,optional"`
+	StopReply  *string        `hcl:"stop_reply,optional"`
+	StartReply *string        `hcl:"start_reply,optional"`
+	HelpReply  *string        `hcl:"help_reply,optional"`
+}
+
+type accountBlock struct {
+	Name           string    `hcl:"name,label"`
+	PasswordBcrypt string    `hcl:"password_bcrypt"`
+	DefRange       hcl.Range `hcl:",def_range"`
+}
+
+type webhookBlock struct {
+	Name     string    `hcl:"name,label"`
+	URL      string    `hcl:"url"`
+	Events   []string  `hcl:"events,optional"`
+	Secret   string    `hcl:"secret,optional"`
+	DefRange hcl.Range `hcl:",def_range"`
+}
+
+type proxyBlock struct {
+	Allocation       string `hcl:"allocation,optional"`
+	OrgName          string `hcl:"org_name,optional"`
+	StartMessage     string `hcl:"start_message,optional"`
+	EndMessage       string `hcl:"end_message,optional"`
+	NoSessionMessage string `hcl:"no_session_message,optional"`
+}
+
+type compatBlock struct {
+	SMSApp         *smsappBlock         `hcl:"smsapp,block"`
+	FastSMSing     *fastsmsingBlock     `hcl:"fastsmsing,block"`
+	DHOS           *dhosBlock           `hcl:"dhos,block"`
+	FlowrouteProxy *flowrouteProxyBlock `hcl:"flowroute_proxy,block"`
+}
+
+type smsappBlock struct {
+	StopTTL          hcl.Expression `hcl:"stop_ttl,optional"`
+	AnonymousAccount string         `hcl:"anonymous_account,optional"`
+}
+
+type fastsmsingBlock struct {
+	From             string `hcl:"from,optional"`
+	AnonymousAccount string `hcl:"anonymous_account,optional"`
+}
+
+type dhosBlock struct {
+	Provider         string `hcl:"provider,optional"`
+	CallbackURL      string `hcl:"callback_url,optional"`
+	CountryCode      string `hcl:"country_code,optional"`
+	AnonymousAccount string `hcl:"anonymous_account,optional"`
+}
+
+type flowrouteProxyBlock struct {
+	Provider         string `hcl:"provider,optional"`
+	Prefix           string `hcl:"prefix,optional"`
+	AnonymousAccount string `hcl:"anonymous_account,optional"`
+}
+
+// Config is the validated configuration the wiring uses.
+type Config struct {
+	Path                  string
+	Listen                string
+	PublicURL             string
+	PluginDir             string
+	TrustedProxies        []string
+	LogLevel              string
+	LogFormat             string // "text" or "json"
+	StatusRefreshInterval time.Duration
+	Storage               StorageConfig
+	Providers             []ProviderConfig
+	Routes                []routing.Rule
+	Accounts              []AccountConfig
+	Webhooks              []WebhookConfig
+	Limits                LimitsConfig
+	OptOut                OptOutConfig
+}
+
+// StorageConfig selects the store.
+type StorageConfig struct {
+	Driver       string // "sqlite" or "postgres"
+	DSN          string
+	MaxOpenConns int
+}
+
+// ProviderConfig is one provider block, resolved.
+type ProviderConfig struct {
+	Name        string
+	Plugin      string // path to the binary
+	SHA256      string
+	Dev         bool
+	Account     string
+	Config      json.RawMessage
+	BatchSize   int
+	Linger      time.Duration
+	MaxAttempts int
+	Backoff     time.Duration
+}
+
+// AccountConfig is an account block.
+type AccountConfig struct {
+	Name           string
+	PasswordBcrypt string
+}
+
+// WebhookConfig is a webhook block.
+type WebhookConfig struct {
+	Name   string
+	URL    string
+	Events []string
+	Secret string
+}
+
+// LimitsConfig is the limits block.
+type LimitsConfig struct {
+	PerSender int
+	Window    time.Duration
+}
+
+// OptOutConfig is the opt_out block.
+type OptOutConfig struct {
+	Expiry                           time.Duration
+	StopReply, StartReply, HelpReply string
+}
+
+// Defaults that apply when the file leaves something out.
+const (
+	defaultListen       = "127.0.0.1:8080"
+	defaultPluginDir    = "./bin/plugins"
+	defaultRefresh      = time.Hour
+	defaultMaxAttempts  = 5
+	defaultBackoff      = time.Second
+	defaultLinger       = 0 // batch what is already waiting, never add latency
+	defaultPerSender    = 50
+	defaultWindow       = time.Hour
+	defaultStopReply    = "You have been unsubscribed. Reply START to resubscribe."
+	defaultStartReply   = "You have been resubscribed. Reply STOP to unsubscribe."
+	defaultHelpReply    = "Reply STOP to unsubscribe."
+	defaultMaxOpenConns = 20
+)
+
+// LoadConfig reads and validates an HCL config file. env supplies the values of `env.NAME`
+// references (the only way configuration reads the environment). Errors carry file:line.
+func LoadConfig(path string, env map[string]string) (*Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return ParseConfig(path, src, env)
+}
+
+// ParseConfig is LoadConfig on bytes; filename is used in error positions.
+func ParseConfig(filename string, src []byte, env map[string]string) (*Config, error) {
+	file, diags := hclsyntax.ParseConfig(src, filename, hcl.Pos{Line: 1, Column: 1})
+	if diags.HasErrors() {
+		return nil, diagError(diags)
+	}
+	envVals := make(map[string]cty.Value, len(env))
+	for k, v := range env {
+		envVals[k] = cty.StringVal(v)
+	}
+	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"env": cty.ObjectVal(envVals)}}
+	var fc fileConfig
+	if diags := gohcl.DecodeBody(file.Body, ctx, &fc); diags.HasErrors() {
+		return nil, diagError(diags)
+	}
+	c, diags := resolve(filename, &fc, ctx)
+	if diags.HasErrors() {
+		return nil, diagError(diags)
+	}
+	return c, nil
+}
+
+// diagError renders diagnostics as one error: "file:line,col: summary; detail".
+func diagError(diags hcl.Diagnostics) error {
+	var msgs []string
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		msg := d.Summary
+		if d.Detail != "" {
+			msg += "; " + d.Detail
+		}
+		if d.Subject != nil {
+			msg = fmt.Sprintf("%s:%d,%d: %s", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, msg)
+		}
+		msgs = append(msgs, msg)
+	}
+	return errors.New(strings.Join(msgs, "\n"))
+}
+
+func errAt(r hcl.Range, summary string, args ...any) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf(summary, args...), Subject: r.Ptr()}
+}
+
+// duration evaluates an optional duration attribute (a Go duration string).
+func duration(expr hcl.Expression, ctx *hcl.EvalContext, name string, def time.Duration) (time.Duration, hcl.Diagnostics) {
+	if expr == nil {
+		return def, nil
+	}
+	v, diags := expr.Value(ctx)
+	if diags.HasErrors() {
+		return 0, diags
+	}
+	if v.IsNull() {
+		return def, nil
+	}
+	if v.Type() != cty.String {
+		return 0, hcl.Diagnostics{errAt(expr.Range(), "%s must be a duration string such as \"1h\" or \"200ms\"", name)}
+	}
+	d, err := time.ParseDuration(v.AsString())
+	if err != nil || d < 0 {
+		return 0, hcl.Diagnostics{errAt(expr.Range(), "%s: %q is not a valid duration (use e.g. \"1h\", \"30s\", \"200ms\")", name, v.AsString())}
+	}
+	return d, nil
+}
+
+func resolve(filename string, fc *fileConfig, ctx *hcl.EvalContext) (*Config, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	c := &Config{
+		Path: filename, Listen: fc.Listen, PublicURL: strings.TrimRight(fc.PublicURL, "/"),
+		PluginDir: fc.PluginDir, TrustedProxies: fc.TrustedProxies, LogLevel: fc.LogLevel, LogFormat: fc.LogFormat,
+	}
+	if c.Listen == "" {
+		c.Listen = defaultListen
+	}
+	if c.PluginDir == "" {
+		c.PluginDir = defaultPluginDir
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Listen
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "text"
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		diags = append(diags, errAt(hcl.Range{Filename: filename}, "log_format must be \"text\" or \"json\""))
+	}
+	var d hcl.Diagnostics
+	c.StatusRefreshInterval, d = duration(fc.StatusRefreshInterval, ctx, "status_refresh_interval", defaultRefresh)
+	diags = append(diags, d...)
+
+	if fc.Storage == nil {
+		diags = append(diags, errAt(hcl.Range{Filename: filename, Start: hcl.Pos{Line: 1, Column: 1}}, "missing storage block"))
+	} else {
+		s := fc.Storage
+		c.Storage = StorageConfig{Driver: s.Driver, DSN: s.DSN, MaxOpenConns: s.MaxOpenConns}
+		if s.Driver != "sqlite" && s.Driver != "postgres" {
+			diags = append(diags, errAt(s.DefRange, "storage.driver must be \"sqlite\" or \"postgres\", not %q", s.Driver))
+		}
+		if s.DSN == "" {
+			diags = append(diags, errAt(s.DefRange, "storage.dsn is empty"))
+		}
+		if c.Storage.MaxOpenConns <= 0 {
+			c.Storage.MaxOpenConns = defaultMaxOpenConns
+		}
+	}
+
+	seen := map[string]bool{}
+	if len(fc.Providers) == 0 {
+		diags = append(diags, errAt(hcl.Range{Filename: filename, Start: hcl.Pos{Line: 1, Column: 1}}, "no provider block: at least one provider is needed"))
+	}
+	for _, pb := range fc.Providers {
+		p, d := resolveProvider(pb, c.PluginDir, ctx)
+		diags = append(diags, d...)
+		if seen[p.Name] {
+			diags = append(diags, errAt(pb.DefRange, "provider %q is defined twice", p.Name))
+		}
+		seen[p.Name] = true
+		c.Providers = append(c.Providers, p)
+	}
+
+	accounts := map[string]bool{}
+	for _, ab := range fc.Accounts {
+		if accounts[ab.Name] {
+			diags = append(diags, errAt(ab.DefRange, "account %q is defined twice", ab.Name))
+		}
+		accounts[ab.Name] = true
+		if !strings.HasPrefix(ab.PasswordBcrypt, "$2") {
+			diags = append(diags, errAt(ab.DefRange, "account %q: password_bcrypt must be a bcrypt hash (make one with `smsgw accounts hash`)", ab.Name))
+		}
+		c.Accounts = append(c.Accounts, AccountConfig{Name: ab.Name, PasswordBcrypt: ab.PasswordBcrypt})
+	}
+	for i, p := range c.Providers {
+		if p.Account != "" && !accounts[p.Account] {
+			diags = append(diags, errAt(fc.Providers[i].DefRange, "provider %q: account %q is not defined by an account block", p.Name, p.Account))
+		}
+	}
+
+	names := make([]string, len(c.Providers))
+	for i, p := range c.Providers {
+		names[i] = p.Name
+	}
+	for _, rb := range fc.Routes {
+		rule := routing.Rule{Name: rb.Name, Providers: rb.Providers}
+		if rb.Match != nil {
+			rule.Match = routing.Match{ToPrefix: rb.Match.ToPrefix, FromPrefix: rb.Match.FromPrefix, Tags: rb.Match.Tag}
+		}
+		if len(rb.Providers) == 0 {
+			diags = append(diags, errAt(rb.DefRange, "route %q: providers is empty", rb.Name))
+		}
+		for _, name := range rb.Providers {
+			if !seen[name] {
+				diags = append(diags, errAt(rb.DefRange, "route %q: unknown provider %q", rb.Name, name))
+			}
+		}
+		c.Routes = append(c.Routes, rule)
+	}
+
+	c.Limits = LimitsConfig{PerSender: defaultPerSender, Window: defaultWindow}
+	if fc.Limits != nil {
+		if fc.Limits.PerSender > 0 {
+			c.Limits.PerSender = fc.Limits.PerSender
+		}
+		c.Limits.Window, d = duration(fc.Limits.Window, ctx, "limits.window", defaultWindow)
+		diags = append(diags, d...)
+	}
+	c.OptOut = OptOutConfig{StopReply: defaultStopReply, StartReply: defaultStartReply, HelpReply: defaultHelpReply}
+	if o := fc.OptOut; o != nil {
+		c.OptOut.Expiry, d = duration(o.Expiry, ctx, "opt_out.expiry", 0)
+		diags = append(diags, d...)
+		for _, r := range []struct {
+			src *string
+			dst *string
+		}{{o.StopReply, &c.OptOut.StopReply}, {o.StartReply, &c.OptOut.StartReply}, {o.HelpReply, &c.OptOut.HelpReply}} {
+			if r.src != nil {
+				*r.dst = *r.src
+			}
+		}
+	}
+	for _, wb := range fc.Webhooks {
+		for _, e := range wb.Events {
+			if e != "message.received" && e != "message.status" {
+				diags = append(diags, errAt(wb.DefRange, "webhook %q: unknown event %q (use message.received, message.status)", wb.Name, e))
+			}
+		}
+		c.Webhooks = append(c.Webhooks, WebhookConfig{Name: wb.Name, URL: wb.URL, Events: wb.Events, Secret: wb.Secret})
+	}
+	if fc.Compat != nil && fc.Compat.SMSApp != nil {
+		_, d = duration(fc.Compat.SMSApp.StopTTL, ctx, "compat.smsapp.stop_ttl", 4*time.Hour)
+		diags = append(diags, d...)
+	}
+	return c, diags
+}
+
+func resolveProvider(pb providerBlock, pluginDir string, ctx *hcl.EvalContext) (ProviderConfig, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	p := ProviderConfig{
+		Name: pb.Name, SHA256: strings.ToLower(pb.SHA256), Dev: pb.Dev, Account: pb.Account,
+		MaxAttempts: defaultMaxAttempts, Backoff: defaultBackoff, Linger: defaultLinger,
+	}
+	// A bare file name is looked up in plugin_dir; anything with a slash is a path.
+	// Relative paths are relative to the working directory, like plugin_dir itself.
+	p.Plugin = pb.Plugin
+	if !strings.ContainsRune(pb.Plugin, filepath.Separator) {
+		p.Plugin = filepath.Join(pluginDir, pb.Plugin)
+	}
+	// The host execs absolute paths only, so that exec never searches $PATH.
+	if abs, err := filepath.Abs(p.Plugin); err == nil && pb.Plugin != "" {
+		p.Plugin = abs
+	}
+	if pb.Plugin == "" {
+		diags = append(diags, errAt(pb.DefRange, "provider %q: plugin is empty", pb.Name))
+	}
+	if p.SHA256 == "" && !p.Dev {
+		diags = append(diags, errAt(pb.DefRange, "provider %q: sha256 is required (or set dev = true to skip the checksum); compute it with `smsgw plugin sha256 FILE`", pb.Name))
+	}
+	if p.SHA256 != "" && (len(p.SHA256) != 64 || strings.Trim(p.SHA256, "0123456789abcdef") != "") {
+		diags = append(diags, errAt(pb.DefRange, "provider %q: sha256 must be 64 hex digits", pb.Name))
+	}
+	p.Config = json.RawMessage("{}")
+	if !pb.Config.IsNull() && pb.Config.IsKnown() {
+		if !pb.Config.Type().IsObjectType() && !pb.Config.Type().IsMapType() {
+			diags = append(diags, errAt(pb.DefRange, "provider %q: config must be an object", pb.Name))
+		} else if raw, err := ctyjson.Marshal(pb.Config, pb.Config.Type()); err != nil {
+			diags = append(diags, errAt(pb.DefRange, "provider %q: config: %v", pb.Name, err))
+		} else {
+			p.Config = raw
+		}
+	}
+	var d hcl.Diagnostics
+	if pb.Batch != nil {
+		if pb.Batch.MaxSize < 0 {
+			diags = append(diags, errAt(pb.DefRange, "provider %q: batch.max_size must be positive", pb.Name))
+		}
+		p.BatchSize = pb.Batch.MaxSize
+		p.Linger, d = duration(pb.Batch.Linger, ctx, "batch.linger", defaultLinger)
+		diags = append(diags, d...)
+	}
+	if pb.Retry != nil {
+		if pb.Retry.MaxAttempts > 0 {
+			p.MaxAttempts = pb.Retry.MaxAttempts
+		}
+		p.Backoff, d = duration(pb.Retry.Backoff, ctx, "retry.backoff", defaultBackoff)
+		diags = append(diags, d...)
+	}
+	return p, diags
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var exampleEnv = map[string]string{
+	"SMSGW_DATABASE_URL": "postgres://smsgw@db/smsgw", "TWILIO_AUTH_TOKEN": "tok",
+	"FASTSMS_API_KEY": "k", "FLOWROUTE_ACCESS_KEY": "a", "FLOWROUTE_SECRET_KEY": "s",
+	"FLOWROUTE_WEBHOOK_TOKEN": "w", "CRM_WEBHOOK_SECRET": "c",
+}
+
+func TestDevConfigFileMatchesBuiltIn(t *testing.T) {
+	builtIn, err := ParseConfig("x", []byte(devConfig), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := LoadConfig(filepath.Join("..", "..", "configs", "dev.hcl"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtIn.Path, file.Path = "", ""
+	if !reflect.DeepEqual(builtIn, file) {
+		t.Fatalf("configs/dev.hcl and the built-in dev config differ:\n%+v\n%+v", file, builtIn)
+	}
+	if builtIn.Listen != "127.0.0.1:8080" || builtIn.Storage.Driver != "sqlite" || builtIn.Providers[0].Name != "loopback" {
+		t.Fatalf("dev config is not the documented one: %+v", builtIn)
+	}
+}
+
+func TestExampleConfig(t *testing.T) {
+	c, err := LoadConfig(filepath.Join("..", "..", "configs", "example.hcl"), exampleEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Storage.DSN != "postgres://smsgw@db/smsgw" {
+		t.Errorf("dsn from env: %q", c.Storage.DSN)
+	}
+	tw := c.Providers[1]
+	if tw.Name != "twilio" || tw.Account != "user" || tw.MaxAttempts != 5 || tw.Backoff != time.Second || tw.BatchSize != 1 {
+		t.Errorf("twilio block: %+v", tw)
+	}
+	if !strings.Contains(string(tw.Config), `"auth_token":"tok"`) {
+		t.Errorf("config JSON: %s", tw.Config)
+	}
+	if tw.Plugin != filepath.Join("/usr/lib/smsgw/plugins", "smsgw-provider-twilio") {
+		t.Errorf("plugin path: %s", tw.Plugin)
+	}
+	if c.Providers[2].Linger != 200*time.Millisecond {
+		t.Errorf("linger: %v", c.Providers[2].Linger)
+	}
+	if len(c.Routes) != 2 || c.Routes[0].Match.ToPrefix != "+1" || c.Routes[1].Providers[0] != "fastsms" {
+		t.Errorf("routes: %+v", c.Routes)
+	}
+	if c.Limits.PerSender != 50 || c.Limits.Window != time.Hour || c.StatusRefreshInterval != time.Hour {
+		t.Errorf("limits/refresh: %+v %v", c.Limits, c.StatusRefreshInterval)
+	}
+}
+
+func TestConfigErrorsCarryFileLine(t *testing.T) {
+	const base = `
+storage {
+  driver = "sqlite"
+  dsn    = "x.db"
+}
+`
+	tests := []struct {
+		name string
+		src  string
+		want string // substring of the error
+	}{
+		{"missing sha256", base + `provider "p" {
+  plugin = "bin"
+}`, "c.hcl:6,1: provider \"p\": sha256 is required"},
+		{"bad duration", base + `provider "p" {
+  plugin = "bin"
+  dev = true
+  retry {
+    backoff = "soon"
+  }
+}`, "c.hcl:10,15: retry.backoff: \"soon\" is not a valid duration"},
+		{"unknown attribute", base + `provider "p" {
+  plugin = "bin"
+  dev = true
+  colour = "red"
+}`, "c.hcl:9,3: Unsupported argument"},
+		{"missing env var", base + `provider "p" {
+  plugin = "bin"
+  dev = true
+  config = { token = env.NOPE }
+}`, "c.hcl:9,25: Unsupported attribute"},
+		{"unknown route provider", base + `provider "p" {
+  plugin = "bin"
+  dev = true
+}
+route "r" {
+  providers = ["q"]
+}`, "c.hcl:10,1: route \"r\": unknown provider \"q\""},
+		{"bad driver", `storage {
+  driver = "mysql"
+  dsn = "x"
+}
+provider "p" {
+  plugin = "bin"
+  dev = true
+}`, "c.hcl:1,1: storage.driver must be"},
+		{"no provider", base, "no provider block"},
+		{"bad sha", base + `provider "p" {
+  plugin = "bin"
+  sha256 = "abc"
+}`, "sha256 must be 64 hex digits"},
+		{"syntax", `storage {`, "c.hcl:1,"},
+		{"bad bcrypt", base + `provider "p" {
+  plugin = "bin"
+  dev = true
+}
+account "a" {
+  password_bcrypt = "plain"
+}`, "account \"a\": password_bcrypt must be a bcrypt hash"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig("c.hcl", []byte(tt.src), map[string]string{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPluginPathResolution(t *testing.T) {
+	src := `plugin_dir = "/opt/p"
+storage {
+  driver = "sqlite"
+  dsn = "x"
+}
+provider "a" {
+  plugin = "smsgw-provider-a"
+  dev = true
+}
+provider "b" {
+  plugin = "./build/b"
+  dev = true
+}`
+	c, err := ParseConfig("c.hcl", []byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Relative paths are made absolute against the working directory (the host never lets
+	// exec search $PATH).
+	if c.Providers[0].Plugin != "/opt/p/smsgw-provider-a" || c.Providers[1].Plugin != filepath.Join(wd, "build", "b") {
+		t.Fatalf("paths: %s %s", c.Providers[0].Plugin, c.Providers[1].Plugin)
+	}
+}

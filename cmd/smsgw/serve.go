@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/smsgw/smsgw/adapters/clock"
+	"github.com/smsgw/smsgw/adapters/httpapi"
+	"github.com/smsgw/smsgw/adapters/pluginhost"
+	"github.com/smsgw/smsgw/adapters/postgres"
+	"github.com/smsgw/smsgw/adapters/queue"
+	"github.com/smsgw/smsgw/adapters/sqlite"
+	"github.com/smsgw/smsgw/core/gateway"
+	"github.com/smsgw/smsgw/core/routing"
+	"github.com/smsgw/smsgw/ports"
+)
+
+// shutdownTimeout bounds the graceful drain (HTTP, then the queue).
+const shutdownTimeout = 25 * time.Second
+
+func newLogger(cfg *Config, w io.Writer) hclog.Logger {
+	level := hclog.LevelFromString(cfg.LogLevel)
+	if level == hclog.NoLevel {
+		level = hclog.Info
+	}
+	return hclog.New(&hclog.LoggerOptions{
+		Name: "smsgw", Level: level, Output: w, JSONFormat: cfg.LogFormat == "json",
+	})
+}
+
+func newRouter(cfg *Config) (routing.Router, error) {
+	names := make([]string, len(cfg.Providers))
+	for i, p := range cfg.Providers {
+		names[i] = p.Name
+	}
+	return routing.New(names, cfg.Routes)
+}
+
+func hostProvider(p ProviderConfig) pluginhost.ProviderConfig {
+	return pluginhost.ProviderConfig{
+		Name: p.Name, Plugin: p.Plugin, SHA256: p.SHA256, Dev: p.Dev, Config: p.Config,
+		Batch: pluginhost.BatchConfig{MaxSize: p.BatchSize, Linger: p.Linger},
+	}
+}
+
+// openedStore is a migrated store plus what the queue needs from it.
+type openedStore struct {
+	store  ports.Store
+	db     *sql.DB
+	driver string
+	close  func() error
+}
+
+// openStore opens the configured store and applies migrations (under goose's session lock
+// on Postgres, so replicas starting together are safe).
+func openStore(ctx context.Context, sc StorageConfig) (*openedStore, error) {
+	switch sc.Driver {
+	case "postgres":
+		st, err := postgres.Open(ctx, sc.DSN, postgres.WithMaxOpenConns(sc.MaxOpenConns))
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		if err := postgres.Migrate(ctx, st.DB()); err != nil {
+			_ = st.Close()
+			return nil, fmt.Errorf("migrate postgres: %w", err)
+		}
+		return &openedStore{store: st, db: st.DB(), driver: sc.Driver, close: st.Close}, nil
+	case "sqlite":
+		st, err := sqlite.Open(ctx, sc.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		if err := sqlite.Migrate(ctx, st.DB()); err != nil {
+			_ = st.Close()
+			return nil, fmt.Errorf("migrate sqlite: %w", err)
+		}
+		return &openedStore{store: st, db: st.DB(), driver: sc.Driver, close: st.Close}, nil
+	}
+	return nil, fmt.Errorf("unknown storage driver %q", sc.Driver)
+}
+
+func newQueue(st *openedStore, opts queue.Options) (*queue.Queue, error) {
+	if st.driver == "postgres" {
+		return queue.NewPostgres(st.db, opts)
+	}
+	return queue.NewSQLite(st.db, opts)
+}
+
+// syncAccounts makes the store hold every account block of the config.
+func syncAccounts(ctx context.Context, store ports.AccountStore, accounts []AccountConfig, now time.Time) error {
+	for _, a := range accounts {
+		if err := store.PutAccount(ctx, ports.Account{ID: a.Name, PasswordHash: a.PasswordBcrypt, CreatedAt: now}); err != nil {
+			return fmt.Errorf("store account %s: %w", a.Name, err)
+		}
+	}
+	return nil
+}
+
+// dispatchFunc adapts a function to the queue's dispatcher; it breaks the construction
+// cycle queue → gateway → queue.
+type dispatchFunc func(ctx context.Context, a ports.DispatchAttempt) error
+
+func (f dispatchFunc) Dispatch(ctx context.Context, a ports.DispatchAttempt) error { return f(ctx, a) }
+
+type uuidV7 struct{}
+
+// NewID returns a UUIDv7: time-ordered, so new rows land at the end of the primary key index.
+func (uuidV7) NewID() string {
+	id, err := uuid.NewV7()
+	if err != nil { // only when the random source fails
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+func gatewayConfig(cfg *Config) gateway.Config {
+	gc := gateway.Config{Policies: map[string]gateway.ProviderPolicy{}, ProviderAccounts: map[string]string{}}
+	for _, p := range cfg.Providers {
+		gc.Policies[p.Name] = gateway.ProviderPolicy{MaxAttempts: p.MaxAttempts, Backoff: p.Backoff}
+		if p.Account != "" {
+			gc.ProviderAccounts[p.Name] = p.Account
+		}
+	}
+	if len(cfg.Accounts) > 0 {
+		gc.DefaultAccount = cfg.Accounts[0].Name
+	}
+	return gc
+}
+
+func cmdServe(ctx context.Context, args []string, s streams, env map[string]string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(s.err)
+	path := configFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path, env)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, newLogger(cfg, s.err))
+}
+
+// serve runs the gateway until ctx is done, then shuts down in order: readiness off →
+// HTTP Shutdown → queue drain → plugins killed → store closed.
+func serve(ctx context.Context, cfg *Config, log hclog.Logger) error {
+	router, err := newRouter(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg.Storage)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.close(); err != nil {
+			log.Warn("close store", "error", err)
+		}
+	}()
+	clk := clock.System{}
+	if err := syncAccounts(ctx, st.store, cfg.Accounts, clk.Now().UTC()); err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	hostCfg := pluginhost.Options{PublicURL: cfg.PublicURL, Logger: log, Registerer: reg}
+	for _, p := range cfg.Providers {
+		hostCfg.Providers = append(hostCfg.Providers, hostProvider(p))
+	}
+	host, err := pluginhost.Start(ctx, hostCfg)
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+
+	var gw *gateway.Gateway
+	q, err := newQueue(st, queue.Options{
+		Logger:     log.Named("queue"),
+		Dispatcher: dispatchFunc(func(ctx context.Context, a ports.DispatchAttempt) error { return gw.Dispatch(ctx, a) }),
+	})
+	if err != nil {
+		return fmt.Errorf("start queue: %w", err)
+	}
+	gw = gateway.New(gateway.Deps{
+		Store: st.store, Jobs: q, Providers: host, Clock: clk, IDs: uuidV7{}, Router: router,
+		Config: gatewayConfig(cfg),
+	})
+
+	// Background work outlives ctx (the signal) until its own step of the shutdown.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	host.Run(bg, gw)
+	if err := q.Start(bg); err != nil {
+		return fmt.Errorf("start queue: %w", err)
+	}
+
+	var draining atomic.Bool
+	handler := httpapi.New(httpapi.Options{
+		Gateway: gw, Accounts: st.store, Logger: log.Named("http"),
+		TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Registry: reg,
+		Version: httpapi.VersionInfo{Version: version, Commit: commit, Go: runtime.Version()},
+		Ready: func(ctx context.Context) []string {
+			if draining.Load() {
+				return []string{"shutting down"}
+			}
+			return gw.Ready(ctx)
+		},
+	})
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("smsgw serving", "addr", ln.Addr().String(), "store", cfg.Storage.Driver, "version", version)
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	}
+	draining.Store(true)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http shutdown", "error", err)
+	}
+	if err := q.Stop(sctx); err != nil {
+		log.Warn("queue stop", "error", err)
+	}
+	stopBG()
+	host.Close()
+	log.Info("stopped")
+	return nil
+}
