@@ -118,7 +118,10 @@ func TestClientErrors(t *testing.T) {
 		{
 			name: "unclassified send error is ambiguous",
 			p:    &basicProvider{send: func([]OutboundMessage) ([]SendResult, error) { return nil, plain }},
-			call: func(ctx context.Context, c *Client) error { _, err := c.Send(ctx, []OutboundMessage{{ID: "1"}}); return err },
+			call: func(ctx context.Context, c *Client) error {
+				_, err := c.Send(ctx, []OutboundMessage{{ID: "1"}})
+				return err
+			},
 			check: func(t *testing.T, err error) {
 				var e *Error
 				if !errors.As(err, &e) || e.Class != ClassAmbiguous || e.Message != "boom" {

@@ -2,11 +2,9 @@
 # Regenerates the provider protocol's Go code. Run from the repository root (`make proto`).
 #
 # The generated files record the generator versions in their headers, so the versions are
-# pinned here: a different protoc or plugin would rewrite every header and make the committed
-# code differ from a fresh run. Install the plugins with
-#   go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
-#   go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
-# and protoc 3.21.x from Debian's protobuf-compiler.
+# pinned: a different protoc or plugin would rewrite every header and make the committed code
+# differ from a fresh run. The two Go plugins are pinned in go.mod's tool block and built from
+# there; protoc 3.21.x comes from Debian's protobuf-compiler.
 set -euo pipefail
 
 want_protoc="libprotoc 3.21.12"
@@ -19,11 +17,10 @@ if [[ ! -f "$root/smsgw/provider/v1/provider.proto" ]]; then
 	exit 1
 fi
 
-# go install puts the plugins in GOBIN (default GOPATH/bin), which is often not on PATH.
-gobin="$(go env GOBIN)"
-if [[ -z "$gobin" ]]; then
-	gobin="$(go env GOPATH)/bin"
-fi
+# Build the go.mod-pinned plugins into a temporary directory that protoc finds first.
+gobin="$(mktemp -d)"
+trap 'rm -rf "$gobin"' EXIT
+go build -o "$gobin/" google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc
 export PATH="$gobin:$PATH"
 
 check() {
