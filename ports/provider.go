@@ -150,8 +150,9 @@ type Providers interface {
 
 // ProviderEventHandler receives what plugins push on their own. The plugin host calls it
 // for every event of a plugin's event stream (retrying while it returns an error, so an
-// event is never dropped), and ProviderRestarted after it relaunched a plugin, so the core
-// can reconcile what the dead process may have left unreported.
+// event is never dropped), and ProviderRestarted at start-up and after it relaunched a
+// plugin, so the core can reconcile what a dead process (of this gateway or of a previous
+// one) may have left unreported.
 type ProviderEventHandler interface {
 	HandleProviderEvent(ctx context.Context, provider string, ev ProviderEvent) error
 	ProviderRestarted(ctx context.Context, provider string) error

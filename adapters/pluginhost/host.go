@@ -82,8 +82,9 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 }
 
 // Run starts, per provider, the supervisor (relaunch on death, then handler.ProviderRestarted)
-// and the event-stream subscriber (each event to handler.HandleProviderEvent). It returns at
-// once; the goroutines stop when ctx ends or at Close.
+// and the event-stream subscriber (each event to handler.HandleProviderEvent), and calls
+// handler.ProviderRestarted once at start-up. It returns at once; the goroutines stop when
+// ctx ends or at Close.
 func (h *Host) Run(ctx context.Context, handler ports.ProviderEventHandler) error {
 	if handler == nil {
 		return errNoHandler
@@ -99,6 +100,12 @@ func (h *Host) Run(ctx context.Context, handler ports.ProviderEventHandler) erro
 	h.running = true
 	ctx, h.stopRun = context.WithCancel(ctx)
 	for _, p := range h.providers {
+		// Reconcile once at start-up too: the plugin processes of a previous gateway process
+		// (killed, crashed) may have died holding status events they never streamed.
+		select {
+		case p.reconcile <- struct{}{}:
+		default:
+		}
 		h.wg.Add(3)
 		go func() {
 			defer h.wg.Done()

@@ -255,6 +255,10 @@ func TestKilledPluginIsRestarted(t *testing.T) {
 	if err := h.Run(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
+	// Run reconciles once at start-up.
+	if name := <-rec.restarted; name != "loop" {
+		t.Fatalf("start-up ProviderRestarted(%q)", name)
+	}
 	p := h.byName["loop"]
 	inst, changed := p.watch()
 	pid := inst.pid()
