@@ -161,3 +161,22 @@ provider "b" {
 		t.Fatalf("paths: %s %s", c.Providers[0].Plugin, c.Providers[1].Plugin)
 	}
 }
+
+// FuzzParseConfig: any input either fails with an error or yields a config with a store
+// and at least one provider; it never panics.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(devConfig))
+	f.Add([]byte(`storage {`))
+	f.Add([]byte(`provider "p" { plugin = "x"
+dev = true
+retry { backoff = "1s" } }`))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		c, err := ParseConfig("fuzz.hcl", src, map[string]string{"X": "y"})
+		if err != nil {
+			return
+		}
+		if c.Storage.Driver == "" || len(c.Providers) == 0 {
+			t.Fatalf("accepted a config without store or provider: %+v", c)
+		}
+	})
+}
