@@ -4,8 +4,9 @@
 //
 // Round trips: each write is one statement (a message with its events, an update with its
 // appended events). lib/pq prepares and then executes every statement with parameters, two
-// round trips, unless the DSN sets binary_parameters=yes (one round trip; this package sends
-// no []byte parameters, and River's database/sql driver inserts and completes jobs with it).
+// round trips, unless the DSN sets binary_parameters=yes: then one. Open sets it unless the
+// DSN says otherwise (this package sends no []byte parameters that need text encoding, and
+// River's database/sql driver inserts and completes jobs with it).
 package postgres
 
 import (
@@ -13,6 +14,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -59,7 +62,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	db, err := sqlx.Open("postgres", dsn)
+	db, err := sqlx.Open("postgres", withBinaryParameters(dsn))
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
@@ -76,6 +79,21 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open postgres: %w", mapErr(err))
 	}
 	return &Store{db: db}, nil
+}
+
+// withBinaryParameters adds binary_parameters=yes to a URL or key=value DSN that does not
+// set it, halving the round trips of every parameterised statement.
+func withBinaryParameters(dsn string) string {
+	if strings.Contains(dsn, "binary_parameters") {
+		return dsn
+	}
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		q.Set("binary_parameters", "yes")
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return strings.TrimSpace(dsn) + " binary_parameters=yes"
 }
 
 // DB returns the connection pool, for River and Migrate.

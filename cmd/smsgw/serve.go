@@ -100,6 +100,17 @@ func newQueue(st *openedStore, opts queue.Options) (*queue.Queue, error) {
 	return queue.NewSQLite(st.db, opts)
 }
 
+// queueWorkers sizes the send worker pool against the connection pool: every running send
+// holds a connection for its transactions, and a pool taken entirely by workers would make
+// the API (each accepted message is a transaction too) wait for one. A quarter of the pool
+// keeps provider batches full while the API keeps most connections.
+func queueWorkers(sc StorageConfig) int {
+	if sc.Driver != "postgres" {
+		return 0 // the queue's default; SQLite has a single connection anyway
+	}
+	return max(4, sc.MaxOpenConns/4)
+}
+
 // syncAccounts makes the store hold every account block of the config.
 func syncAccounts(ctx context.Context, store ports.AccountStore, accounts []AccountConfig, now time.Time) error {
 	for _, a := range accounts {
@@ -191,6 +202,7 @@ func serve(ctx context.Context, cfg *Config, log hclog.Logger) error {
 	var gw *gateway.Gateway
 	q, err := newQueue(st, queue.Options{
 		Logger:     log.Named("queue"),
+		Workers:    queueWorkers(cfg.Storage),
 		Dispatcher: dispatchFunc(func(ctx context.Context, a ports.DispatchAttempt) error { return gw.Dispatch(ctx, a) }),
 	})
 	if err != nil {

@@ -292,6 +292,7 @@ account "bench" {
 
 	start := time.Now()
 	res := load(ctx, g.URL+"/v1/messages", "bench", "bench", o.clients, o.duration, http.StatusAccepted)
+	fmt.Fprintf(os.Stderr, "gateway: %d accepted (%.0f/s); waiting for delivery …\n", res.accepted, res.rate())
 	// Wait for the backlog to drain: delivered/s is measured from the start of the load to
 	// the moment the last accepted message is delivered.
 	waitCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
