@@ -28,6 +28,7 @@ import (
 	"github.com/smsgw/smsgw/core/gateway"
 	"github.com/smsgw/smsgw/core/routing"
 	"github.com/smsgw/smsgw/ports"
+	"github.com/smsgw/smsgw/ports/porttest"
 )
 
 func TestMain(m *testing.M) {
@@ -95,7 +96,7 @@ func loadSpec(t *testing.T) (*openapi3.T, routers.Router) {
 // storeFactories are the ports.Store implementations the handler tests can run on.
 var storeFactories = map[string]func(t *testing.T) ports.Store{
 	"sqlite": newSQLiteStore,
-	"memory": func(*testing.T) ports.Store { return newMemStore() },
+	"memory": func(*testing.T) ports.Store { return porttest.NewMemStore() },
 }
 
 // newSQLiteStore opens a migrated SQLite store in a temporary directory.

@@ -1,0 +1,215 @@
+package porttest
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/smsgw/smsgw/core/message"
+	"github.com/smsgw/smsgw/ports"
+)
+
+// MemStore is the reference ports.Store, in memory: one mutex serialises transactions (the
+// strongest lock), and a transaction works on copies that are published only on commit.
+// RunStore checks it like the real adapters; tests of code that needs a Store without a
+// database (handlers, use cases) can run on it.
+type MemStore struct {
+	mu       sync.Mutex
+	msgs     map[string]memMsg
+	accounts map[string]ports.Account
+}
+
+type memMsg struct {
+	m      message.Message
+	hidden bool
+}
+
+// NewMemStore returns an empty MemStore.
+func NewMemStore() *MemStore {
+	return &MemStore{msgs: map[string]memMsg{}, accounts: map[string]ports.Account{}}
+}
+
+func cloneMsg(m message.Message) message.Message {
+	m.Events = slices.Clone(m.Events)
+	m.Tags = maps.Clone(m.Tags)
+	m.Route = slices.Clone(m.Route)
+	return m
+}
+
+// Ping always answers.
+func (s *MemStore) Ping(context.Context) error { return nil }
+
+func (s *MemStore) GetMessage(_ context.Context, accountID, id string) (message.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.msgs[id]
+	if !ok || r.hidden || (accountID != "" && r.m.AccountID != accountID) {
+		return message.Message{}, fmt.Errorf("message %s: %w", id, ports.ErrNotFound)
+	}
+	return cloneMsg(r.m), nil
+}
+
+func newestFirst(a, b message.Message) int {
+	if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+		return c
+	}
+	return cmp.Compare(b.ID, a.ID)
+}
+
+func (s *MemStore) ListMessages(_ context.Context, accountID string, q ports.MessageQuery) (ports.MessagePage, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []message.Message
+	for _, r := range s.msgs {
+		if !r.hidden && r.m.AccountID == accountID {
+			all = append(all, cloneMsg(r.m))
+		}
+	}
+	var page ports.MessagePage
+	for _, id := range expectList(all, q) {
+		m := cloneMsg(s.msgs[id].m)
+		if q.After != nil && newestFirst(m, message.Message{ID: q.After.ID, CreatedAt: q.After.CreatedAt}) <= 0 {
+			continue
+		}
+		if q.Limit > 0 && len(page.Items) == q.Limit {
+			last := page.Items[len(page.Items)-1]
+			page.Next = &ports.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
+			break
+		}
+		page.Items = append(page.Items, m)
+	}
+	return page, nil
+}
+
+func (s *MemStore) ListAwaitingStatus(_ context.Context, provider string, since time.Time, limit int) ([]message.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []message.Message
+	for _, r := range s.msgs {
+		m := r.m
+		if !r.hidden && m.Provider == provider && m.Direction == message.Outbound && m.ProviderMessageID != "" &&
+			!m.Status.Final() && !m.CreatedAt.Before(since) {
+			out = append(out, cloneMsg(m))
+		}
+	}
+	slices.SortFunc(out, func(a, b message.Message) int { return newestFirst(b, a) })
+	return out[:min(limit, len(out))], nil
+}
+
+func (s *MemStore) GetAccount(_ context.Context, id string) (ports.Account, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.accounts[id]
+	if !ok {
+		return ports.Account{}, fmt.Errorf("account %s: %w", id, ports.ErrNotFound)
+	}
+	return a, nil
+}
+
+func (s *MemStore) PutAccount(_ context.Context, a ports.Account) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.accounts[a.ID]; ok {
+		a.CreatedAt = old.CreatedAt
+	}
+	a.CreatedAt = a.CreatedAt.UTC()
+	s.accounts[a.ID] = a
+	return nil
+}
+
+func (s *MemStore) ListAccounts(context.Context) ([]ports.Account, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := slices.Collect(maps.Values(s.accounts))
+	slices.SortFunc(out, func(a, b ports.Account) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func (s *MemStore) InTx(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx := &memTx{msgs: maps.Clone(s.msgs)}
+	if err := fn(ctx, tx); err != nil {
+		return err
+	}
+	s.msgs = tx.msgs
+	return nil
+}
+
+type memTx struct {
+	msgs map[string]memMsg
+}
+
+func (t *memTx) GetMessageForUpdate(_ context.Context, id string) (message.Message, error) {
+	r, ok := t.msgs[id]
+	if !ok {
+		return message.Message{}, fmt.Errorf("message %s: %w", id, ports.ErrNotFound)
+	}
+	return cloneMsg(r.m), nil
+}
+
+func (t *memTx) FindByProviderIDForUpdate(_ context.Context, dir message.Direction, provider, pid string) (message.Message, error) {
+	for _, r := range t.msgs {
+		if pid != "" && r.m.Direction == dir && r.m.Provider == provider && r.m.ProviderMessageID == pid {
+			return cloneMsg(r.m), nil
+		}
+	}
+	return message.Message{}, fmt.Errorf("message %s/%s: %w", provider, pid, ports.ErrNotFound)
+}
+
+func utcMsg(m message.Message) message.Message {
+	m = cloneMsg(m)
+	m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
+	if m.SendAt != nil {
+		sa := m.SendAt.UTC()
+		m.SendAt = &sa
+	}
+	for i := range m.Events {
+		m.Events[i].At = m.Events[i].At.UTC()
+	}
+	return m
+}
+
+func (t *memTx) InsertMessage(ctx context.Context, m message.Message) error {
+	if _, ok := t.msgs[m.ID]; ok {
+		return fmt.Errorf("message %s: %w", m.ID, ports.ErrConflict)
+	}
+	if m.Direction == message.Inbound && m.ProviderMessageID != "" {
+		if _, err := t.FindByProviderIDForUpdate(ctx, message.Inbound, m.Provider, m.ProviderMessageID); err == nil {
+			return fmt.Errorf("inbound %s/%s: %w", m.Provider, m.ProviderMessageID, ports.ErrConflict)
+		}
+	}
+	t.msgs[m.ID] = memMsg{m: utcMsg(m)}
+	return nil
+}
+
+func (t *memTx) UpdateMessage(_ context.Context, m message.Message, evs ...message.Event) error {
+	r, ok := t.msgs[m.ID]
+	if !ok {
+		return fmt.Errorf("message %s: %w", m.ID, ports.ErrNotFound)
+	}
+	u := utcMsg(m)
+	cur := cloneMsg(r.m)
+	cur.Status, cur.Provider, cur.Route = u.Status, u.Provider, u.Route
+	cur.ProviderMessageID, cur.Error, cur.UpdatedAt = u.ProviderMessageID, u.Error, u.UpdatedAt
+	for _, e := range evs {
+		e.At = e.At.UTC()
+		cur.Events = append(cur.Events, e)
+	}
+	t.msgs[m.ID] = memMsg{m: cur, hidden: r.hidden}
+	return nil
+}
+
+func (t *memTx) HideMessage(_ context.Context, id string, _ time.Time) error {
+	r, ok := t.msgs[id]
+	if !ok {
+		return fmt.Errorf("message %s: %w", id, ports.ErrNotFound)
+	}
+	r.hidden = true
+	t.msgs[id] = r
+	return nil
+}
