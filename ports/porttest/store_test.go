@@ -26,4 +26,3 @@ func TestViewNormalises(t *testing.T) {
 		t.Error("views of different texts are equal")
 	}
 }
-
