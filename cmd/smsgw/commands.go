@@ -174,7 +174,7 @@ func cmdSend(ctx context.Context, args []string, s streams, env map[string]strin
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.SetBasicAuth(*user, password)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{}).Do(req) // bounded by ctx above
 	if err != nil {
 		return fmt.Errorf("send: %w", err)
 	}
