@@ -19,7 +19,8 @@ type SendJob struct {
 // JobQueue is the durable queue. Jobs are enqueued inside the caller's transaction, so a
 // job exists if and only if that transaction commits.
 type JobQueue interface {
-	EnqueueSend(ctx context.Context, tx Tx, job SendJob) error
+	// EnqueueSends inserts the jobs in tx, all in one statement where the queue can.
+	EnqueueSends(ctx context.Context, tx Tx, jobs ...SendJob) error
 }
 
 // DispatchAttempt describes the run of a send job the core is asked to carry out.

@@ -72,10 +72,10 @@ type recordingJobs struct {
 	jobs []ports.SendJob
 }
 
-func (j *recordingJobs) EnqueueSend(_ context.Context, _ ports.Tx, job ports.SendJob) error {
+func (j *recordingJobs) EnqueueSends(_ context.Context, _ ports.Tx, jobs ...ports.SendJob) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.jobs = append(j.jobs, job)
+	j.jobs = append(j.jobs, jobs...)
 	return nil
 }
 

@@ -172,17 +172,26 @@ func (q *Queue) Stop(ctx context.Context) error {
 	return fmt.Errorf("stop queue: drain: %w", err)
 }
 
-// EnqueueSend inserts the send job in tx, so it exists if and only if tx commits. tx must
-// implement ports.SQLTx (both SQL stores do).
-func (q *Queue) EnqueueSend(ctx context.Context, tx ports.Tx, job ports.SendJob) error {
+// EnqueueSends inserts the send jobs in tx with one River InsertManyTx, so they exist if and
+// only if tx commits. tx must implement ports.SQLTx (both SQL stores do).
+func (q *Queue) EnqueueSends(ctx context.Context, tx ports.Tx, jobs ...ports.SendJob) error {
+	if len(jobs) == 0 {
+		return nil
+	}
 	stx, ok := tx.(ports.SQLTx)
 	if !ok {
-		return fmt.Errorf("enqueue send %s: transaction %T does not implement ports.SQLTx", job.MessageID, tx)
+		return fmt.Errorf("enqueue %d send(s): transaction %T does not implement ports.SQLTx", len(jobs), tx)
 	}
-	args := sendArgs{MessageID: job.MessageID, MaxAttempts: max(job.MaxAttempts, 1), Backoff: job.Backoff}
-	opts := &river.InsertOpts{MaxAttempts: args.MaxAttempts + attemptHeadroom, ScheduledAt: job.RunAt}
-	if _, err := q.client.InsertTx(ctx, stx.SQLTx(), args, opts); err != nil {
-		return fmt.Errorf("enqueue send %s: %w: %w", job.MessageID, ports.ErrUnavailable, err)
+	params := make([]river.InsertManyParams, len(jobs))
+	for i, job := range jobs {
+		args := sendArgs{MessageID: job.MessageID, MaxAttempts: max(job.MaxAttempts, 1), Backoff: job.Backoff}
+		params[i] = river.InsertManyParams{
+			Args:       args,
+			InsertOpts: &river.InsertOpts{MaxAttempts: args.MaxAttempts + attemptHeadroom, ScheduledAt: job.RunAt},
+		}
+	}
+	if _, err := q.client.InsertManyTx(ctx, stx.SQLTx(), params); err != nil {
+		return fmt.Errorf("enqueue %d send(s), first %s: %w: %w", len(jobs), jobs[0].MessageID, ports.ErrUnavailable, err)
 	}
 	return nil
 }

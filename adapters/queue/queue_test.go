@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -192,13 +193,12 @@ func (h *harness) enqueue(commit bool, jobs ...ports.SendJob) {
 	}
 }
 
-// tryEnqueue enqueues jobs in one transaction, rolled back with errRollback unless commit.
+// tryEnqueue enqueues jobs with one EnqueueSends call in one transaction, rolled back with
+// errRollback unless commit.
 func (h *harness) tryEnqueue(commit bool, errRollback error, jobs ...ports.SendJob) error {
 	return inTx(h.t.Context(), h.db, func(tx ports.Tx) error {
-		for _, j := range jobs {
-			if err := h.q.EnqueueSend(h.t.Context(), tx, j); err != nil {
-				return err
-			}
+		if err := h.q.EnqueueSends(h.t.Context(), tx, jobs...); err != nil {
+			return err
 		}
 		if !commit {
 			return errRollback
@@ -317,6 +317,27 @@ func TestQueue(t *testing.T) {
 			},
 		},
 		{
+			name:     "jobs enqueued together are each dispatched once",
+			dispatch: completeInTx,
+			check: func(t *testing.T, h *harness) {
+				done := h.completedEvents()
+				h.enqueue(true,
+					ports.SendJob{MessageID: "b1", MaxAttempts: 2},
+					ports.SendJob{MessageID: "b2", MaxAttempts: 2},
+					ports.SendJob{MessageID: "b3", MaxAttempts: 2})
+				var got []string
+				for range 3 {
+					got = append(got, h.next().MessageID)
+				}
+				slices.Sort(got)
+				if fmt.Sprint(got) != "[b1 b2 b3]" {
+					t.Errorf("dispatched %v", got)
+				}
+				waitCompleted(t, done, 3)
+				h.noMoreRuns()
+			},
+		},
+		{
 			name: "nil without Complete finishes the job too",
 			dispatch: func(context.Context, *harness, ports.DispatchAttempt) error {
 				return nil
@@ -425,8 +446,8 @@ func TestQueue(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness) {
 				done := h.completedEvents()
-				if err := h.q.EnqueueSend(t.Context(), plainTx{}, ports.SendJob{MessageID: "x", MaxAttempts: 1}); err == nil {
-					t.Error("EnqueueSend with a non-SQL tx succeeded")
+				if err := h.q.EnqueueSends(t.Context(), plainTx{}, ports.SendJob{MessageID: "x", MaxAttempts: 1}); err == nil {
+					t.Error("EnqueueSends with a non-SQL tx succeeded")
 				}
 				h.enqueue(true, ports.SendJob{MessageID: "m1", MaxAttempts: 1})
 				h.next()

@@ -160,13 +160,13 @@ type memJobs struct {
 	fail error
 }
 
-func (j *memJobs) EnqueueSend(_ context.Context, _ ports.Tx, job ports.SendJob) error {
+func (j *memJobs) EnqueueSends(_ context.Context, _ ports.Tx, jobs ...ports.SendJob) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.fail != nil {
 		return j.fail
 	}
-	j.jobs = append(j.jobs, job)
+	j.jobs = append(j.jobs, jobs...)
 	return nil
 }
 

@@ -4,6 +4,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -35,6 +36,10 @@ type Config struct {
 	DefaultAccount string
 	// ReconcileWindow is how far back a reconciliation after a plugin restart looks.
 	ReconcileWindow time.Duration
+	// AcceptSlots is how many group-commit transactions of accepted sends may run at once
+	// (default 4); AcceptBatch caps the sends in one (default 64). See accept.go.
+	AcceptSlots int
+	AcceptBatch int
 }
 
 // Deps are the ports the gateway runs on.
@@ -57,6 +62,7 @@ type Gateway struct {
 	ids       ports.IDGenerator
 	router    routing.Router
 	cfg       Config
+	acceptor  *acceptor
 }
 
 // New wires a Gateway.
@@ -64,10 +70,13 @@ func New(d Deps) *Gateway {
 	if d.Config.ReconcileWindow == 0 {
 		d.Config.ReconcileWindow = 7 * 24 * time.Hour
 	}
-	return &Gateway{
+	g := &Gateway{
 		store: d.Store, jobs: d.Jobs, providers: d.Providers, clock: d.Clock, ids: d.IDs,
 		router: d.Router, cfg: d.Config,
 	}
+	g.acceptor = newAcceptor(d.Store, cmp.Or(d.Config.AcceptSlots, defaultAcceptSlots),
+		cmp.Or(d.Config.AcceptBatch, defaultAcceptBatch), g.accept)
+	return g
 }
 
 // now is the current time at the stores' precision, so what is returned equals what is read

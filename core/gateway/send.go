@@ -23,7 +23,8 @@ type SendCommand struct {
 }
 
 // Send validates a send, routes it, and accepts it: the message row and its send job are
-// written in one transaction; nothing is acknowledged before it commits. Validation
+// written in one transaction (shared with concurrent sends, see accept.go); nothing is
+// acknowledged before it commits. Validation
 // failures are *message.FieldError, checked in the order from, to, text, provider, tags,
 // send_at.
 func (g *Gateway) Send(ctx context.Context, cmd SendCommand) (message.Message, error) {
@@ -50,9 +51,7 @@ func (g *Gateway) Send(ctx context.Context, cmd SendCommand) (message.Message, e
 		return message.Message{}, message.Invalid("send_at", "send_at must be in the future")
 	}
 	m := g.newOutbound(cmd.AccountID, from, to, cmd.Text, route, cmd.Tags, cmd.SendAt, now)
-	if err := g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
-		return g.accept(ctx, tx, m)
-	}); err != nil {
+	if err := g.acceptor.accept(ctx, m); err != nil {
 		return message.Message{}, err
 	}
 	return m, nil
@@ -77,18 +76,21 @@ func (g *Gateway) newOutbound(account, from, to, text string, route []string, ta
 	}
 }
 
-// accept stores an outbound message and its send job inside tx.
-func (g *Gateway) accept(ctx context.Context, tx ports.Tx, m message.Message) error {
-	if err := tx.InsertMessage(ctx, m); err != nil {
-		return fmt.Errorf("insert message %s: %w", m.ID, err)
+// accept stores outbound messages and their send jobs inside tx (the jobs in one insert).
+func (g *Gateway) accept(ctx context.Context, tx ports.Tx, ms ...message.Message) error {
+	jobs := make([]ports.SendJob, len(ms))
+	for i, m := range ms {
+		if err := tx.InsertMessage(ctx, m); err != nil {
+			return fmt.Errorf("insert message %s: %w", m.ID, err)
+		}
+		p := g.policy(m.Provider)
+		jobs[i] = ports.SendJob{MessageID: m.ID, MaxAttempts: p.MaxAttempts, Backoff: p.Backoff}
+		if m.SendAt != nil {
+			jobs[i].RunAt = *m.SendAt
+		}
 	}
-	p := g.policy(m.Provider)
-	job := ports.SendJob{MessageID: m.ID, MaxAttempts: p.MaxAttempts, Backoff: p.Backoff}
-	if m.SendAt != nil {
-		job.RunAt = *m.SendAt
-	}
-	if err := g.jobs.EnqueueSend(ctx, tx, job); err != nil {
-		return fmt.Errorf("enqueue send %s: %w", m.ID, err)
+	if err := g.jobs.EnqueueSends(ctx, tx, jobs...); err != nil {
+		return fmt.Errorf("enqueue %d send(s): %w", len(jobs), err)
 	}
 	return nil
 }

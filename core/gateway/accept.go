@@ -1,0 +1,125 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/smsgw/smsgw/core/message"
+	"github.com/smsgw/smsgw/ports"
+)
+
+// Group commit of accepted messages. Every accepted send is a message row plus its job,
+// committed before the 202; one transaction per send makes the commit (a disk flush) and the
+// BEGIN/COMMIT round trips the bottleneck under load. Concurrent sends are therefore written
+// together: whoever finds a free write slot takes everything queued so far (up to
+// maxBatch) and commits it in one transaction while later arrivals queue for the next one.
+// There is no timer: a lone send is written at once, so batching costs no latency when idle.
+const (
+	defaultAcceptBatch = 16
+	defaultAcceptSlots = 16
+	// acceptTimeout bounds one group transaction; it runs detached from the leader's request
+	// context, since it carries other requests' messages too.
+	acceptTimeout = 30 * time.Second
+)
+
+type pendingAccept struct {
+	m    message.Message
+	done chan error // buffered; receives exactly one result
+}
+
+// acceptor batches accepts; write stores a batch inside one transaction.
+type acceptor struct {
+	store    ports.Store
+	write    func(ctx context.Context, tx ports.Tx, ms ...message.Message) error
+	maxBatch int
+	slots    chan struct{} // one token per transaction in flight
+
+	mu    sync.Mutex
+	queue []*pendingAccept
+}
+
+func newAcceptor(store ports.Store, slots, maxBatch int, write func(context.Context, ports.Tx, ...message.Message) error) *acceptor {
+	return &acceptor{store: store, write: write, maxBatch: max(maxBatch, 1), slots: make(chan struct{}, max(slots, 1))}
+}
+
+// accept returns once m is committed (nil) or failed. If ctx ends while m is still queued, m
+// is withdrawn and ctx's error returned; once its transaction has started, the outcome is
+// awaited (it is committed or not regardless of this caller).
+func (a *acceptor) accept(ctx context.Context, m message.Message) error {
+	p := &pendingAccept{m: m, done: make(chan error, 1)}
+	a.mu.Lock()
+	a.queue = append(a.queue, p)
+	a.mu.Unlock()
+	for {
+		select {
+		case err := <-p.done:
+			return err
+		case a.slots <- struct{}{}:
+			batch := a.take()
+			if len(batch) > 0 {
+				a.flush(ctx, batch)
+			}
+			<-a.slots
+			if len(batch) == 0 {
+				// The queue was empty, so p is in a batch in flight: await it.
+				return <-p.done
+			}
+		case <-ctx.Done():
+			if a.withdraw(p) {
+				return ctx.Err()
+			}
+			return <-p.done
+		}
+	}
+}
+
+// take removes up to maxBatch queued accepts, oldest first.
+func (a *acceptor) take() []*pendingAccept {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := min(len(a.queue), a.maxBatch)
+	batch := a.queue[:n:n]
+	a.queue = a.queue[n:]
+	return batch
+}
+
+// withdraw removes p from the queue, reporting whether it was still there.
+func (a *acceptor) withdraw(p *pendingAccept) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i, q := range a.queue {
+		if q == p {
+			a.queue = append(a.queue[:i:i], a.queue[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// flush commits the batch in one transaction. If that fails for a reason other than the store
+// being unreachable, each message is retried in its own transaction, so one bad message
+// cannot fail the sends it happened to share a transaction with.
+func (a *acceptor) flush(ctx context.Context, batch []*pendingAccept) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), acceptTimeout)
+	defer cancel()
+	ms := make([]message.Message, len(batch))
+	for i, p := range batch {
+		ms[i] = p.m
+	}
+	err := a.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+		return a.write(ctx, tx, ms...)
+	})
+	if err == nil || len(batch) == 1 || errors.Is(err, ports.ErrUnavailable) {
+		for _, p := range batch {
+			p.done <- err
+		}
+		return
+	}
+	for _, p := range batch {
+		p.done <- a.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+			return a.write(ctx, tx, p.m)
+		})
+	}
+}
