@@ -5,9 +5,11 @@ import (
 	"time"
 )
 
-// SendJob asks the queue to dispatch one outbound message.
+// SendJob asks the queue to dispatch outbound messages accepted together for one provider
+// (one job per group keeps the queue's own writes per message low). Each message succeeds
+// or fails on its own; the job is done when every message is.
 type SendJob struct {
-	MessageID string
+	MessageIDs []string
 	// RunAt is when the job may first run (a scheduled send); zero means now.
 	RunAt time.Time
 	// MaxAttempts is the provider's retry.max_attempts (at least 1).
@@ -25,11 +27,12 @@ type JobQueue interface {
 
 // DispatchAttempt describes the run of a send job the core is asked to carry out.
 type DispatchAttempt struct {
-	MessageID   string
+	MessageIDs  []string
 	Attempt     int // 1-based
 	MaxAttempts int
-	// Complete marks the job done inside tx, so the provider result and the job completion
-	// commit together. The core calls it exactly once when it finishes the job (success,
-	// permanent failure, or nothing to do), and never when it asks for a retry.
+	// Complete marks the job done inside tx, so the provider results and the job completion
+	// commit together. The core calls it exactly once when it finishes the job (every
+	// message sent, failed for good, or with nothing to do), and never when it asks for a
+	// retry.
 	Complete func(ctx context.Context, tx Tx) error
 }

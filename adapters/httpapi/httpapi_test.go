@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -338,7 +339,7 @@ func TestSend(t *testing.T) {
 	if ev := events[0].(map[string]any); ev["status"] != "queued" || ev["at"] != "2026-11-20T10:00:00.000Z" || ev["detail"] != nil {
 		t.Errorf("event = %v", ev)
 	}
-	if jobs := e.jobs.sent(); len(jobs) != 1 || jobs[0].MessageID != "msg-0001" || !jobs[0].RunAt.IsZero() {
+	if jobs := e.jobs.sent(); len(jobs) != 1 || !slices.Equal(jobs[0].MessageIDs, []string{"msg-0001"}) || !jobs[0].RunAt.IsZero() {
 		t.Errorf("jobs = %+v", jobs)
 	}
 	// Tags default to {} and the stored message reads back identically.

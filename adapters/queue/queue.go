@@ -184,14 +184,14 @@ func (q *Queue) EnqueueSends(ctx context.Context, tx ports.Tx, jobs ...ports.Sen
 	}
 	params := make([]river.InsertManyParams, len(jobs))
 	for i, job := range jobs {
-		args := sendArgs{MessageID: job.MessageID, MaxAttempts: max(job.MaxAttempts, 1), Backoff: job.Backoff}
+		args := sendArgs{MessageIDs: job.MessageIDs, MaxAttempts: max(job.MaxAttempts, 1), Backoff: job.Backoff}
 		params[i] = river.InsertManyParams{
 			Args:       args,
 			InsertOpts: &river.InsertOpts{MaxAttempts: args.MaxAttempts + attemptHeadroom, ScheduledAt: job.RunAt},
 		}
 	}
 	if _, err := q.client.InsertManyTx(ctx, stx.SQLTx(), params); err != nil {
-		return fmt.Errorf("enqueue %d send(s), first %s: %w: %w", len(jobs), jobs[0].MessageID, ports.ErrUnavailable, err)
+		return fmt.Errorf("enqueue %d send job(s): %w: %w", len(jobs), ports.ErrUnavailable, err)
 	}
 	return nil
 }

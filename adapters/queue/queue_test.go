@@ -122,6 +122,9 @@ type run struct {
 	at time.Time
 }
 
+// id is the job's message ids, joined (the cases enqueue one message per job).
+func (r run) id() string { return strings.Join(r.MessageIDs, ",") }
+
 // harness is a started queue on a fresh database with a dispatcher the case programs.
 type harness struct {
 	t      testing.TB
@@ -248,7 +251,7 @@ func (h *harness) states() map[string]string {
 		if err := json.Unmarshal(raw, &a); err != nil {
 			h.t.Fatalf("decode args %s: %v", raw, err)
 		}
-		out[a.MessageID] = state
+		out[strings.Join(a.MessageIDs, ",")] = state
 	}
 	if err := rows.Err(); err != nil {
 		h.t.Fatalf("read river_job: %v", err)
@@ -290,10 +293,10 @@ func TestQueue(t *testing.T) {
 			dispatch: completeInTx,
 			check: func(t *testing.T, h *harness) {
 				done := h.completedEvents()
-				h.enqueue(false, ports.SendJob{MessageID: "m-rolled-back", MaxAttempts: 1})
-				h.enqueue(true, ports.SendJob{MessageID: "m-committed", MaxAttempts: 1})
-				if r := h.next(); r.MessageID != "m-committed" {
-					t.Fatalf("dispatched %q, want m-committed", r.MessageID)
+				h.enqueue(false, ports.SendJob{MessageIDs: []string{"m-rolled-back"}, MaxAttempts: 1})
+				h.enqueue(true, ports.SendJob{MessageIDs: []string{"m-committed"}, MaxAttempts: 1})
+				if r := h.next(); r.id() != "m-committed" {
+					t.Fatalf("dispatched %q, want m-committed", r.id())
 				}
 				waitCompleted(t, done, 1)
 				h.noMoreRuns()
@@ -307,9 +310,9 @@ func TestQueue(t *testing.T) {
 			dispatch: completeInTx,
 			check: func(t *testing.T, h *harness) {
 				done := h.completedEvents()
-				h.enqueue(true, ports.SendJob{MessageID: "m1", MaxAttempts: 3, Backoff: time.Millisecond})
+				h.enqueue(true, ports.SendJob{MessageIDs: []string{"m1"}, MaxAttempts: 3, Backoff: time.Millisecond})
 				r := h.next()
-				if r.MessageID != "m1" || r.Attempt != 1 || r.MaxAttempts != 3 {
+				if r.id() != "m1" || r.Attempt != 1 || r.MaxAttempts != 3 {
 					t.Errorf("dispatch = %+v, want m1 attempt 1 of 3", r.DispatchAttempt)
 				}
 				waitCompleted(t, done, 1)
@@ -322,12 +325,12 @@ func TestQueue(t *testing.T) {
 			check: func(t *testing.T, h *harness) {
 				done := h.completedEvents()
 				h.enqueue(true,
-					ports.SendJob{MessageID: "b1", MaxAttempts: 2},
-					ports.SendJob{MessageID: "b2", MaxAttempts: 2},
-					ports.SendJob{MessageID: "b3", MaxAttempts: 2})
+					ports.SendJob{MessageIDs: []string{"b1"}, MaxAttempts: 2},
+					ports.SendJob{MessageIDs: []string{"b2"}, MaxAttempts: 2},
+					ports.SendJob{MessageIDs: []string{"b3"}, MaxAttempts: 2})
 				var got []string
 				for range 3 {
-					got = append(got, h.next().MessageID)
+					got = append(got, h.next().id())
 				}
 				slices.Sort(got)
 				if fmt.Sprint(got) != "[b1 b2 b3]" {
@@ -344,7 +347,7 @@ func TestQueue(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness) {
 				done := h.completedEvents()
-				h.enqueue(true, ports.SendJob{MessageID: "m1", MaxAttempts: 1})
+				h.enqueue(true, ports.SendJob{MessageIDs: []string{"m1"}, MaxAttempts: 1})
 				h.next()
 				waitCompleted(t, done, 1)
 				if got := h.states()["m1"]; got != "completed" {
@@ -358,13 +361,13 @@ func TestQueue(t *testing.T) {
 			check: func(t *testing.T, h *harness) {
 				runAt := time.Now().Add(time.Second).Truncate(time.Millisecond)
 				h.enqueue(true,
-					ports.SendJob{MessageID: "later", MaxAttempts: 1, RunAt: runAt},
-					ports.SendJob{MessageID: "far", MaxAttempts: 1, RunAt: time.Now().Add(time.Hour)},
+					ports.SendJob{MessageIDs: []string{"later"}, MaxAttempts: 1, RunAt: runAt},
+					ports.SendJob{MessageIDs: []string{"far"}, MaxAttempts: 1, RunAt: time.Now().Add(time.Hour)},
 				)
-				h.enqueue(true, ports.SendJob{MessageID: "now", MaxAttempts: 1})
+				h.enqueue(true, ports.SendJob{MessageIDs: []string{"now"}, MaxAttempts: 1})
 				first, second := h.next(), h.next()
-				if first.MessageID != "now" || second.MessageID != "later" {
-					t.Fatalf("order = %s, %s; want now, later", first.MessageID, second.MessageID)
+				if first.id() != "now" || second.id() != "later" {
+					t.Fatalf("order = %s, %s; want now, later", first.id(), second.id())
 				}
 				if second.at.Before(runAt) {
 					t.Errorf("later ran at %s, before its run at %s", second.at, runAt)
@@ -385,7 +388,7 @@ func TestQueue(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness) {
 				done := h.completedEvents()
-				h.enqueue(true, ports.SendJob{MessageID: "m1", MaxAttempts: 2, Backoff: time.Millisecond})
+				h.enqueue(true, ports.SendJob{MessageIDs: []string{"m1"}, MaxAttempts: 2, Backoff: time.Millisecond})
 				first, second := h.next(), h.next()
 				if first.Attempt != 1 || second.Attempt != 2 || second.MaxAttempts != 2 {
 					t.Errorf("attempts = %d, %d (max %d); want 1, 2 (max 2)", first.Attempt, second.Attempt, second.MaxAttempts)
@@ -422,7 +425,7 @@ func TestQueue(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness) {
 				done := h.completedEvents()
-				h.enqueue(true, ports.SendJob{MessageID: "m1", MaxAttempts: 5, Backoff: time.Millisecond})
+				h.enqueue(true, ports.SendJob{MessageIDs: []string{"m1"}, MaxAttempts: 5, Backoff: time.Millisecond})
 				if r := h.next(); r.Attempt != 1 {
 					t.Fatalf("first attempt = %d", r.Attempt)
 				}
@@ -446,10 +449,10 @@ func TestQueue(t *testing.T) {
 			},
 			check: func(t *testing.T, h *harness) {
 				done := h.completedEvents()
-				if err := h.q.EnqueueSends(t.Context(), plainTx{}, ports.SendJob{MessageID: "x", MaxAttempts: 1}); err == nil {
+				if err := h.q.EnqueueSends(t.Context(), plainTx{}, ports.SendJob{MessageIDs: []string{"x"}, MaxAttempts: 1}); err == nil {
 					t.Error("EnqueueSends with a non-SQL tx succeeded")
 				}
-				h.enqueue(true, ports.SendJob{MessageID: "m1", MaxAttempts: 1})
+				h.enqueue(true, ports.SendJob{MessageIDs: []string{"m1"}, MaxAttempts: 1})
 				h.next()
 				waitCompleted(t, done, 1)
 			},
@@ -483,7 +486,7 @@ func TestStop(t *testing.T) {
 					finished.Store(true)
 					return err
 				})
-				h.enqueue(true, ports.SendJob{MessageID: "m1", MaxAttempts: 1})
+				h.enqueue(true, ports.SendJob{MessageIDs: []string{"m1"}, MaxAttempts: 1})
 				<-started
 				stopped := make(chan error, 1)
 				go func() { stopped <- h.q.Stop(context.Background()) }()
@@ -511,7 +514,7 @@ func TestStop(t *testing.T) {
 					<-ctx.Done()
 					return ctx.Err()
 				})
-				h.enqueue(true, ports.SendJob{MessageID: "m1", MaxAttempts: 1, Backoff: time.Hour})
+				h.enqueue(true, ports.SendJob{MessageIDs: []string{"m1"}, MaxAttempts: 1, Backoff: time.Hour})
 				<-started
 				ctx, cancel := context.WithCancel(context.Background())
 				cancel()
@@ -572,7 +575,7 @@ func BenchmarkSend(b *testing.B) {
 			for range 16 {
 				wg.Go(func() {
 					for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
-						if err := h.tryEnqueue(true, nil, ports.SendJob{MessageID: fmt.Sprint("m", i), MaxAttempts: 1}); err != nil {
+						if err := h.tryEnqueue(true, nil, ports.SendJob{MessageIDs: []string{fmt.Sprint("m", i)}, MaxAttempts: 1}); err != nil {
 							b.Errorf("enqueue: %v", err)
 							return
 						}

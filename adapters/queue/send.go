@@ -28,9 +28,9 @@ const (
 	attemptHeadroom = 20
 )
 
-// sendArgs are the JSON args of a send job.
+// sendArgs are the JSON args of a send job: the messages accepted together for one provider.
 type sendArgs struct {
-	MessageID string `json:"message_id"`
+	MessageIDs []string `json:"message_ids"`
 	// MaxAttempts is the provider's retry.max_attempts, what the core decides failure on.
 	MaxAttempts int `json:"max_attempts"`
 	// Backoff is the base of the retry backoff (nanoseconds in JSON); 0 means 1s.
@@ -53,7 +53,7 @@ type sendWorker struct {
 func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 	workCtx := ctx
 	return w.dispatcher.Dispatch(ctx, ports.DispatchAttempt{
-		MessageID:   job.Args.MessageID,
+		MessageIDs:  job.Args.MessageIDs,
 		Attempt:     job.Attempt,
 		MaxAttempts: job.Args.MaxAttempts,
 		Complete: func(ctx context.Context, tx ports.Tx) error {

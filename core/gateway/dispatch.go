@@ -4,75 +4,129 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/smsgw/smsgw/core/message"
 	"github.com/smsgw/smsgw/ports"
 )
 
-// ErrRetry is wrapped by Dispatch when the send should be tried again later (the queue
-// applies the backoff). The wrapping error carries the provider error.
+// ErrRetry is wrapped by Dispatch when some message of the job should be tried again later
+// (the queue applies the backoff). The wrapping error carries the provider error.
 var ErrRetry = errors.New("retry send later")
 
-// Dispatch carries out one run of a message's send job. It is safe to run more than once
-// for the same message (at-least-once queue): a message that already has a provider message
-// id or a final status is not sent again. The provider result is stored in the same
-// transaction that completes the job.
+// Dispatch carries out one run of a send job: the messages accepted together for one
+// provider. It is safe to run more than once for the same job (at-least-once queue): a
+// message that already has a provider message id or a final status is not sent again. The
+// messages are claimed in one transaction, handed to the provider concurrently (the plugin
+// host groups them into batches), and their results stored in one transaction that also
+// completes the job — unless a message failed transiently with attempts left, in which case
+// the results so far are stored and the job is retried for the rest.
 func (g *Gateway) Dispatch(ctx context.Context, a ports.DispatchAttempt) error {
-	m, send, err := g.claim(ctx, a)
-	if err != nil || !send {
+	ids := slices.Clone(a.MessageIDs)
+	slices.Sort(ids) // every multi-row transaction locks in id order: no deadlocks
+	ids = slices.Compact(ids)
+	ms, err := g.claim(ctx, ids, a)
+	if err != nil || len(ms) == 0 {
 		return err
 	}
-	res, sendErr := g.providers.Send(ctx, m.Provider, m)
-	if sendErr == nil {
-		return g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
-			if err := g.recordAccepted(ctx, tx, a.MessageID, m.Provider, res); err != nil {
+	outcomes := g.sendAll(ctx, ms)
+	var retry *ports.ProviderError
+	err = g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+		retry = nil
+		for i, m := range ms {
+			o := outcomes[i]
+			if o.err == nil {
+				if err := g.recordAccepted(ctx, tx, m.ID, m.Provider, o.res); err != nil {
+					return err
+				}
+				continue
+			}
+			pe := classify(m.Provider, o.err)
+			if pe.Class.Transient() && a.Attempt < a.MaxAttempts {
+				detail := fmt.Sprintf("attempt %d via %s failed: %s", a.Attempt, m.Provider, pe.Class)
+				if err := g.noteAttempt(ctx, tx, m.ID, detail); err != nil {
+					return err
+				}
+				retry = pe
+				continue
+			}
+			if err := g.recordFailure(ctx, tx, m.ID, pe); err != nil {
 				return err
 			}
-			return a.Complete(ctx, tx)
-		})
-	}
-	pe := classify(m.Provider, sendErr)
-	if pe.Class.Transient() && a.Attempt < a.MaxAttempts {
-		detail := fmt.Sprintf("attempt %d via %s failed: %s", a.Attempt, m.Provider, pe.Class)
-		if err := g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
-			return g.noteAttempt(ctx, tx, a.MessageID, detail)
-		}); err != nil {
-			return err
 		}
-		return fmt.Errorf("send message %s: %w: %w", a.MessageID, ErrRetry, pe)
-	}
-	return g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
-		if err := g.recordFailure(ctx, tx, a.MessageID, pe); err != nil {
-			return err
+		if retry != nil {
+			return nil
 		}
 		return a.Complete(ctx, tx)
 	})
+	if err != nil {
+		return err
+	}
+	if retry != nil {
+		return fmt.Errorf("send %d message(s): %w: %w", len(ms), ErrRetry, retry)
+	}
+	return nil
 }
 
-// claim marks the message `sending` (so it can no longer be canceled) and reports whether
-// it must be sent. A message with nothing left to do completes its job here.
-func (g *Gateway) claim(ctx context.Context, a ports.DispatchAttempt) (message.Message, bool, error) {
-	var m message.Message
-	send := false
+type sendOutcome struct {
+	res ports.SendResult
+	err error
+}
+
+// sendAll hands every message to its provider at once and waits for all answers.
+func (g *Gateway) sendAll(ctx context.Context, ms []message.Message) []sendOutcome {
+	out := make([]sendOutcome, len(ms))
+	if len(ms) == 1 {
+		out[0].res, out[0].err = g.providers.Send(ctx, ms[0].Provider, ms[0])
+		return out
+	}
+	var wg sync.WaitGroup
+	for i, m := range ms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i].res, out[i].err = g.providers.Send(ctx, m.Provider, m)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// claim marks the job's messages that still need sending `sending` (so they can no longer
+// be canceled) and returns them, in id order. When none is left to send, it completes the
+// job in the same transaction.
+func (g *Gateway) claim(ctx context.Context, ids []string, a ports.DispatchAttempt) ([]message.Message, error) {
+	var send []message.Message
 	err := g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
-		var err error
-		m, err = tx.GetMessageForUpdate(ctx, a.MessageID)
-		if errors.Is(err, ports.ErrNotFound) {
+		send = send[:0]
+		for _, id := range ids {
+			m, err := tx.GetMessageForUpdate(ctx, id)
+			if errors.Is(err, ports.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("lock message %s: %w", id, err)
+			}
+			if m.Status.Final() || m.ProviderMessageID != "" || m.Direction != message.Outbound {
+				continue
+			}
+			if m.Status != message.StatusSending {
+				if err := g.setStatus(ctx, tx, &m, message.StatusSending, ""); err != nil {
+					return err
+				}
+			}
+			send = append(send, m)
+		}
+		if len(send) == 0 {
 			return a.Complete(ctx, tx)
 		}
-		if err != nil {
-			return fmt.Errorf("lock message %s: %w", a.MessageID, err)
-		}
-		if m.Status.Final() || m.ProviderMessageID != "" || m.Direction != message.Outbound {
-			return a.Complete(ctx, tx)
-		}
-		send = true
-		if m.Status == message.StatusSending {
-			return nil
-		}
-		return g.setStatus(ctx, tx, &m, message.StatusSending, "")
+		return nil
 	})
-	return m, send && err == nil, err
+	if err != nil {
+		return nil, err
+	}
+	return send, nil
 }
 
 func classify(provider string, err error) *ports.ProviderError {

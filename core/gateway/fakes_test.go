@@ -175,6 +175,7 @@ type fakeProviders struct {
 	mu      sync.Mutex
 	sends   []message.Message
 	results []sendAnswer // consumed in order; the last one repeats
+	byText  map[string]sendAnswer // answers by message text, before results (concurrent sends)
 	polls   map[string]ports.StatusReport
 	webhook ports.WebhookResult
 	healthy bool
@@ -189,6 +190,9 @@ func (p *fakeProviders) Send(_ context.Context, provider string, m message.Messa
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.sends = append(p.sends, m)
+	if a, ok := p.byText[m.Text]; ok {
+		return a.res, a.err
+	}
 	a := p.results[0]
 	if len(p.results) > 1 {
 		p.results = p.results[1:]

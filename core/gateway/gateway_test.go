@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -51,7 +52,7 @@ func (e *env) send(t *testing.T) message.Message {
 // dispatch runs one job attempt and reports whether the job was completed.
 func (e *env) dispatch(t *testing.T, id string, attempt int) (completed bool, err error) {
 	t.Helper()
-	err = e.g.Dispatch(context.Background(), ports.DispatchAttempt{MessageID: id, Attempt: attempt, MaxAttempts: 3,
+	err = e.g.Dispatch(context.Background(), ports.DispatchAttempt{MessageIDs: []string{id}, Attempt: attempt, MaxAttempts: 3,
 		Complete: func(context.Context, ports.Tx) error { completed = true; return nil }})
 	return completed, err
 }
@@ -113,7 +114,7 @@ func TestSendAcceptsAtomically(t *testing.T) {
 	if !m.CreatedAt.Equal(t0.Truncate(time.Microsecond)) {
 		t.Fatalf("created_at %v not truncated to the store precision", m.CreatedAt)
 	}
-	if len(e.jobs.jobs) != 1 || e.jobs.jobs[0].MessageID != m.ID || e.jobs.jobs[0].MaxAttempts != 3 {
+	if len(e.jobs.jobs) != 1 || !slices.Equal(e.jobs.jobs[0].MessageIDs, []string{m.ID}) || e.jobs.jobs[0].MaxAttempts != 3 {
 		t.Fatalf("jobs %+v", e.jobs.jobs)
 	}
 	// A failing enqueue rolls the message back: nothing is half-accepted.
@@ -217,7 +218,7 @@ func TestStatusReportBeforeSendResult(t *testing.T) {
 	// the send result; the late result must not move the message backwards.
 	e := newEnv(t)
 	m := e.send(t)
-	if _, _, err := e.g.claim(context.Background(), ports.DispatchAttempt{MessageID: m.ID, Complete: func(context.Context, ports.Tx) error { return nil }}); err != nil {
+	if _, err := e.g.claim(context.Background(), []string{m.ID}, ports.DispatchAttempt{Complete: func(context.Context, ports.Tx) error { return nil }}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.g.ApplyStatus(context.Background(), "loop", ports.StatusReport{MessageID: m.ID, ProviderMessageID: "p1", Status: message.StatusDelivered}); err != nil {
@@ -382,5 +383,91 @@ func TestReady(t *testing.T) {
 	e.store.failTx = ports.ErrUnavailable
 	if r := e.g.Ready(context.Background()); len(r) != 3 {
 		t.Fatalf("reasons %v", r)
+	}
+}
+
+func TestDispatchGroupJob(t *testing.T) {
+	// Three messages accepted together share one job: each succeeds or fails on its own, and
+	// the job is retried only for the one that failed transiently.
+	e := newEnv(t)
+	unavailable := &ports.ProviderError{Provider: "loop", Class: ports.ClassUnavailable, Message: "down"}
+	e.prov.byText = map[string]sendAnswer{
+		"ok":    {res: ports.SendResult{ProviderMessageID: "p-ok", Status: message.StatusSent}},
+		"flaky": {err: unavailable},
+		"bad":   {err: &ports.ProviderError{Provider: "loop", Class: ports.ClassInvalid, Message: "no such number"}},
+	}
+	ids := map[string]string{}
+	for _, text := range []string{"ok", "flaky", "bad"} {
+		m, err := e.g.Send(context.Background(), SendCommand{AccountID: "acc", From: "+14155550100", To: "+14155550101", Text: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[text] = m.ID
+	}
+	job := []string{ids["bad"], ids["ok"], ids["flaky"]}
+	run := func(attempt int) (bool, error) {
+		completed := false
+		err := e.g.Dispatch(context.Background(), ports.DispatchAttempt{MessageIDs: job, Attempt: attempt, MaxAttempts: 3,
+			Complete: func(context.Context, ports.Tx) error { completed = true; return nil }})
+		return completed, err
+	}
+	status := func(text string) message.Status {
+		m, err := e.store.GetMessage(context.Background(), "", ids[text])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Status
+	}
+
+	completed, err := run(1)
+	if !errors.Is(err, ErrRetry) || completed {
+		t.Fatalf("attempt 1: completed=%v err=%v, want a retry", completed, err)
+	}
+	if status("ok") != message.StatusSent || status("flaky") != message.StatusSending || status("bad") != message.StatusFailed {
+		t.Fatalf("after attempt 1: ok=%s flaky=%s bad=%s", status("ok"), status("flaky"), status("bad"))
+	}
+
+	e.prov.byText["flaky"] = sendAnswer{res: ports.SendResult{ProviderMessageID: "p-flaky", Status: message.StatusSent}}
+	completed, err = run(2)
+	if err != nil || !completed {
+		t.Fatalf("attempt 2: completed=%v err=%v", completed, err)
+	}
+	if status("flaky") != message.StatusSent {
+		t.Fatalf("flaky ended %s", status("flaky"))
+	}
+	sends := map[string]int{}
+	for _, m := range e.prov.sends {
+		sends[m.Text]++
+	}
+	if sends["ok"] != 1 || sends["bad"] != 1 || sends["flaky"] != 2 {
+		t.Fatalf("provider calls %v: only the transient failure may be sent again", sends)
+	}
+}
+
+func TestAcceptGroupsJobsByProvider(t *testing.T) {
+	e := newEnv(t)
+	later := t0.Add(time.Hour)
+	ms := []message.Message{
+		e.g.newOutbound("acc", "ACME", "+14155550101", "a", []string{"loop"}, nil, nil, t0),
+		e.g.newOutbound("acc", "ACME", "+14155550101", "b", []string{"other"}, nil, nil, t0),
+		e.g.newOutbound("acc", "ACME", "+14155550101", "c", []string{"loop"}, nil, nil, t0),
+		e.g.newOutbound("acc", "ACME", "+14155550101", "d", []string{"loop"}, nil, &later, t0),
+	}
+	if err := e.store.InTx(context.Background(), func(ctx context.Context, tx ports.Tx) error {
+		return e.g.accept(ctx, tx, ms...)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{ms[0].ID, ms[2].ID}, {ms[1].ID}, {ms[3].ID}}
+	if len(e.jobs.jobs) != len(want) {
+		t.Fatalf("jobs %+v", e.jobs.jobs)
+	}
+	for i, j := range e.jobs.jobs {
+		if !slices.Equal(j.MessageIDs, want[i]) {
+			t.Errorf("job %d: %v, want %v", i, j.MessageIDs, want[i])
+		}
+	}
+	if !e.jobs.jobs[2].RunAt.Equal(later.Truncate(time.Microsecond)) {
+		t.Errorf("scheduled job runs at %v", e.jobs.jobs[2].RunAt)
 	}
 }

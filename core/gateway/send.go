@@ -76,21 +76,33 @@ func (g *Gateway) newOutbound(account, from, to, text string, route []string, ta
 	}
 }
 
-// accept stores outbound messages and their send jobs inside tx (the jobs in one insert).
+// accept stores outbound messages and their send jobs inside tx: one job per provider for
+// the messages due now, one job each for scheduled ones (they run at their own time), all
+// enqueued in one insert.
 func (g *Gateway) accept(ctx context.Context, tx ports.Tx, ms ...message.Message) error {
-	jobs := make([]ports.SendJob, len(ms))
-	for i, m := range ms {
+	var (
+		jobs   []ports.SendJob
+		dueNow = map[string]int{} // provider -> index in jobs
+	)
+	for _, m := range ms {
 		if err := tx.InsertMessage(ctx, m); err != nil {
 			return fmt.Errorf("insert message %s: %w", m.ID, err)
 		}
-		p := g.policy(m.Provider)
-		jobs[i] = ports.SendJob{MessageID: m.ID, MaxAttempts: p.MaxAttempts, Backoff: p.Backoff}
-		if m.SendAt != nil {
-			jobs[i].RunAt = *m.SendAt
+		if i, ok := dueNow[m.Provider]; ok && m.SendAt == nil {
+			jobs[i].MessageIDs = append(jobs[i].MessageIDs, m.ID)
+			continue
 		}
+		p := g.policy(m.Provider)
+		job := ports.SendJob{MessageIDs: []string{m.ID}, MaxAttempts: p.MaxAttempts, Backoff: p.Backoff}
+		if m.SendAt != nil {
+			job.RunAt = *m.SendAt
+		} else {
+			dueNow[m.Provider] = len(jobs)
+		}
+		jobs = append(jobs, job)
 	}
 	if err := g.jobs.EnqueueSends(ctx, tx, jobs...); err != nil {
-		return fmt.Errorf("enqueue %d send(s): %w", len(jobs), err)
+		return fmt.Errorf("enqueue %d send job(s): %w", len(jobs), err)
 	}
 	return nil
 }
