@@ -174,7 +174,7 @@ func (j *memJobs) EnqueueSends(_ context.Context, _ ports.Tx, jobs ...ports.Send
 type fakeProviders struct {
 	mu      sync.Mutex
 	sends   []message.Message
-	results []sendAnswer // consumed in order; the last one repeats
+	results []sendAnswer          // consumed in order; the last one repeats
 	byText  map[string]sendAnswer // answers by message text, before results (concurrent sends)
 	polls   map[string]ports.StatusReport
 	webhook ports.WebhookResult
