@@ -3,6 +3,8 @@ package pluginhost
 import (
 	"context"
 	"errors"
+	"hash/fnv"
+	"sync"
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
@@ -17,11 +19,80 @@ const (
 	// notFoundAttempts bounds the retries of a status for a message the store does not know:
 	// its send result may not be committed yet, but after ~3s (0.2+0.4+0.8+1.6) it is not ours.
 	notFoundAttempts = 5
+	// eventLanes is how many events of one provider are handled at once. Each event is a
+	// store transaction; handled one after another, a busy provider's stream would be limited
+	// to one transaction's latency per event. Events of the same message always take the same
+	// lane, so they are applied in the order the plugin sent them.
+	eventLanes = 16
+	// laneBuffer is how many received events may wait per lane before the stream is paused.
+	laneBuffer = 64
 )
+
+// lanes hands events to eventLanes goroutines, keyed by message.
+type lanes struct {
+	in []chan sdk.Event
+}
+
+// startLanes runs the lane goroutines until stop is called; stop waits for them to finish
+// the events already handed over (or for ctx to end).
+func (p *provider) startLanes(ctx context.Context, h ports.ProviderEventHandler) (l *lanes, stop func()) {
+	l = &lanes{in: make([]chan sdk.Event, eventLanes)}
+	var wg sync.WaitGroup
+	for i := range l.in {
+		ch := make(chan sdk.Event, laneBuffer)
+		l.in[i] = ch
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ev := range ch {
+				if p.deliver(ctx, h, ev) != nil {
+					// The host is stopping: what is left is reconciled at the next start.
+					for range ch {
+					}
+					return
+				}
+			}
+		}()
+	}
+	return l, func() {
+		for _, ch := range l.in {
+			close(ch)
+		}
+		wg.Wait()
+	}
+}
+
+// submit queues ev on its message's lane, waiting while that lane is full.
+func (l *lanes) submit(ctx context.Context, ev sdk.Event) error {
+	select {
+	case l.in[laneOf(ev, len(l.in))] <- ev:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// laneOf picks the lane by the message the event is about.
+func laneOf(ev sdk.Event, n int) int {
+	var key string
+	switch {
+	case ev.Status != nil && ev.Status.MessageID != "":
+		key = ev.Status.MessageID
+	case ev.Status != nil:
+		key = ev.Status.ProviderMessageID
+	case ev.Inbound != nil:
+		key = ev.Inbound.ProviderMessageID + ev.Inbound.From
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
+}
 
 // subscribe keeps one Events stream open to the plugin while it runs and has one,
 // re-subscribing after the stream ends and after every restart.
 func (p *provider) subscribe(ctx context.Context, h ports.ProviderEventHandler) {
+	l, stop := p.startLanes(ctx, h)
+	defer stop()
 	b := newBackoff(p.opts.RestartBackoff)
 	for {
 		inst, changed := p.watch()
@@ -35,7 +106,7 @@ func (p *provider) subscribe(ctx context.Context, h ports.ProviderEventHandler) 
 			}
 		}
 		started := time.Now()
-		err := inst.rpc.Events(ctx, func(ev sdk.Event) error { return p.deliver(ctx, h, ev) })
+		err := inst.rpc.Events(ctx, func(ev sdk.Event) error { return l.submit(ctx, ev) })
 		if ctx.Err() != nil {
 			return
 		}
