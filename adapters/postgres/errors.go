@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
@@ -24,6 +25,14 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %w", sentinel, err)
 	}
 	return err
+}
+
+// stalePlan reports the error a prepared statement gives after a migration changed a table
+// it reads (another replica migrated while this one kept its statements).
+func stalePlan(err error) bool {
+	pqErr := pq.As(err)
+	return pqErr != nil && pqErr.Code == pqerror.FeatureNotSupported &&
+		strings.Contains(pqErr.Message, "cached plan must not change result type")
 }
 
 func classify(err error) error {

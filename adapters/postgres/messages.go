@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/jmoiron/sqlx"
 	"strings"
 	"time"
 
@@ -226,7 +227,7 @@ func toMessages(rows []messageRow) ([]message.Message, error) {
 
 // GetMessageForUpdate implements ports.Tx.
 func (t *tx) GetMessageForUpdate(ctx context.Context, id string) (message.Message, error) {
-	m, err := t.lockedMessage(ctx, `WHERE m.id = $1`, id)
+	m, err := t.lockedMessage(ctx, t.stmts.lockByID, id)
 	if err != nil {
 		return message.Message{}, fmt.Errorf("get message %s for update: %w", id, err)
 	}
@@ -238,28 +239,35 @@ func (t *tx) FindByProviderIDForUpdate(ctx context.Context, dir message.Directio
 	if providerMessageID == "" {
 		return message.Message{}, fmt.Errorf("find %s message %s/<empty>: %w", dir, provider, ports.ErrNotFound)
 	}
-	m, err := t.lockedMessage(ctx, `
-WHERE m.direction = $1 AND m.provider = $2 AND m.provider_message_id = $3
-ORDER BY m.created_at, m.id
-LIMIT 1`, string(dir), provider, providerMessageID)
+	m, err := t.lockedMessage(ctx, t.stmts.lockByProviderID, string(dir), provider, providerMessageID)
 	if err != nil {
 		return message.Message{}, fmt.Errorf("find %s message %s/%s for update: %w", dir, provider, providerMessageID, err)
 	}
 	return m, nil
 }
 
+// The locking reads of lockedMessage.
+const (
+	lockByIDQuery         = selectMessage + "\nWHERE m.id = $1\nFOR UPDATE OF m"
+	lockByProviderIDQuery = selectMessage + `
+WHERE m.direction = $1 AND m.provider = $2 AND m.provider_message_id = $3
+ORDER BY m.created_at, m.id
+LIMIT 1
+FOR UPDATE OF m`
+)
+
 // lockedMessage selects one message FOR UPDATE. When it had to wait for another transaction's
 // lock, the row it gets is the newest version but the events were read in the statement's
 // older snapshot; event_count tells, and the history is then read again (a second round trip
 // only in that case).
-func (t *tx) lockedMessage(ctx context.Context, where string, args ...any) (message.Message, error) {
+func (t *tx) lockedMessage(ctx context.Context, query *sqlx.Stmt, args ...any) (message.Message, error) {
 	var r messageRow
-	if err := t.tx.GetContext(ctx, &r, selectMessage+"\n"+where+"\nFOR UPDATE OF m", args...); err != nil {
+	if err := t.stmt(ctx, query).GetContext(ctx, &r, args...); err != nil {
 		return message.Message{}, mapErr(err)
 	}
 	if len(r.Statuses) != r.EventCount {
 		r.events = events{}
-		if err := t.tx.QueryRowxContext(ctx, selectEvents, r.ID).Scan(&r.Statuses, &r.Ats, &r.Details); err != nil {
+		if err := t.stmt(ctx, t.stmts.selectEvents).QueryRowxContext(ctx, r.ID).Scan(&r.Statuses, &r.Ats, &r.Details); err != nil {
 			return message.Message{}, fmt.Errorf("reload events: %w", mapErr(err))
 		}
 	}
@@ -299,7 +307,7 @@ func (t *tx) InsertMessage(ctx context.Context, m message.Message) error {
 	}
 	statuses, ats, details := eventArrays(m.Events)
 	var n int
-	err = t.tx.QueryRowxContext(ctx, insertMessage,
+	err = t.stmt(ctx, t.stmts.insertMessage).QueryRowxContext(ctx,
 		m.ID, m.AccountID, string(m.Direction), m.From, m.To, m.Text, string(m.Status),
 		m.Provider, routeArray(m.Route), m.ProviderMessageID, m.Segments, string(m.Encoding), tags,
 		code, msg, sendAt, ts(m.CreatedAt), ts(m.UpdatedAt),
@@ -335,7 +343,7 @@ func (t *tx) UpdateMessage(ctx context.Context, m message.Message, newEvents ...
 	code, msg := errorColumns(m.Error)
 	statuses, ats, details := eventArrays(newEvents)
 	var n int
-	err := t.tx.QueryRowxContext(ctx, updateMessage,
+	err := t.stmt(ctx, t.stmts.updateMessage).QueryRowxContext(ctx,
 		m.ID, string(m.Status), m.Provider, routeArray(m.Route), m.ProviderMessageID,
 		code, msg, ts(m.UpdatedAt), statuses, ats, details).Scan(&n)
 	if err != nil {

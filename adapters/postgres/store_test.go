@@ -650,3 +650,40 @@ func BenchmarkInsertMessage(b *testing.B) {
 		}
 	}
 }
+
+// TestStalePreparedStatements: a migration by another replica that changes a column's type
+// invalidates this store's prepared statements; the transaction that notices fails as
+// unavailable (nothing written, safe to retry) and the next one prepares them again.
+func TestStalePreparedStatements(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	insert(t, s, outbound("m1", t0))
+	lock := func() error {
+		return s.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+			_, err := tx.GetMessageForUpdate(ctx, "m1")
+			return err
+		})
+	}
+	if err := lock(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, `ALTER TABLE messages ALTER COLUMN text TYPE varchar(2000)`); err != nil {
+		t.Fatal(err)
+	}
+	// Each connection of the pool may hold the old plan once; within a few transactions the
+	// statements are prepared afresh and stay good.
+	var err error
+	for i := range 50 {
+		if err = lock(); err == nil {
+			t.Logf("recovered after %d stale transaction(s)", i)
+			break
+		}
+		if !errors.Is(err, ports.ErrUnavailable) {
+			t.Fatalf("stale statement: %v, want ErrUnavailable", err)
+		}
+	}
+	if err != nil {
+		t.Fatalf("statements never recovered: %v", err)
+	}
+}
