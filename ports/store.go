@@ -80,6 +80,11 @@ type Tx interface {
 	// transaction — when the id exists, or when m is inbound with a non-empty
 	// ProviderMessageID that is already stored for the same provider (webhook dedupe).
 	InsertMessage(ctx context.Context, m message.Message) error
+	// InsertMessages inserts several new messages and their events, in as few statements as
+	// the store can (the accept path writes concurrent sends together). It returns
+	// ErrConflict when any of them conflicts as InsertMessage would; the others may then have
+	// been inserted, so the caller rolls the transaction back.
+	InsertMessages(ctx context.Context, ms []message.Message) error
 	// UpdateMessage stores m's mutable fields (Status, Provider, Route, ProviderMessageID,
 	// Error, UpdatedAt) and appends newEvents to its history. ErrNotFound if m.ID is unknown.
 	UpdateMessage(ctx context.Context, m message.Message, newEvents ...message.Event) error

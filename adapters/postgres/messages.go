@@ -321,6 +321,101 @@ func (t *tx) InsertMessage(ctx context.Context, m message.Message) error {
 	return nil
 }
 
+// insertMessages is insertMessage for many messages: one JSON document in, one statement.
+const insertMessages = `
+WITH input AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id text, account_id text, direction text,
+        from_number text, to_number text, text text, status text, provider text, route text[],
+        provider_message_id text, segments int, encoding text, tags jsonb, error_code text,
+        error_message text, send_at timestamptz, created_at timestamptz, updated_at timestamptz,
+        events jsonb)
+), ins AS (
+    INSERT INTO messages (id, account_id, direction, from_number, to_number, text, status,
+        provider, route, provider_message_id, segments, encoding, tags, error_code,
+        error_message, send_at, created_at, updated_at, event_count)
+    SELECT id, account_id, direction, from_number, to_number, text, status, provider, route,
+        provider_message_id, segments, encoding, tags, error_code, error_message, send_at,
+        created_at, updated_at, jsonb_array_length(events)
+    FROM input
+    ON CONFLICT DO NOTHING
+    RETURNING id
+), ev AS (
+    INSERT INTO message_events (message_id, seq, status, at, detail)
+    SELECT ins.id, e.seq, e.status, e.at, e.detail
+    FROM ins JOIN input ON input.id = ins.id,
+        ROWS FROM (jsonb_to_recordset(input.events) AS (status text, at timestamptz, detail text))
+            WITH ORDINALITY AS e(status, at, detail, seq)
+)
+SELECT count(*) FROM ins`
+
+// insertRow is one message of insertMessages' JSON input.
+type insertRow struct {
+	ID                string            `json:"id"`
+	AccountID         string            `json:"account_id"`
+	Direction         string            `json:"direction"`
+	From              string            `json:"from_number"`
+	To                string            `json:"to_number"`
+	Text              string            `json:"text"`
+	Status            string            `json:"status"`
+	Provider          string            `json:"provider"`
+	Route             []string          `json:"route"` // nil stays NULL
+	ProviderMessageID string            `json:"provider_message_id"`
+	Segments          int               `json:"segments"`
+	Encoding          string            `json:"encoding"`
+	Tags              map[string]string `json:"tags"` // nil stays NULL
+	ErrorCode         *string           `json:"error_code"`
+	ErrorMessage      *string           `json:"error_message"`
+	SendAt            *time.Time        `json:"send_at"`
+	CreatedAt         time.Time         `json:"created_at"`
+	UpdatedAt         time.Time         `json:"updated_at"`
+	Events            []insertEvent     `json:"events"`
+}
+
+type insertEvent struct {
+	Status string    `json:"status"`
+	At     time.Time `json:"at"`
+	Detail string    `json:"detail"`
+}
+
+// InsertMessages implements ports.Tx with one statement for all of ms.
+func (t *tx) InsertMessages(ctx context.Context, ms []message.Message) error {
+	if len(ms) == 1 {
+		return t.InsertMessage(ctx, ms[0])
+	}
+	rows := make([]insertRow, len(ms))
+	for i, m := range ms {
+		code, msg := errorColumns(m.Error)
+		r := insertRow{
+			ID: m.ID, AccountID: m.AccountID, Direction: string(m.Direction), From: m.From, To: m.To,
+			Text: m.Text, Status: string(m.Status), Provider: m.Provider, Route: m.Route,
+			ProviderMessageID: m.ProviderMessageID, Segments: m.Segments, Encoding: string(m.Encoding),
+			Tags: m.Tags, ErrorCode: code, ErrorMessage: msg,
+			CreatedAt: ts(m.CreatedAt), UpdatedAt: ts(m.UpdatedAt), Events: make([]insertEvent, len(m.Events)),
+		}
+		if m.SendAt != nil {
+			at := ts(*m.SendAt)
+			r.SendAt = &at
+		}
+		for j, e := range m.Events {
+			r.Events[j] = insertEvent{Status: string(e.Status), At: ts(e.At), Detail: e.Detail}
+		}
+		rows[i] = r
+	}
+	doc, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("insert %d messages: %w", len(ms), err)
+	}
+	var n int
+	// As text: lib/pq would send a []byte as bytea.
+	if err := t.stmt(ctx, t.stmts.insertMessages).QueryRowxContext(ctx, string(doc)).Scan(&n); err != nil {
+		return fmt.Errorf("insert %d messages: %w", len(ms), mapErr(err))
+	}
+	if n != len(ms) {
+		return fmt.Errorf("insert %d messages: %d already stored: %w", len(ms), len(ms)-n, ports.ErrConflict)
+	}
+	return nil
+}
+
 // updateMessage updates the row and appends the events in one statement. The new events take
 // their seq from the row's event_count as updated under the row lock, so concurrent appends
 // can't collide.

@@ -13,7 +13,7 @@ import (
 // per message). A transaction uses them through Tx.Stmtx, which reuses the statement already
 // prepared on its connection (or prepares it there, on the transaction's own connection).
 type prepared struct {
-	insertMessage, updateMessage, lockByID, lockByProviderID, selectEvents *sqlx.Stmt
+	insertMessage, insertMessages, updateMessage, lockByID, lockByProviderID, selectEvents *sqlx.Stmt
 }
 
 func prepare(ctx context.Context, db *sqlx.DB) (*prepared, error) {
@@ -23,6 +23,7 @@ func prepare(ctx context.Context, db *sqlx.DB) (*prepared, error) {
 		query string
 	}{
 		{&p.insertMessage, insertMessage},
+		{&p.insertMessages, insertMessages},
 		{&p.updateMessage, updateMessage},
 		{&p.lockByID, lockByIDQuery},
 		{&p.lockByProviderID, lockByProviderIDQuery},
@@ -40,7 +41,7 @@ func prepare(ctx context.Context, db *sqlx.DB) (*prepared, error) {
 
 func (p *prepared) close() error {
 	var errs []error
-	for _, st := range []*sqlx.Stmt{p.insertMessage, p.updateMessage, p.lockByID, p.lockByProviderID, p.selectEvents} {
+	for _, st := range []*sqlx.Stmt{p.insertMessage, p.insertMessages, p.updateMessage, p.lockByID, p.lockByProviderID, p.selectEvents} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

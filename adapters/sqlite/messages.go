@@ -389,3 +389,14 @@ func encodeError(e *message.Error) (code, msg sql.NullString) {
 	}
 	return sql.NullString{String: e.Code, Valid: true}, sql.NullString{String: e.Message, Valid: true}
 }
+
+// InsertMessages implements ports.Tx, one message at a time (the single SQLite connection makes a
+// statement per message as cheap as a multi-row one).
+func (t *Tx) InsertMessages(ctx context.Context, ms []message.Message) error {
+	for _, m := range ms {
+		if err := t.InsertMessage(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}

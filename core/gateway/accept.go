@@ -17,8 +17,8 @@ import (
 // maxBatch) and commits it in one transaction while later arrivals queue for the next one.
 // There is no timer: a lone send is written at once, so batching costs no latency when idle.
 const (
-	defaultAcceptBatch = 16
-	defaultAcceptSlots = 16
+	defaultAcceptBatch = 64
+	defaultAcceptSlots = 8
 	// acceptTimeout bounds one group transaction; it runs detached from the leader's request
 	// context, since it carries other requests' messages too.
 	acceptTimeout = 30 * time.Second

@@ -240,3 +240,13 @@ func (s *seqIDs) NewID() string {
 	s.n++
 	return fmt.Sprintf("m%d", s.n)
 }
+
+// InsertMessages implements ports.Tx, one message at a time.
+func (t *memTx) InsertMessages(ctx context.Context, ms []message.Message) error {
+	for _, m := range ms {
+		if err := t.InsertMessage(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}

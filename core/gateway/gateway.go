@@ -37,7 +37,7 @@ type Config struct {
 	// ReconcileWindow is how far back a reconciliation after a plugin restart looks.
 	ReconcileWindow time.Duration
 	// AcceptSlots is how many group-commit transactions of accepted sends may run at once
-	// (default 4); AcceptBatch caps the sends in one (default 64). See accept.go.
+	// (default 8); AcceptBatch caps the sends in one (default 64). See accept.go.
 	AcceptSlots int
 	AcceptBatch int
 }

@@ -84,10 +84,10 @@ func (g *Gateway) accept(ctx context.Context, tx ports.Tx, ms ...message.Message
 		jobs   []ports.SendJob
 		dueNow = map[string]int{} // provider -> index in jobs
 	)
+	if err := tx.InsertMessages(ctx, ms); err != nil {
+		return fmt.Errorf("insert %d message(s): %w", len(ms), err)
+	}
 	for _, m := range ms {
-		if err := tx.InsertMessage(ctx, m); err != nil {
-			return fmt.Errorf("insert message %s: %w", m.ID, err)
-		}
 		if i, ok := dueNow[m.Provider]; ok && m.SendAt == nil {
 			jobs[i].MessageIDs = append(jobs[i].MessageIDs, m.ID)
 			continue

@@ -213,3 +213,13 @@ func (t *memTx) HideMessage(_ context.Context, id string, _ time.Time) error {
 	t.msgs[id] = r
 	return nil
 }
+
+// InsertMessages implements ports.Tx, one message at a time.
+func (t *memTx) InsertMessages(ctx context.Context, ms []message.Message) error {
+	for _, m := range ms {
+		if err := t.InsertMessage(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -46,6 +46,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store) {
 		{"Accounts", testAccounts},
 		{"InsertGetRoundTrip", testInsertGetRoundTrip},
 		{"GetMessageScope", testGetMessageScope},
+		{"InsertMessages", testInsertMessages},
 		{"InsertDuplicateID", testInsertDuplicateID},
 		{"InboundDedupe", testInboundDedupe},
 		{"UpdateMessage", testUpdateMessage},
@@ -272,8 +273,11 @@ func testAccounts(t *testing.T, s ports.Store) {
 	}
 }
 
-func testInsertGetRoundTrip(t *testing.T, s ports.Store) {
-	seedAccounts(t, s)
+// roundTripFixtures are messages that exercise every field and edge of the row mapping.
+func roundTripFixtures() []struct {
+	name string
+	m    message.Message
+} {
 	sendAt := at(2*time.Hour + 250*time.Microsecond)
 	full := message.Message{
 		ID: "full", AccountID: accountA, Direction: message.Outbound,
@@ -299,7 +303,7 @@ func testInsertGetRoundTrip(t *testing.T, s ports.Store) {
 	local := outbound("local", accountA, at(time.Hour).In(time.FixedZone("X", 5*3600)))
 	local.UpdatedAt = local.CreatedAt
 
-	tests := []struct {
+	return []struct {
 		name string
 		m    message.Message
 	}{
@@ -307,7 +311,11 @@ func testInsertGetRoundTrip(t *testing.T, s ports.Store) {
 		{"inbound minimal", minimal},
 		{"non-UTC input", local},
 	}
-	for _, tc := range tests {
+}
+
+func testInsertGetRoundTrip(t *testing.T, s ports.Store) {
+	seedAccounts(t, s)
+	for _, tc := range roundTripFixtures() {
 		t.Run(tc.name, func(t *testing.T) {
 			insert(t, s, tc.m)
 			got, err := s.GetMessage(t.Context(), tc.m.AccountID, tc.m.ID)
@@ -342,6 +350,43 @@ func testGetMessageScope(t *testing.T, s ports.Store) {
 	wantErr(t, "GetMessage(other account)", err, ports.ErrNotFound)
 	_, err = s.GetMessage(ctx, accountA, "nope")
 	wantErr(t, "GetMessage(unknown id)", err, ports.ErrNotFound)
+}
+
+// testInsertMessages: a group insert stores every message exactly as single inserts do, and
+// a conflict anywhere in the group is reported (the caller then rolls back).
+func testInsertMessages(t *testing.T, s ports.Store) {
+	seedAccounts(t, s)
+	var group []message.Message
+	for _, tc := range roundTripFixtures() {
+		group = append(group, tc.m)
+	}
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error { return tx.InsertMessages(ctx, group) })
+	for _, m := range group {
+		checkMessage(t, "after InsertMessages", get(t, s, m.ID), m)
+	}
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error {
+		got, err := tx.GetMessageForUpdate(ctx, group[0].ID)
+		if err != nil {
+			return err
+		}
+		checkMessage(t, "GetMessageForUpdate after InsertMessages", got, group[0])
+		// Events appended later continue the sequence the group insert started.
+		next := message.Event{Status: message.StatusDelivered, At: at(time.Hour), Detail: "later"}
+		got.Status = message.StatusDelivered
+		return tx.UpdateMessage(ctx, got, next)
+	})
+	if evs := get(t, s, group[0].ID).Events; len(evs) != len(group[0].Events)+1 || evs[len(evs)-1].Detail != "later" {
+		t.Errorf("events after update: %+v", evs)
+	}
+
+	fresh := outbound("fresh", accountA, at(time.Minute))
+	err := s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
+		return tx.InsertMessages(ctx, []message.Message{fresh, group[1]})
+	})
+	wantErr(t, "InsertMessages(group with a stored id)", err, ports.ErrConflict)
+	if _, err := s.GetMessage(t.Context(), "", "fresh"); !errors.Is(err, ports.ErrNotFound) {
+		t.Errorf("rolled-back group left %q behind: %v", "fresh", err)
+	}
 }
 
 func testInsertDuplicateID(t *testing.T, s ports.Store) {
