@@ -88,8 +88,22 @@ type Tx interface {
 	// UpdateMessage stores m's mutable fields (Status, Provider, Route, ProviderMessageID,
 	// Error, UpdatedAt) and appends newEvents to its history. ErrNotFound if m.ID is unknown.
 	UpdateMessage(ctx context.Context, m message.Message, newEvents ...message.Event) error
+	// GetMessagesForUpdate is GetMessageForUpdate for several ids in one go: it locks and
+	// returns the messages that exist (hidden ones included) in id order, leaving unknown ids
+	// out. Callers that lock several messages always do it in id order, so they cannot
+	// deadlock each other.
+	GetMessagesForUpdate(ctx context.Context, ids []string) ([]message.Message, error)
+	// UpdateMessages is UpdateMessage for several messages in one go. ErrNotFound if an id is
+	// unknown (the others may have been updated; the caller rolls back).
+	UpdateMessages(ctx context.Context, updates []MessageUpdate) error
 	// HideMessage marks the message deleted: reads no longer return it. ErrNotFound if unknown.
 	HideMessage(ctx context.Context, id string, at time.Time) error
+}
+
+// MessageUpdate is one message's new state and the events to append, for UpdateMessages.
+type MessageUpdate struct {
+	Message   message.Message
+	NewEvents []message.Event
 }
 
 // SQLTx is implemented by the Tx of stores built on database/sql, so that the queue adapter

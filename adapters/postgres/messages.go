@@ -416,6 +416,103 @@ func (t *tx) InsertMessages(ctx context.Context, ms []message.Message) error {
 	return nil
 }
 
+// lockManyQuery locks several messages in id order (see ports.Tx.GetMessagesForUpdate).
+const lockManyQuery = selectMessage + `
+WHERE m.id = ANY($1::text[])
+ORDER BY m.id
+FOR UPDATE OF m`
+
+// GetMessagesForUpdate implements ports.Tx with one locking statement.
+func (t *tx) GetMessagesForUpdate(ctx context.Context, ids []string) ([]message.Message, error) {
+	var rows []messageRow
+	if err := t.stmt(ctx, t.stmts.lockMany).SelectContext(ctx, &rows, pq.StringArray(ids)); err != nil {
+		return nil, fmt.Errorf("get %d messages for update: %w", len(ids), mapErr(err))
+	}
+	out := make([]message.Message, len(rows))
+	for i, r := range rows {
+		// As in lockedMessage: a row that had to wait for its lock may carry an older history.
+		if len(r.Statuses) != r.EventCount {
+			r.events = events{}
+			if err := t.stmt(ctx, t.stmts.selectEvents).QueryRowxContext(ctx, r.ID).Scan(&r.Statuses, &r.Ats, &r.Details); err != nil {
+				return nil, fmt.Errorf("reload events of %s: %w", r.ID, mapErr(err))
+			}
+		}
+		m, err := r.toMessage()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = m
+	}
+	return out, nil
+}
+
+// updateMessages is updateMessage for many messages: one JSON document in, one statement.
+const updateMessages = `
+WITH input AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id text, status text, provider text,
+        route text[], provider_message_id text, error_code text, error_message text,
+        updated_at timestamptz, events jsonb)
+), upd AS (
+    UPDATE messages m SET status = i.status, provider = i.provider, route = i.route,
+        provider_message_id = i.provider_message_id, error_code = i.error_code,
+        error_message = i.error_message, updated_at = i.updated_at,
+        event_count = m.event_count + jsonb_array_length(i.events)
+    FROM input i
+    WHERE m.id = i.id
+    RETURNING m.id, m.event_count - jsonb_array_length(i.events) AS base, i.events
+), ev AS (
+    INSERT INTO message_events (message_id, seq, status, at, detail)
+    SELECT upd.id, upd.base + e.ord, e.status, e.at, e.detail
+    FROM upd, ROWS FROM (jsonb_to_recordset(upd.events) AS (status text, at timestamptz, detail text))
+        WITH ORDINALITY AS e(status, at, detail, ord)
+)
+SELECT count(*) FROM upd`
+
+type updateRow struct {
+	ID                string        `json:"id"`
+	Status            string        `json:"status"`
+	Provider          string        `json:"provider"`
+	Route             []string      `json:"route"`
+	ProviderMessageID string        `json:"provider_message_id"`
+	ErrorCode         *string       `json:"error_code"`
+	ErrorMessage      *string       `json:"error_message"`
+	UpdatedAt         time.Time     `json:"updated_at"`
+	Events            []insertEvent `json:"events"`
+}
+
+// UpdateMessages implements ports.Tx with one statement for all updates.
+func (t *tx) UpdateMessages(ctx context.Context, updates []ports.MessageUpdate) error {
+	if len(updates) == 1 {
+		return t.UpdateMessage(ctx, updates[0].Message, updates[0].NewEvents...)
+	}
+	rows := make([]updateRow, len(updates))
+	for i, u := range updates {
+		m := u.Message
+		code, msg := errorColumns(m.Error)
+		r := updateRow{
+			ID: m.ID, Status: string(m.Status), Provider: m.Provider, Route: m.Route,
+			ProviderMessageID: m.ProviderMessageID, ErrorCode: code, ErrorMessage: msg,
+			UpdatedAt: ts(m.UpdatedAt), Events: make([]insertEvent, len(u.NewEvents)),
+		}
+		for j, e := range u.NewEvents {
+			r.Events[j] = insertEvent{Status: string(e.Status), At: ts(e.At), Detail: e.Detail}
+		}
+		rows[i] = r
+	}
+	doc, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("update %d messages: %w", len(updates), err)
+	}
+	var n int
+	if err := t.stmt(ctx, t.stmts.updateMessages).QueryRowxContext(ctx, string(doc)).Scan(&n); err != nil {
+		return fmt.Errorf("update %d messages: %w", len(updates), mapErr(err))
+	}
+	if n != len(updates) {
+		return fmt.Errorf("update %d messages: %d unknown: %w", len(updates), len(updates)-n, ports.ErrNotFound)
+	}
+	return nil
+}
+
 // updateMessage updates the row and appends the events in one statement. The new events take
 // their seq from the row's event_count as updated under the row lock, so concurrent appends
 // can't collide.

@@ -13,7 +13,7 @@ import (
 // per message). A transaction uses them through Tx.Stmtx, which reuses the statement already
 // prepared on its connection (or prepares it there, on the transaction's own connection).
 type prepared struct {
-	insertMessage, insertMessages, updateMessage, lockByID, lockByProviderID, selectEvents *sqlx.Stmt
+	insertMessage, insertMessages, updateMessage, updateMessages, lockByID, lockByProviderID, lockMany, selectEvents *sqlx.Stmt
 }
 
 func prepare(ctx context.Context, db *sqlx.DB) (*prepared, error) {
@@ -24,6 +24,8 @@ func prepare(ctx context.Context, db *sqlx.DB) (*prepared, error) {
 	}{
 		{&p.insertMessage, insertMessage},
 		{&p.insertMessages, insertMessages},
+		{&p.updateMessages, updateMessages},
+		{&p.lockMany, lockManyQuery},
 		{&p.updateMessage, updateMessage},
 		{&p.lockByID, lockByIDQuery},
 		{&p.lockByProviderID, lockByProviderIDQuery},
@@ -41,7 +43,7 @@ func prepare(ctx context.Context, db *sqlx.DB) (*prepared, error) {
 
 func (p *prepared) close() error {
 	var errs []error
-	for _, st := range []*sqlx.Stmt{p.insertMessage, p.insertMessages, p.updateMessage, p.lockByID, p.lockByProviderID, p.selectEvents} {
+	for _, st := range []*sqlx.Stmt{p.insertMessage, p.insertMessages, p.updateMessage, p.updateMessages, p.lockMany, p.lockByID, p.lockByProviderID, p.selectEvents} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

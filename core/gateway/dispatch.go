@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/smsgw/smsgw/core/message"
 	"github.com/smsgw/smsgw/ports"
@@ -34,25 +35,44 @@ func (g *Gateway) Dispatch(ctx context.Context, a ports.DispatchAttempt) error {
 	var retry *ports.ProviderError
 	err = g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
 		retry = nil
+		sentIDs := make([]string, len(ms))
 		for i, m := range ms {
+			sentIDs[i] = m.ID
+		}
+		current, err := tx.GetMessagesForUpdate(ctx, sentIDs) // id order, like ms
+		if err != nil {
+			return fmt.Errorf("lock %d sent message(s): %w", len(ms), err)
+		}
+		byID := make(map[string]message.Message, len(current))
+		for _, m := range current {
+			byID[m.ID] = m
+		}
+		now := g.now()
+		var updates []ports.MessageUpdate
+		for i, sent := range ms {
+			m, ok := byID[sent.ID]
+			if !ok {
+				continue // deleted meanwhile: nothing to record
+			}
 			o := outcomes[i]
-			if o.err == nil {
-				if err := g.recordAccepted(ctx, tx, m.ID, m.Provider, o.res); err != nil {
-					return err
-				}
-				continue
-			}
-			pe := classify(m.Provider, o.err)
-			if pe.Class.Transient() && a.Attempt < a.MaxAttempts {
-				detail := fmt.Sprintf("attempt %d via %s failed: %s", a.Attempt, m.Provider, pe.Class)
-				if err := g.noteAttempt(ctx, tx, m.ID, detail); err != nil {
-					return err
-				}
+			var u ports.MessageUpdate
+			switch pe := classifyOutcome(sent.Provider, o.err); {
+			case o.err == nil:
+				u = accepted(m, sent.Provider, o.res, now)
+			case pe.Class.Transient() && a.Attempt < a.MaxAttempts:
+				u = attemptNoted(m, fmt.Sprintf("attempt %d via %s failed: %s", a.Attempt, sent.Provider, pe.Class), now)
 				retry = pe
-				continue
+			default:
+				var changed bool
+				if u, changed = failed(m, pe, now); !changed {
+					continue
+				}
 			}
-			if err := g.recordFailure(ctx, tx, m.ID, pe); err != nil {
-				return err
+			updates = append(updates, u)
+		}
+		if len(updates) > 0 {
+			if err := tx.UpdateMessages(ctx, updates); err != nil {
+				return fmt.Errorf("record %d send result(s): %w", len(updates), err)
 			}
 		}
 		if retry != nil {
@@ -67,6 +87,14 @@ func (g *Gateway) Dispatch(ctx context.Context, a ports.DispatchAttempt) error {
 		return fmt.Errorf("send %d message(s): %w: %w", len(ms), ErrRetry, retry)
 	}
 	return nil
+}
+
+// classifyOutcome is classify for a send outcome; nil for a success.
+func classifyOutcome(provider string, err error) *ports.ProviderError {
+	if err == nil {
+		return nil
+	}
+	return classify(provider, err)
 }
 
 type sendOutcome struct {
@@ -100,23 +128,27 @@ func (g *Gateway) claim(ctx context.Context, ids []string, a ports.DispatchAttem
 	var send []message.Message
 	err := g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
 		send = send[:0]
-		for _, id := range ids {
-			m, err := tx.GetMessageForUpdate(ctx, id)
-			if errors.Is(err, ports.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("lock message %s: %w", id, err)
-			}
+		ms, err := tx.GetMessagesForUpdate(ctx, ids)
+		if err != nil {
+			return fmt.Errorf("lock %d message(s): %w", len(ids), err)
+		}
+		now := g.now()
+		var updates []ports.MessageUpdate
+		for _, m := range ms {
 			if m.Status.Final() || m.ProviderMessageID != "" || m.Direction != message.Outbound {
 				continue
 			}
 			if m.Status != message.StatusSending {
-				if err := g.setStatus(ctx, tx, &m, message.StatusSending, ""); err != nil {
-					return err
-				}
+				u := withStatus(m, message.StatusSending, "", now)
+				updates = append(updates, u)
+				m = u.Message
 			}
 			send = append(send, m)
+		}
+		if len(updates) > 0 {
+			if err := tx.UpdateMessages(ctx, updates); err != nil {
+				return fmt.Errorf("claim %d message(s): %w", len(updates), err)
+			}
 		}
 		if len(send) == 0 {
 			return a.Complete(ctx, tx)
@@ -142,14 +174,17 @@ func classify(provider string, err error) *ports.ProviderError {
 	return &ports.ProviderError{Provider: provider, Class: ports.ClassAmbiguous, Message: "provider call failed"}
 }
 
-// recordAccepted stores the provider's acceptance: its message id and the initial status
-// (through the state machine: a delivery report may already have arrived).
-func (g *Gateway) recordAccepted(ctx context.Context, tx ports.Tx, id, provider string, res ports.SendResult) error {
-	m, err := tx.GetMessageForUpdate(ctx, id)
-	if err != nil {
-		return fmt.Errorf("lock message %s: %w", id, err)
-	}
-	now := g.now()
+// withStatus is m moved to status (which the caller has checked is allowed) with its event.
+func withStatus(m message.Message, status message.Status, detail string, now time.Time) ports.MessageUpdate {
+	ev := message.Event{Status: status, At: now, Detail: detail}
+	m.Status, m.UpdatedAt = status, now
+	m.Events = append(slices.Clip(m.Events), ev)
+	return ports.MessageUpdate{Message: m, NewEvents: []message.Event{ev}}
+}
+
+// accepted is m after the provider accepted it: its message id and the initial status,
+// through the state machine (a delivery report may already have arrived).
+func accepted(m message.Message, provider string, res ports.SendResult, now time.Time) ports.MessageUpdate {
 	m.Provider = provider
 	if m.ProviderMessageID == "" {
 		m.ProviderMessageID = res.ProviderMessageID
@@ -167,38 +202,40 @@ func (g *Gateway) recordAccepted(ctx context.Context, tx ports.Tx, id, provider 
 		events = append(events, message.Event{Status: status, At: now, Detail: message.DetailIgnored})
 	}
 	m.UpdatedAt = now
-	if err := tx.UpdateMessage(ctx, m, events...); err != nil {
-		return fmt.Errorf("update message %s: %w", id, err)
-	}
-	return nil
+	m.Events = append(slices.Clip(m.Events), events...)
+	return ports.MessageUpdate{Message: m, NewEvents: events}
 }
 
-func (g *Gateway) recordFailure(ctx context.Context, tx ports.Tx, id string, pe *ports.ProviderError) error {
-	m, err := tx.GetMessageForUpdate(ctx, id)
-	if err != nil {
-		return fmt.Errorf("lock message %s: %w", id, err)
-	}
+// failed is m failed for good with the provider error; false when m is final already.
+func failed(m message.Message, pe *ports.ProviderError, now time.Time) (ports.MessageUpdate, bool) {
 	if m.Status.Final() {
-		return nil
+		return ports.MessageUpdate{}, false
 	}
 	msg := pe.Message
 	if pe.Code != "" {
 		msg = pe.Code + ": " + msg
 	}
 	m.Error = &message.Error{Code: string(pe.Class), Message: pe.Provider + ": " + msg}
-	return g.setStatus(ctx, tx, &m, message.StatusFailed, "via "+pe.Provider+": "+string(pe.Class))
+	return withStatus(m, message.StatusFailed, "via "+pe.Provider+": "+string(pe.Class), now), true
 }
 
-// noteAttempt records a failed attempt that will be retried as an event (status unchanged).
-func (g *Gateway) noteAttempt(ctx context.Context, tx ports.Tx, id, detail string) error {
+// attemptNoted is m with a failed attempt that will be retried recorded as an event (status
+// unchanged).
+func attemptNoted(m message.Message, detail string, now time.Time) ports.MessageUpdate {
+	ev := message.Event{Status: m.Status, At: now, Detail: detail}
+	m.UpdatedAt = now
+	m.Events = append(slices.Clip(m.Events), ev)
+	return ports.MessageUpdate{Message: m, NewEvents: []message.Event{ev}}
+}
+
+// recordAccepted stores the provider's acceptance of message id inside tx.
+func (g *Gateway) recordAccepted(ctx context.Context, tx ports.Tx, id, provider string, res ports.SendResult) error {
 	m, err := tx.GetMessageForUpdate(ctx, id)
 	if err != nil {
 		return fmt.Errorf("lock message %s: %w", id, err)
 	}
-	now := g.now()
-	ev := message.Event{Status: m.Status, At: now, Detail: detail}
-	m.UpdatedAt = now
-	if err := tx.UpdateMessage(ctx, m, ev); err != nil {
+	u := accepted(m, provider, res, g.now())
+	if err := tx.UpdateMessage(ctx, u.Message, u.NewEvents...); err != nil {
 		return fmt.Errorf("update message %s: %w", id, err)
 	}
 	return nil

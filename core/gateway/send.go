@@ -155,13 +155,11 @@ func cancellable(m message.Message) bool {
 }
 
 // setStatus moves m to status (which the caller has checked is allowed), records the event
-// and stores it.
+// and stores both through tx.
 func (g *Gateway) setStatus(ctx context.Context, tx ports.Tx, m *message.Message, status message.Status, detail string) error {
-	now := g.now()
-	m.Status, m.UpdatedAt = status, now
-	ev := message.Event{Status: status, At: now, Detail: detail}
-	m.Events = append(m.Events, ev)
-	if err := tx.UpdateMessage(ctx, *m, ev); err != nil {
+	u := withStatus(*m, status, detail, g.now())
+	*m = u.Message
+	if err := tx.UpdateMessage(ctx, u.Message, u.NewEvents...); err != nil {
 		return fmt.Errorf("update message %s: %w", m.ID, err)
 	}
 	return nil

@@ -47,6 +47,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store) {
 		{"InsertGetRoundTrip", testInsertGetRoundTrip},
 		{"GetMessageScope", testGetMessageScope},
 		{"InsertMessages", testInsertMessages},
+		{"ManyForUpdate", testManyForUpdate},
 		{"InsertDuplicateID", testInsertDuplicateID},
 		{"InboundDedupe", testInboundDedupe},
 		{"UpdateMessage", testUpdateMessage},
@@ -387,6 +388,54 @@ func testInsertMessages(t *testing.T, s ports.Store) {
 	if _, err := s.GetMessage(t.Context(), "", "fresh"); !errors.Is(err, ports.ErrNotFound) {
 		t.Errorf("rolled-back group left %q behind: %v", "fresh", err)
 	}
+}
+
+// testManyForUpdate: locking and updating several messages at once behaves as the single
+// calls do, in id order, leaving unknown ids out.
+func testManyForUpdate(t *testing.T, s ports.Store) {
+	seedAccounts(t, s)
+	a := outbound("many-a", accountA, at(time.Second))
+	b := outbound("many-b", accountB, at(2*time.Second))
+	c := outbound("many-c", accountA, at(3*time.Second))
+	insert(t, s, c, a, b)
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error {
+		got, err := tx.GetMessagesForUpdate(ctx, []string{"many-c", "many-a", "nope", "many-b", "many-a"})
+		if err != nil {
+			return err
+		}
+		if fmt.Sprint(ids(got)) != "[many-a many-b many-c]" {
+			t.Fatalf("GetMessagesForUpdate = %v, want a, b, c in id order", ids(got))
+		}
+		checkMessage(t, "GetMessagesForUpdate", got[1], b)
+		ua, ub := got[0], got[1]
+		ua.Status, ua.ProviderMessageID, ua.UpdatedAt = message.StatusSending, "", at(time.Minute)
+		ub.Status, ub.Provider, ub.ProviderMessageID, ub.UpdatedAt = message.StatusSent, "other", "P-B", at(time.Minute)
+		ub.Error = &message.Error{Code: "x", Message: "y"}
+		return tx.UpdateMessages(ctx, []ports.MessageUpdate{
+			{Message: ua, NewEvents: []message.Event{{Status: message.StatusSending, At: at(time.Minute)}}},
+			{Message: ub, NewEvents: []message.Event{
+				{Status: message.StatusSending, At: at(time.Minute)},
+				{Status: message.StatusSent, At: at(time.Minute), Detail: "via other"},
+			}},
+		})
+	})
+	wantA, wantB := a, b
+	wantA.Status, wantA.UpdatedAt = message.StatusSending, at(time.Minute)
+	wantA.Events = append(slices.Clone(a.Events), message.Event{Status: message.StatusSending, At: at(time.Minute)})
+	wantB.Status, wantB.Provider, wantB.ProviderMessageID, wantB.UpdatedAt = message.StatusSent, "other", "P-B", at(time.Minute)
+	wantB.Error = &message.Error{Code: "x", Message: "y"}
+	wantB.Events = append(slices.Clone(b.Events),
+		message.Event{Status: message.StatusSending, At: at(time.Minute)},
+		message.Event{Status: message.StatusSent, At: at(time.Minute), Detail: "via other"})
+	checkMessage(t, "after UpdateMessages (a)", get(t, s, "many-a"), wantA)
+	checkMessage(t, "after UpdateMessages (b)", get(t, s, "many-b"), wantB)
+	checkMessage(t, "untouched (c)", get(t, s, "many-c"), c)
+
+	err := s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
+		ghost := outbound("ghost", accountA, at(time.Hour))
+		return tx.UpdateMessages(ctx, []ports.MessageUpdate{{Message: wantA}, {Message: ghost}})
+	})
+	wantErr(t, "UpdateMessages(with an unknown id)", err, ports.ErrNotFound)
 }
 
 func testInsertDuplicateID(t *testing.T, s ports.Store) {
