@@ -59,9 +59,10 @@ func (a *acceptor) accept(ctx context.Context, m message.Message) error {
 		case a.slots <- struct{}{}:
 			batch := a.take()
 			if len(batch) > 0 {
-				a.flush(ctx, batch)
+				a.flushReleasing(ctx, batch)
+			} else {
+				<-a.slots
 			}
-			<-a.slots
 			if len(batch) == 0 {
 				// The queue was empty, so p is in a batch in flight: await it.
 				return <-p.done
@@ -96,6 +97,25 @@ func (a *acceptor) withdraw(p *pendingAccept) bool {
 		}
 	}
 	return false
+}
+
+// flushReleasing flushes the batch and frees the slot. Should the store panic, every member
+// still waiting gets an error and the slot is freed, so no follower hangs; the panic goes on.
+func (a *acceptor) flushReleasing(ctx context.Context, batch []*pendingAccept) {
+	defer func() { <-a.slots }()
+	done := false
+	defer func() {
+		if !done {
+			for _, p := range batch {
+				select {
+				case p.done <- errors.New("accept: store failed while writing"):
+				default: // already answered
+				}
+			}
+		}
+	}()
+	a.flush(ctx, batch)
+	done = true
 }
 
 // flush commits the batch in one transaction. If that fails for a reason other than the store

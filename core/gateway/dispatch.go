@@ -16,6 +16,9 @@ import (
 // (the queue applies the backoff). The wrapping error carries the provider error.
 var ErrRetry = errors.New("retry send later")
 
+// recordTimeout bounds the transaction that stores a job's send results.
+const recordTimeout = 15 * time.Second
+
 // Dispatch carries out one run of a send job: the messages accepted together for one
 // provider. It is safe to run more than once for the same job (at-least-once queue): a
 // message that already has a provider message id or a final status is not sent again. The
@@ -32,8 +35,14 @@ func (g *Gateway) Dispatch(ctx context.Context, a ports.DispatchAttempt) error {
 		return err
 	}
 	outcomes := g.sendAll(ctx, ms)
+	// Record the results even when the job's context ended during the sends (job timeout,
+	// shutdown): the messages the provider did take must get their provider ids stored, or a
+	// retry of the job would send them again. Detached, but keeping the context's values (the
+	// queue finds its client there to complete the job), and bounded.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	var retry *ports.ProviderError
-	err = g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+	err = g.store.InTx(rctx, func(ctx context.Context, tx ports.Tx) error {
 		retry = nil
 		sentIDs := make([]string, len(ms))
 		for i, m := range ms {

@@ -92,6 +92,9 @@ func (s *memStore) InTx(ctx context.Context, fn func(context.Context, ports.Tx) 
 	if s.failTx != nil {
 		return s.failTx
 	}
+	if err := ctx.Err(); err != nil { // a real store cannot begin on an ended context either
+		return err
+	}
 	tx := &memTx{s: s, msgs: maps.Clone(s.msgs), hidden: maps.Clone(s.hidden)}
 	if err := fn(ctx, tx); err != nil {
 		return err

@@ -471,3 +471,33 @@ func TestAcceptGroupsJobsByProvider(t *testing.T) {
 		t.Errorf("scheduled job runs at %v", e.jobs.jobs[2].RunAt)
 	}
 }
+
+// cancelingProviders ends the job's context during the send, like a job timeout would.
+type cancelingProviders struct {
+	*fakeProviders
+	cancel context.CancelFunc
+}
+
+func (p cancelingProviders) Send(ctx context.Context, provider string, m message.Message) (ports.SendResult, error) {
+	defer p.cancel()
+	return p.fakeProviders.Send(ctx, provider, m)
+}
+
+func TestDispatchRecordsResultsAfterTheJobContextEnds(t *testing.T) {
+	// The provider took the message, then the job's context ended: the provider id must still
+	// be stored, or the retried job would send the message again.
+	e := newEnv(t)
+	m := e.send(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	e.g.providers = cancelingProviders{fakeProviders: e.prov, cancel: cancel}
+	completed := false
+	err := e.g.Dispatch(ctx, ports.DispatchAttempt{MessageIDs: []string{m.ID}, Attempt: 1, MaxAttempts: 3,
+		Complete: func(context.Context, ports.Tx) error { completed = true; return nil }})
+	if err != nil || !completed {
+		t.Fatalf("completed=%v err=%v", completed, err)
+	}
+	got, _ := e.store.GetMessage(context.Background(), "", m.ID)
+	if got.ProviderMessageID != "p1" || got.Status != message.StatusSent {
+		t.Fatalf("after a canceled job context: %s %q", got.Status, got.ProviderMessageID)
+	}
+}
