@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -394,38 +393,15 @@ func encodeError(e *message.Error) (code, msg sql.NullString) {
 // InsertMessages implements ports.Tx, one message at a time (the single SQLite connection makes a
 // statement per message as cheap as a multi-row one).
 func (t *Tx) InsertMessages(ctx context.Context, ms []message.Message) error {
-	for _, m := range ms {
-		if err := t.InsertMessage(ctx, m); err != nil {
-			return err
-		}
-	}
-	return nil
+	return ports.InsertEach(ctx, t.InsertMessage, ms)
 }
 
 // GetMessagesForUpdate implements ports.Tx, one message at a time (one connection: no round trips to save).
 func (t *Tx) GetMessagesForUpdate(ctx context.Context, ids []string) ([]message.Message, error) {
-	sorted := slices.Clone(ids)
-	slices.Sort(sorted)
-	out := make([]message.Message, 0, len(sorted))
-	for _, id := range slices.Compact(sorted) {
-		m, err := t.GetMessageForUpdate(ctx, id)
-		if errors.Is(err, ports.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, nil
+	return ports.GetEachForUpdate(ctx, t.GetMessageForUpdate, ids)
 }
 
 // UpdateMessages implements ports.Tx, one message at a time.
 func (t *Tx) UpdateMessages(ctx context.Context, updates []ports.MessageUpdate) error {
-	for _, u := range updates {
-		if err := t.UpdateMessage(ctx, u.Message, u.NewEvents...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return ports.UpdateEach(ctx, t.UpdateMessage, updates)
 }

@@ -3,7 +3,6 @@ package porttest
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -217,38 +216,15 @@ func (t *memTx) HideMessage(_ context.Context, id string, _ time.Time) error {
 
 // InsertMessages implements ports.Tx, one message at a time.
 func (t *memTx) InsertMessages(ctx context.Context, ms []message.Message) error {
-	for _, m := range ms {
-		if err := t.InsertMessage(ctx, m); err != nil {
-			return err
-		}
-	}
-	return nil
+	return ports.InsertEach(ctx, t.InsertMessage, ms)
 }
 
 // GetMessagesForUpdate implements ports.Tx, one message at a time.
 func (t *memTx) GetMessagesForUpdate(ctx context.Context, ids []string) ([]message.Message, error) {
-	sorted := slices.Clone(ids)
-	slices.Sort(sorted)
-	out := make([]message.Message, 0, len(sorted))
-	for _, id := range slices.Compact(sorted) {
-		m, err := t.GetMessageForUpdate(ctx, id)
-		if errors.Is(err, ports.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, nil
+	return ports.GetEachForUpdate(ctx, t.GetMessageForUpdate, ids)
 }
 
 // UpdateMessages implements ports.Tx, one message at a time.
 func (t *memTx) UpdateMessages(ctx context.Context, updates []ports.MessageUpdate) error {
-	for _, u := range updates {
-		if err := t.UpdateMessage(ctx, u.Message, u.NewEvents...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return ports.UpdateEach(ctx, t.UpdateMessage, updates)
 }
