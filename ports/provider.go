@@ -148,12 +148,13 @@ type Providers interface {
 	Healthy(provider string) bool
 }
 
-// ProviderEventHandler receives what plugins push on their own. The plugin host calls it
-// for every event of a plugin's event stream (retrying while it returns an error, so an
-// event is never dropped), and ProviderRestarted at start-up and after it relaunched a
-// plugin, so the core can reconcile what a dead process (of this gateway or of a previous
-// one) may have left unreported.
+// ProviderEventHandler receives what plugins push on their own. The plugin host hands it
+// the events of a plugin's event stream in bursts, in the order the plugin sent them per
+// message; it returns one error per event, and the host retries the failed ones (so an
+// event is never dropped by a blip). The host calls ProviderRestarted at start-up and after
+// it relaunched a plugin, so the core can reconcile what a dead process (of this gateway or
+// of a previous one) may have left unreported.
 type ProviderEventHandler interface {
-	HandleProviderEvent(ctx context.Context, provider string, ev ProviderEvent) error
+	HandleProviderEvents(ctx context.Context, provider string, evs []ProviderEvent) []error
 	ProviderRestarted(ctx context.Context, provider string) error
 }

@@ -19,13 +19,15 @@ const (
 	// notFoundAttempts bounds the retries of a status for a message the store does not know:
 	// its send result may not be committed yet, but after ~3s (0.2+0.4+0.8+1.6) it is not ours.
 	notFoundAttempts = 5
-	// eventLanes is how many events of one provider are handled at once. Each event is a
-	// store transaction; handled one after another, a busy provider's stream would be limited
-	// to one transaction's latency per event. Events of the same message always take the same
-	// lane, so they are applied in the order the plugin sent them.
-	eventLanes = 16
+	// eventLanes is how many bursts of one provider's events are handled at once. Each lane
+	// hands the handler everything queued on it (up to maxEventBurst) in one call, which the
+	// core applies in one transaction, so a busy stream costs a transaction per burst, not per
+	// event. Events of the same message always take the same lane, so they are applied in
+	// the order the plugin sent them.
+	eventLanes    = 4
+	maxEventBurst = 256
 	// laneBuffer is how many received events may wait per lane before the stream is paused.
-	laneBuffer = 64
+	laneBuffer = 512
 )
 
 // lanes hands events to eventLanes goroutines, keyed by message.
@@ -45,7 +47,7 @@ func (p *provider) startLanes(ctx context.Context, h ports.ProviderEventHandler)
 		go func() {
 			defer wg.Done()
 			for ev := range ch {
-				if p.deliver(ctx, h, ev) != nil {
+				if p.deliver(ctx, h, burst(ev, ch)) != nil {
 					// The host is stopping: what is left is reconciled at the next start.
 					for range ch {
 					}
@@ -60,6 +62,24 @@ func (p *provider) startLanes(ctx context.Context, h ports.ProviderEventHandler)
 		}
 		wg.Wait()
 	}
+}
+
+// burst is first plus whatever else is already waiting on ch, up to maxEventBurst. It never
+// waits for more: a lone event is handled at once.
+func burst(first sdk.Event, ch <-chan sdk.Event) []sdk.Event {
+	evs := []sdk.Event{first}
+	for len(evs) < maxEventBurst {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				return evs
+			}
+			evs = append(evs, ev)
+		default:
+			return evs
+		}
+	}
+	return evs
 }
 
 // submit queues ev on its message's lane, waiting while that lane is full.
@@ -138,40 +158,64 @@ func (p *provider) subscribe(ctx context.Context, h ports.ProviderEventHandler) 
 	}
 }
 
-// deliver hands one event to the handler, retrying while it fails. It returns nil once the
-// event is handled or dropped (the stream goes on), and ctx's error when the host stops.
-func (p *provider) deliver(ctx context.Context, h ports.ProviderEventHandler, ev sdk.Event) error {
-	pev, err := eventToPorts(ev)
-	if err != nil {
-		p.log.Error("dropping malformed event", "error", err)
-		return nil
+// deliver hands a burst of events to the handler, retrying the events that failed (in
+// their order) until each is handled or dropped. It returns nil then (the stream goes on),
+// and ctx's error when the host stops.
+func (p *provider) deliver(ctx context.Context, h ports.ProviderEventHandler, evs []sdk.Event) error {
+	type pendingEvent struct {
+		ev       ports.ProviderEvent
+		attempts int
+	}
+	pending := make([]pendingEvent, 0, len(evs))
+	for _, ev := range evs {
+		pev, err := eventToPorts(ev)
+		if err != nil {
+			p.log.Error("dropping malformed event", "error", err)
+			continue
+		}
+		pending = append(pending, pendingEvent{ev: pev})
 	}
 	b := newBackoff(Backoff{Min: handlerRetryMin, Max: handlerRetryMax})
-	for attempt := 1; ; attempt++ {
-		err := h.HandleProviderEvent(ctx, p.cfg.Name, pev)
-		if err == nil {
-			return nil
+	for len(pending) > 0 {
+		batch := make([]ports.ProviderEvent, len(pending))
+		for i, pe := range pending {
+			batch[i] = pe.ev
 		}
+		errs := h.HandleProviderEvents(ctx, p.cfg.Name, batch)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		switch {
-		case errors.Is(err, ports.ErrNotFound):
-			if attempt >= notFoundAttempts {
-				p.log.Warn("dropping event for an unknown message", "attempts", attempt, "error", err)
-				return nil
+		retry := pending[:0]
+		for i, pe := range pending {
+			var err error
+			if i < len(errs) {
+				err = errs[i]
 			}
-		case permanent(err):
-			// The same event would fail the same way forever, and hold up every event behind it.
-			p.log.Error("dropping event the gateway refuses", "error", err)
-			return nil
-		default:
-			p.log.Warn("handling provider event failed; retrying", "attempt", attempt, "error", err)
+			if err == nil {
+				continue
+			}
+			pe.attempts++
+			switch {
+			case errors.Is(err, ports.ErrNotFound):
+				if pe.attempts >= notFoundAttempts {
+					p.log.Warn("dropping event for an unknown message", "attempts", pe.attempts, "error", err)
+					continue
+				}
+			case permanent(err):
+				// The same event would fail the same way forever, and hold up every event behind it.
+				p.log.Error("dropping event the gateway refuses", "error", err)
+				continue
+			default:
+				p.log.Warn("handling provider event failed; retrying", "attempt", pe.attempts, "error", err)
+			}
+			retry = append(retry, pe)
 		}
-		if !sleep(ctx, b.delay()) {
+		pending = retry
+		if len(pending) > 0 && !sleep(ctx, b.delay()) {
 			return ctx.Err()
 		}
 	}
+	return nil
 }
 
 // permanent reports handler errors a retry cannot fix. Everything else (the store being

@@ -48,9 +48,11 @@ func newRecorder() *recorder {
 	return &recorder{events: make(chan ports.ProviderEvent, 1024), restarted: make(chan string, 16)}
 }
 
-func (r *recorder) HandleProviderEvent(_ context.Context, _ string, ev ports.ProviderEvent) error {
-	r.events <- ev
-	return nil
+func (r *recorder) HandleProviderEvents(_ context.Context, _ string, evs []ports.ProviderEvent) []error {
+	for _, ev := range evs {
+		r.events <- ev
+	}
+	return make([]error, len(evs))
 }
 
 func (r *recorder) ProviderRestarted(_ context.Context, provider string) error {

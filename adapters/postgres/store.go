@@ -3,10 +3,11 @@
 // a session lock) including River's tables, so the queue adapter can share the *sql.DB.
 //
 // Round trips: each write is one statement (a message with its events, an update with its
-// appended events). lib/pq prepares and then executes every statement with parameters, two
-// round trips, unless the DSN sets binary_parameters=yes: then one. Open sets it unless the
-// DSN says otherwise (this package sends no []byte parameters that need text encoding, and
-// River's database/sql driver inserts and completes jobs with it).
+// appended events). Every statement with parameters is prepared once per connection and then
+// executed in one round trip (stmtcache.go), this package's and River's alike. Open adds
+// binary_parameters=yes unless the DSN sets it, so that a statement that does go unnamed is
+// one round trip too (this package sends no []byte parameters that need text encoding, and
+// River's database/sql driver works with it).
 package postgres
 
 import (
@@ -16,7 +17,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -51,9 +51,6 @@ func WithMaxOpenConns(n int) Option {
 // Store is the PostgreSQL ports.Store. It is safe for concurrent use.
 type Store struct {
 	db *sqlx.DB
-
-	mu    sync.Mutex
-	stmts *prepared // nil until the first transaction (the schema may not exist at Open)
 }
 
 var _ ports.Store = (*Store)(nil)
@@ -66,10 +63,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	db, err := sqlx.Open("postgres", withBinaryParameters(dsn))
+	connector, err := newCachingConnector(withBinaryParameters(dsn), stmtCacheSize)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	db := sqlx.NewDb(sql.OpenDB(connector), "postgres")
 	db.SetMaxOpenConns(o.maxOpenConns)
 	db.SetMaxIdleConns(o.maxOpenConns)
 	db.SetConnMaxLifetime(connMaxLifetime)
@@ -83,23 +81,6 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open postgres: %w", mapErr(err))
 	}
 	return &Store{db: db}, nil
-}
-
-// prepared returns the write-path statements, preparing them on first use. That happens
-// before the caller's transaction takes its connection, so preparing never needs a second
-// connection from inside a transaction (which could wait forever on an exhausted pool).
-func (s *Store) prepared(ctx context.Context) (*prepared, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stmts != nil {
-		return s.stmts, nil
-	}
-	p, err := prepare(ctx, s.db)
-	if err != nil {
-		return nil, err
-	}
-	s.stmts = p
-	return p, nil
 }
 
 // withBinaryParameters adds binary_parameters=yes to a URL or key=value DSN that does not
@@ -117,30 +98,11 @@ func withBinaryParameters(dsn string) string {
 	return strings.TrimSpace(dsn) + " binary_parameters=yes"
 }
 
-// forget drops stale prepared statements so that the next transaction prepares them again.
-func (s *Store) forget(stale *prepared) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stmts == stale {
-		s.stmts = nil
-		_ = stale.close()
-	}
-}
-
 // DB returns the connection pool, for River and Migrate.
 func (s *Store) DB() *sql.DB { return s.db.DB }
 
 // Close closes the connection pool.
-func (s *Store) Close() error {
-	s.mu.Lock()
-	stmts := s.stmts
-	s.mu.Unlock()
-	var err error
-	if stmts != nil {
-		err = stmts.close()
-	}
-	return errors.Join(err, s.db.Close())
-}
+func (s *Store) Close() error { return s.db.Close() }
 
 // Ping checks the database answers.
 func (s *Store) Ping(ctx context.Context) error {
@@ -153,10 +115,6 @@ func (s *Store) Ping(ctx context.Context) error {
 // InTx runs fn in one READ COMMITTED transaction; see ports.Store. The Tx given to fn also
 // implements ports.SQLTx.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx ports.Tx) error) error {
-	stmts, err := s.prepared(ctx)
-	if err != nil {
-		return err
-	}
 	sqlTx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", mapErr(err))
@@ -168,11 +126,11 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx ports.
 			panic(p)
 		}
 	}()
-	if err := fn(ctx, &tx{tx: sqlTx, stmts: stmts}); err != nil {
+	if err := fn(ctx, &tx{tx: sqlTx}); err != nil {
 		_ = sqlTx.Rollback()
 		if stalePlan(err) {
-			s.forget(stmts)
-			// Nothing was written: the caller may retry at once, and the retry re-prepares.
+			// Nothing was written: the caller may retry at once, and the retry prepares the
+			// statement afresh (see stmtcache.go).
 			return fmt.Errorf("%w: %w", ports.ErrUnavailable, err)
 		}
 		return err
@@ -185,12 +143,8 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx ports.
 
 // tx is the ports.Tx of InTx.
 type tx struct {
-	tx    *sqlx.Tx
-	stmts *prepared
+	tx *sqlx.Tx
 }
-
-// stmt is a prepared statement bound to this transaction.
-func (t *tx) stmt(ctx context.Context, st *sqlx.Stmt) *sqlx.Stmt { return t.tx.StmtxContext(ctx, st) }
 
 var (
 	_ ports.Tx    = (*tx)(nil)

@@ -21,6 +21,7 @@ type memStore struct {
 	hidden   map[string]bool
 	accounts map[string]ports.Account
 	failTx   error // returned by InTx instead of running fn
+	txCount  int   // transactions begun
 }
 
 func newMemStore() *memStore {
@@ -88,6 +89,7 @@ func (s *memStore) Ping(context.Context) error { return s.failTx }
 func (s *memStore) InTx(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.txCount++
 	if s.failTx != nil {
 		return s.failTx
 	}

@@ -289,6 +289,68 @@ func TestApplyStatus(t *testing.T) {
 	})
 }
 
+func TestApplyStatusesInOneTransaction(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.prov.results = []sendAnswer{
+		{res: ports.SendResult{ProviderMessageID: "p1", Status: message.StatusSent}},
+		{res: ports.SendResult{ProviderMessageID: "p2", Status: message.StatusSent}},
+	}
+	a, b := e.send(t), e.send(t)
+	for _, m := range []message.Message{a, b} {
+		if _, err := e.dispatch(t, m.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pa := e.mustGet(t, a.ID).ProviderMessageID
+	pb := e.mustGet(t, b.ID).ProviderMessageID
+	txs := e.store.txCount
+	errs := e.g.ApplyStatuses(ctx, "loop", []ports.StatusReport{
+		{MessageID: a.ID, ProviderMessageID: pa, Status: message.StatusDelivered},
+		{ProviderMessageID: "unknown", Status: message.StatusDelivered},
+		{ProviderMessageID: pb, Status: message.StatusUndelivered, ErrorCode: "30003"},
+		{MessageID: a.ID, ProviderMessageID: pa, Status: message.StatusDelivered}, // repeat: dropped
+		{ProviderMessageID: pb, Status: message.StatusDelivered},                  // after a final status: ignored
+	})
+	if e.store.txCount != txs+1 {
+		t.Fatalf("%d transactions for one burst, want 1", e.store.txCount-txs)
+	}
+	for i, err := range errs {
+		if want := i == 1; errors.Is(err, ports.ErrNotFound) != want || (!want && err != nil) {
+			t.Fatalf("report %d: %v", i, err)
+		}
+	}
+	if got := e.mustGet(t, a.ID); got.Status != message.StatusDelivered || statuses(got) != "queued sending sent delivered " {
+		t.Fatalf("a: %s %s", got.Status, statuses(got))
+	}
+	if got := e.mustGet(t, b.ID); got.Status != message.StatusUndelivered || statuses(got) != "queued sending sent undelivered delivered(ignored) " {
+		t.Fatalf("b: %s %s", got.Status, statuses(got))
+	}
+
+	// A failed transaction fails every report, and applies none.
+	c := e.send(t)
+	e.store.failTx = ports.ErrUnavailable
+	errs = e.g.ApplyStatuses(ctx, "loop", []ports.StatusReport{{MessageID: c.ID, Status: message.StatusDelivered}, {MessageID: a.ID, Status: message.StatusFailed}})
+	e.store.failTx = nil
+	for i, err := range errs {
+		if !errors.Is(err, ports.ErrUnavailable) {
+			t.Fatalf("report %d after a failed transaction: %v", i, err)
+		}
+	}
+	if got := e.mustGet(t, c.ID); got.Status != message.StatusQueued {
+		t.Fatalf("c applied from a failed transaction: %s", got.Status)
+	}
+}
+
+func (e *env) mustGet(t *testing.T, id string) message.Message {
+	t.Helper()
+	m, err := e.store.GetMessage(context.Background(), "", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func TestCancelAndDelete(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
@@ -72,35 +73,114 @@ func (g *Gateway) receive(ctx context.Context, tx ports.Tx, cmd ReceiveCommand) 
 // events; a status the message already went through is dropped. ErrNotFound when no message
 // matches.
 func (g *Gateway) ApplyStatus(ctx context.Context, provider string, r ports.StatusReport) error {
-	return g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
-		return g.applyStatus(ctx, tx, provider, r)
-	})
+	return g.ApplyStatuses(ctx, provider, []ports.StatusReport{r})[0]
 }
 
-func (g *Gateway) applyStatus(ctx context.Context, tx ports.Tx, provider string, r ports.StatusReport) error {
-	var (
-		m   message.Message
-		err error
-	)
-	if r.MessageID != "" {
-		m, err = tx.GetMessageForUpdate(ctx, r.MessageID)
-	} else {
-		m, err = tx.FindByProviderIDForUpdate(ctx, message.Outbound, provider, r.ProviderMessageID)
-	}
+// ApplyStatuses is ApplyStatus for several reports of one provider, in one transaction: a
+// provider's event stream delivers them in bursts, and one transaction per report would
+// make a commit per delivery report the gateway's bottleneck. Reports are applied in order,
+// so several reports of one message see each other's effect. It returns one error per
+// report: nil once applied, recorded or dropped as a repeat; wrapping ErrNotFound when no
+// message matches (the others are still applied); when the transaction fails, its error for
+// every report (nothing was applied).
+func (g *Gateway) ApplyStatuses(ctx context.Context, provider string, rs []ports.StatusReport) []error {
+	var errs []error
+	err := g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+		var err error
+		errs, err = g.applyStatuses(ctx, tx, provider, rs)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("find message for status %s/%s: %w", provider, r.ProviderMessageID, err)
+		errs = make([]error, len(rs))
+		for i := range errs {
+			errs[i] = err
+		}
 	}
-	if m.Direction != message.Outbound {
-		return fmt.Errorf("status for inbound message %s: %w", m.ID, ports.ErrNotFound)
+	return errs
+}
+
+// applyStatuses applies rs inside tx; see ApplyStatuses. The messages named by gateway id
+// are locked together in id order (as every multi-row transaction locks), the others one by
+// one by provider id.
+func (g *Gateway) applyStatuses(ctx context.Context, tx ports.Tx, provider string, rs []ports.StatusReport) ([]error, error) {
+	byID := map[string]message.Message{}
+	var ids []string
+	for _, r := range rs {
+		if r.MessageID != "" {
+			ids = append(ids, r.MessageID)
+		}
 	}
+	if len(ids) > 0 {
+		slices.Sort(ids)
+		ms, err := tx.GetMessagesForUpdate(ctx, slices.Compact(ids))
+		if err != nil {
+			return nil, fmt.Errorf("lock %d message(s) for status: %w", len(ids), err)
+		}
+		for _, m := range ms {
+			byID[m.ID] = m
+		}
+	}
+	errs := make([]error, len(rs))
+	byProviderID := map[string]string{} // provider message id -> message id
+	var order []string                  // ids of changed messages, first change first
+	events := map[string][]message.Event{}
 	now := g.now()
+	for i, r := range rs {
+		id := r.MessageID
+		if id == "" {
+			var ok bool
+			if id, ok = byProviderID[r.ProviderMessageID]; !ok {
+				m, err := tx.FindByProviderIDForUpdate(ctx, message.Outbound, provider, r.ProviderMessageID)
+				if errors.Is(err, ports.ErrNotFound) {
+					errs[i] = fmt.Errorf("find message for status %s/%s: %w", provider, r.ProviderMessageID, err)
+					continue
+				}
+				if err != nil {
+					return nil, fmt.Errorf("find message for status %s/%s: %w", provider, r.ProviderMessageID, err)
+				}
+				if cur, seen := byID[m.ID]; seen {
+					m = cur // already changed by an earlier report of this batch
+				}
+				id, byID[m.ID], byProviderID[r.ProviderMessageID] = m.ID, m, m.ID
+			}
+		}
+		m, ok := byID[id]
+		if !ok || m.Direction != message.Outbound {
+			errs[i] = fmt.Errorf("status %s/%s for message %q: %w", provider, r.ProviderMessageID, id, ports.ErrNotFound)
+			continue
+		}
+		next, ev, changed := statusApplied(m, provider, r, now)
+		if !changed {
+			continue
+		}
+		if _, seen := events[id]; !seen {
+			order = append(order, id)
+		}
+		byID[id], events[id] = next, append(events[id], ev)
+	}
+	if len(order) == 0 {
+		return errs, nil
+	}
+	updates := make([]ports.MessageUpdate, len(order))
+	for i, id := range order {
+		updates[i] = ports.MessageUpdate{Message: byID[id], NewEvents: events[id]}
+	}
+	if err := tx.UpdateMessages(ctx, updates); err != nil {
+		return nil, fmt.Errorf("apply %d status report(s): %w", len(updates), err)
+	}
+	return errs, nil
+}
+
+// statusApplied is m after the report r of provider, and the event to record; false when
+// the report is a repeat to drop.
+func statusApplied(m message.Message, provider string, r ports.StatusReport, now time.Time) (message.Message, message.Event, bool) {
 	if m.ProviderMessageID == "" && r.ProviderMessageID != "" && m.Provider == provider {
 		m.ProviderMessageID = r.ProviderMessageID
 	}
 	ev := message.Event{Status: r.Status, At: now, Detail: statusDetail(r)}
 	switch decide(m, r.Status) {
 	case message.Drop:
-		return nil
+		return m, message.Event{}, false
 	case message.Ignore:
 		ev.Detail = message.DetailIgnored
 	case message.Apply:
@@ -110,10 +190,8 @@ func (g *Gateway) applyStatus(ctx context.Context, tx ports.Tx, provider string,
 		}
 	}
 	m.UpdatedAt = now
-	if err := tx.UpdateMessage(ctx, m, ev); err != nil {
-		return fmt.Errorf("update message %s: %w", m.ID, err)
-	}
-	return nil
+	m.Events = append(slices.Clip(m.Events), ev)
+	return m, ev, true
 }
 
 // decide is message.Transition plus dedupe: a repeat of the current status, or of a report
@@ -163,8 +241,9 @@ func (g *Gateway) HandleWebhook(ctx context.Context, provider string, req ports.
 				return err
 			}
 		}
-		for _, st := range res.Statuses {
-			if err := g.applyStatus(ctx, tx, provider, st); err != nil && !errors.Is(err, ports.ErrNotFound) {
+		if len(res.Statuses) > 0 {
+			// Reports of unknown messages are skipped; the others commit.
+			if _, err := g.applyStatuses(ctx, tx, provider, res.Statuses); err != nil {
 				return err
 			}
 		}
@@ -180,18 +259,30 @@ func inboundCommand(provider string, in ports.InboundReport) ReceiveCommand {
 	return ReceiveCommand{Provider: provider, ProviderMessageID: in.ProviderMessageID, From: in.From, To: in.To, Text: in.Text}
 }
 
-// HandleProviderEvent applies one event of a plugin's event stream. It returns ErrNotFound
-// (wrapped) for a status of an unknown message, so the caller may retry it a bounded
-// number of times (the send result may not be committed yet).
-func (g *Gateway) HandleProviderEvent(ctx context.Context, provider string, ev ports.ProviderEvent) error {
-	switch {
-	case ev.Status != nil:
-		return g.ApplyStatus(ctx, provider, *ev.Status)
-	case ev.Inbound != nil:
-		_, err := g.Receive(ctx, inboundCommand(provider, *ev.Inbound))
-		return err
+// HandleProviderEvents applies a burst of a plugin's event stream: the status reports in
+// one transaction (ApplyStatuses), each inbound message in its own. It returns one error per
+// event; a status of an unknown message wraps ErrNotFound, so the caller may retry it a
+// bounded number of times (its send result may not be committed yet).
+func (g *Gateway) HandleProviderEvents(ctx context.Context, provider string, evs []ports.ProviderEvent) []error {
+	errs := make([]error, len(evs))
+	var (
+		reports []ports.StatusReport
+		at      []int // index in evs of each report
+	)
+	for i, ev := range evs {
+		switch {
+		case ev.Status != nil:
+			reports, at = append(reports, *ev.Status), append(at, i)
+		case ev.Inbound != nil:
+			_, errs[i] = g.Receive(ctx, inboundCommand(provider, *ev.Inbound))
+		}
 	}
-	return nil
+	if len(reports) > 0 {
+		for j, err := range g.ApplyStatuses(ctx, provider, reports) {
+			errs[at[j]] = err
+		}
+	}
+	return errs
 }
 
 // ProviderRestarted reconciles after a plugin restart: a dead plugin process may have lost
@@ -226,8 +317,8 @@ func (g *Gateway) refreshProvider(ctx context.Context, provider string, since ti
 		if err != nil {
 			return checked, fmt.Errorf("poll status of %s: %w", provider, err)
 		}
-		for _, r := range reports {
-			if err := g.ApplyStatus(ctx, provider, r); err != nil && !errors.Is(err, ports.ErrNotFound) {
+		for _, err := range g.ApplyStatuses(ctx, provider, reports) {
+			if err != nil && !errors.Is(err, ports.ErrNotFound) {
 				return checked, err
 			}
 		}
