@@ -13,27 +13,13 @@ import (
 	"github.com/smsgw/smsgw/ports"
 )
 
-// selectMessage reads messages with their whole event history in one round trip: the events
-// come as three parallel arrays (oldest first) from a lateral aggregate.
+// selectMessage reads messages with their whole event history, which is a JSON array
+// column (oldest first).
 const selectMessage = `
 SELECT m.id, m.account_id, m.direction, m.from_number, m.to_number, m.text, m.status,
        m.provider, m.route, m.provider_message_id, m.segments, m.encoding, m.tags,
-       m.error_code, m.error_message, m.send_at, m.created_at, m.updated_at, m.event_count,
-       ev.statuses, ev.ats, ev.details
-FROM messages m
-LEFT JOIN LATERAL (
-    SELECT array_agg(e.status ORDER BY e.seq) AS statuses,
-           array_agg(round(extract(epoch FROM e.at) * 1000000)::bigint ORDER BY e.seq) AS ats,
-           array_agg(e.detail ORDER BY e.seq) AS details
-    FROM message_events e
-    WHERE e.message_id = m.id
-) ev ON true`
-
-// selectEvents reloads one message's history; see lockedMessage.
-const selectEvents = `
-SELECT array_agg(status ORDER BY seq), array_agg(round(extract(epoch FROM at) * 1000000)::bigint ORDER BY seq),
-       array_agg(detail ORDER BY seq)
-FROM message_events WHERE message_id = $1`
+       m.error_code, m.error_message, m.send_at, m.created_at, m.updated_at, m.events
+FROM messages m`
 
 // nonFinal lists the statuses that can still change, as the awaiting-status index does.
 const nonFinal = `('scheduled', 'queued', 'sending', 'sent')`
@@ -58,33 +44,48 @@ type messageRow struct {
 	SendAt            *time.Time     `db:"send_at"`
 	CreatedAt         time.Time      `db:"created_at"`
 	UpdatedAt         time.Time      `db:"updated_at"`
-	EventCount        int            `db:"event_count"`
-	events
+	Events            []byte         `db:"events"`
 }
 
-// events is a message's history as parallel arrays; NULL arrays mean no events.
-type events struct {
-	Statuses pq.StringArray `db:"statuses"`
-	Ats      pq.Int64Array  `db:"ats"`
-	Details  pq.StringArray `db:"details"`
+// eventJSON is one element of the events column. At is written as RFC 3339 with
+// microseconds in UTC (ts), so it reads back exactly.
+type eventJSON struct {
+	Status string    `json:"status"`
+	At     time.Time `json:"at"`
+	Detail string    `json:"detail"`
 }
 
-func (e events) toEvents() ([]message.Event, error) {
-	if len(e.Statuses) != len(e.Ats) || len(e.Statuses) != len(e.Details) {
-		return nil, fmt.Errorf("event arrays of different lengths")
+func decodeEvents(b []byte) ([]message.Event, error) {
+	var evs []eventJSON
+	if err := json.Unmarshal(b, &evs); err != nil {
+		return nil, fmt.Errorf("decode events: %w", err)
 	}
-	if len(e.Statuses) == 0 {
+	if len(evs) == 0 {
 		return nil, nil
 	}
-	out := make([]message.Event, len(e.Statuses))
-	for i := range out {
-		out[i] = message.Event{
-			Status: message.Status(e.Statuses[i]),
-			At:     time.UnixMicro(e.Ats[i]).UTC(),
-			Detail: e.Details[i],
-		}
+	out := make([]message.Event, len(evs))
+	for i, e := range evs {
+		out[i] = message.Event{Status: message.Status(e.Status), At: e.At.UTC(), Detail: e.Detail}
 	}
 	return out, nil
+}
+
+func eventsJSON(evs []message.Event) []eventJSON {
+	out := make([]eventJSON, len(evs))
+	for i, e := range evs {
+		out[i] = eventJSON{Status: string(e.Status), At: ts(e.At), Detail: e.Detail}
+	}
+	return out
+}
+
+// encodeEvents renders events for a jsonb parameter, as text (lib/pq would send a []byte as
+// bytea).
+func encodeEvents(evs []message.Event) (string, error) {
+	b, err := json.Marshal(eventsJSON(evs))
+	if err != nil {
+		return "", fmt.Errorf("encode events: %w", err)
+	}
+	return string(b), nil
 }
 
 func (r messageRow) toMessage() (message.Message, error) {
@@ -119,7 +120,7 @@ func (r messageRow) toMessage() (message.Message, error) {
 		at := r.SendAt.UTC()
 		m.SendAt = &at
 	}
-	evs, err := r.toEvents()
+	evs, err := decodeEvents(r.Events)
 	if err != nil {
 		return message.Message{}, fmt.Errorf("message %s: %w", r.ID, err)
 	}
@@ -255,40 +256,28 @@ LIMIT 1
 FOR UPDATE OF m`
 )
 
-// lockedMessage selects one message FOR UPDATE. When it had to wait for another transaction's
-// lock, the row it gets is the newest version but the events were read in the statement's
-// older snapshot; event_count tells, and the history is then read again (a second round trip
-// only in that case).
+// lockedMessage selects one message FOR UPDATE. When it had to wait for another
+// transaction's lock, the row it returns is the newest version, events included.
 func (t *tx) lockedMessage(ctx context.Context, query string, args ...any) (message.Message, error) {
 	var r messageRow
 	if err := t.tx.GetContext(ctx, &r, query, args...); err != nil {
 		return message.Message{}, mapErr(err)
 	}
-	if len(r.Statuses) != r.EventCount {
-		r.events = events{}
-		if err := t.tx.QueryRowxContext(ctx, selectEvents, r.ID).Scan(&r.Statuses, &r.Ats, &r.Details); err != nil {
-			return message.Message{}, fmt.Errorf("reload events: %w", mapErr(err))
-		}
-	}
 	return r.toMessage()
 }
 
-// insertMessage inserts the message and its events in one statement. ON CONFLICT DO NOTHING
-// (on the primary key and the inbound dedupe index) keeps the transaction usable on a
-// duplicate, which a failed statement would abort; no row returned means a conflict.
+// insertMessage inserts the message with its events. ON CONFLICT DO NOTHING (on the primary
+// key and the inbound dedupe index) keeps the transaction usable on a duplicate, which a
+// failed statement would abort; no row returned means a conflict.
 const insertMessage = `
 WITH ins AS (
     INSERT INTO messages (id, account_id, direction, from_number, to_number, text, status,
         provider, route, provider_message_id, segments, encoding, tags, error_code,
-        error_message, send_at, created_at, updated_at, event_count)
+        error_message, send_at, created_at, updated_at, events)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15, $16, $17, $18,
-        cardinality($19::text[]))
+        $19::jsonb)
     ON CONFLICT DO NOTHING
     RETURNING id
-), ev AS (
-    INSERT INTO message_events (message_id, seq, status, at, detail)
-    SELECT ins.id, e.seq, e.status, e.at, e.detail
-    FROM ins, unnest($19::text[], $20::timestamptz[], $21::text[]) WITH ORDINALITY AS e(status, at, detail, seq)
 )
 SELECT count(*) FROM ins`
 
@@ -304,13 +293,15 @@ func (t *tx) InsertMessage(ctx context.Context, m message.Message) error {
 		at := ts(*m.SendAt)
 		sendAt = &at
 	}
-	statuses, ats, details := eventArrays(m.Events)
+	evs, err := encodeEvents(m.Events)
+	if err != nil {
+		return fmt.Errorf("insert message %s: %w", m.ID, err)
+	}
 	var n int
 	err = t.tx.QueryRowxContext(ctx, insertMessage,
 		m.ID, m.AccountID, string(m.Direction), m.From, m.To, m.Text, string(m.Status),
 		m.Provider, routeArray(m.Route), m.ProviderMessageID, m.Segments, string(m.Encoding), tags,
-		code, msg, sendAt, ts(m.CreatedAt), ts(m.UpdatedAt),
-		statuses, ats, details).Scan(&n)
+		code, msg, sendAt, ts(m.CreatedAt), ts(m.UpdatedAt), evs).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("insert message %s: %w", m.ID, mapErr(err))
 	}
@@ -322,28 +313,20 @@ func (t *tx) InsertMessage(ctx context.Context, m message.Message) error {
 
 // insertMessages is insertMessage for many messages: one JSON document in, one statement.
 const insertMessages = `
-WITH input AS (
-    SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id text, account_id text, direction text,
+WITH ins AS (
+    INSERT INTO messages (id, account_id, direction, from_number, to_number, text, status,
+        provider, route, provider_message_id, segments, encoding, tags, error_code,
+        error_message, send_at, created_at, updated_at, events)
+    SELECT id, account_id, direction, from_number, to_number, text, status, provider, route,
+        provider_message_id, segments, encoding, tags, error_code, error_message, send_at,
+        created_at, updated_at, events
+    FROM jsonb_to_recordset($1::jsonb) AS x(id text, account_id text, direction text,
         from_number text, to_number text, text text, status text, provider text, route text[],
         provider_message_id text, segments int, encoding text, tags jsonb, error_code text,
         error_message text, send_at timestamptz, created_at timestamptz, updated_at timestamptz,
         events jsonb)
-), ins AS (
-    INSERT INTO messages (id, account_id, direction, from_number, to_number, text, status,
-        provider, route, provider_message_id, segments, encoding, tags, error_code,
-        error_message, send_at, created_at, updated_at, event_count)
-    SELECT id, account_id, direction, from_number, to_number, text, status, provider, route,
-        provider_message_id, segments, encoding, tags, error_code, error_message, send_at,
-        created_at, updated_at, jsonb_array_length(events)
-    FROM input
     ON CONFLICT DO NOTHING
     RETURNING id
-), ev AS (
-    INSERT INTO message_events (message_id, seq, status, at, detail)
-    SELECT ins.id, e.seq, e.status, e.at, e.detail
-    FROM ins JOIN input ON input.id = ins.id,
-        ROWS FROM (jsonb_to_recordset(input.events) AS (status text, at timestamptz, detail text))
-            WITH ORDINALITY AS e(status, at, detail, seq)
 )
 SELECT count(*) FROM ins`
 
@@ -367,13 +350,7 @@ type insertRow struct {
 	SendAt            *time.Time        `json:"send_at"`
 	CreatedAt         time.Time         `json:"created_at"`
 	UpdatedAt         time.Time         `json:"updated_at"`
-	Events            []insertEvent     `json:"events"`
-}
-
-type insertEvent struct {
-	Status string    `json:"status"`
-	At     time.Time `json:"at"`
-	Detail string    `json:"detail"`
+	Events            []eventJSON       `json:"events"`
 }
 
 // InsertMessages implements ports.Tx with one statement for all of ms.
@@ -389,14 +366,11 @@ func (t *tx) InsertMessages(ctx context.Context, ms []message.Message) error {
 			Text: m.Text, Status: string(m.Status), Provider: m.Provider, Route: m.Route,
 			ProviderMessageID: m.ProviderMessageID, Segments: m.Segments, Encoding: string(m.Encoding),
 			Tags: m.Tags, ErrorCode: code, ErrorMessage: msg,
-			CreatedAt: ts(m.CreatedAt), UpdatedAt: ts(m.UpdatedAt), Events: make([]insertEvent, len(m.Events)),
+			CreatedAt: ts(m.CreatedAt), UpdatedAt: ts(m.UpdatedAt), Events: eventsJSON(m.Events),
 		}
 		if m.SendAt != nil {
 			at := ts(*m.SendAt)
 			r.SendAt = &at
-		}
-		for j, e := range m.Events {
-			r.Events[j] = insertEvent{Status: string(e.Status), At: ts(e.At), Detail: e.Detail}
 		}
 		rows[i] = r
 	}
@@ -429,13 +403,6 @@ func (t *tx) GetMessagesForUpdate(ctx context.Context, ids []string) ([]message.
 	}
 	out := make([]message.Message, len(rows))
 	for i, r := range rows {
-		// As in lockedMessage: a row that had to wait for its lock may carry an older history.
-		if len(r.Statuses) != r.EventCount {
-			r.events = events{}
-			if err := t.tx.QueryRowxContext(ctx, selectEvents, r.ID).Scan(&r.Statuses, &r.Ats, &r.Details); err != nil {
-				return nil, fmt.Errorf("reload events of %s: %w", r.ID, mapErr(err))
-			}
-		}
 		m, err := r.toMessage()
 		if err != nil {
 			return nil, err
@@ -447,28 +414,16 @@ func (t *tx) GetMessagesForUpdate(ctx context.Context, ids []string) ([]message.
 
 // updateMessages is updateMessage for many messages: one JSON document in, one statement.
 const updateMessages = `
-WITH input AS (
-    SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id text, status text, provider text,
-        route text[], provider_message_id text, error_code text, error_message text,
-        updated_at timestamptz, events jsonb)
-), upd AS (
-    UPDATE messages m SET status = i.status, provider = i.provider, route = i.route,
-        provider_message_id = i.provider_message_id, error_code = i.error_code,
-        error_message = i.error_message, updated_at = i.updated_at,
-        event_count = m.event_count + jsonb_array_length(i.events)
-    FROM input i
-    -- The id list lets the planner see how many rows change: it cannot tell from the JSON
-    -- (a function scan is estimated at 100 rows), and would hash-join a seq scan of
-    -- messages while the table is small.
-    WHERE m.id = i.id AND m.id = ANY($2::text[])
-    RETURNING m.id, m.event_count - jsonb_array_length(i.events) AS base, i.events
-), ev AS (
-    INSERT INTO message_events (message_id, seq, status, at, detail)
-    SELECT upd.id, upd.base + e.ord, e.status, e.at, e.detail
-    FROM upd, ROWS FROM (jsonb_to_recordset(upd.events) AS (status text, at timestamptz, detail text))
-        WITH ORDINALITY AS e(status, at, detail, ord)
-)
-SELECT count(*) FROM upd`
+UPDATE messages m SET status = i.status, provider = i.provider, route = i.route,
+    provider_message_id = i.provider_message_id, error_code = i.error_code,
+    error_message = i.error_message, updated_at = i.updated_at, events = m.events || i.events
+FROM jsonb_to_recordset($1::jsonb) AS i(id text, status text, provider text, route text[],
+    provider_message_id text, error_code text, error_message text, updated_at timestamptz,
+    events jsonb)
+-- The id list lets the planner see how many rows change: it cannot tell from the JSON (a
+-- function scan is estimated at 100 rows), and would hash-join a seq scan of messages while
+-- the table is small.
+WHERE m.id = i.id AND m.id = ANY($2::text[])`
 
 type updateRow struct {
 	ID                string        `json:"id"`
@@ -479,7 +434,7 @@ type updateRow struct {
 	ErrorCode         *string       `json:"error_code"`
 	ErrorMessage      *string       `json:"error_message"`
 	UpdatedAt         time.Time     `json:"updated_at"`
-	Events            []insertEvent `json:"events"`
+	Events            []eventJSON   `json:"events"`
 }
 
 // UpdateMessages implements ports.Tx with one statement for all updates.
@@ -496,10 +451,7 @@ func (t *tx) UpdateMessages(ctx context.Context, updates []ports.MessageUpdate) 
 		r := updateRow{
 			ID: m.ID, Status: string(m.Status), Provider: m.Provider, Route: m.Route,
 			ProviderMessageID: m.ProviderMessageID, ErrorCode: code, ErrorMessage: msg,
-			UpdatedAt: ts(m.UpdatedAt), Events: make([]insertEvent, len(u.NewEvents)),
-		}
-		for j, e := range u.NewEvents {
-			r.Events[j] = insertEvent{Status: string(e.Status), At: ts(e.At), Detail: e.Detail}
+			UpdatedAt: ts(m.UpdatedAt), Events: eventsJSON(u.NewEvents),
 		}
 		rows[i] = r
 	}
@@ -507,41 +459,40 @@ func (t *tx) UpdateMessages(ctx context.Context, updates []ports.MessageUpdate) 
 	if err != nil {
 		return fmt.Errorf("update %d messages: %w", len(updates), err)
 	}
-	var n int
-	if err := t.tx.QueryRowxContext(ctx, updateMessages, string(doc), ids).Scan(&n); err != nil {
+	res, err := t.tx.ExecContext(ctx, updateMessages, string(doc), ids)
+	if err != nil {
 		return fmt.Errorf("update %d messages: %w", len(updates), mapErr(err))
 	}
-	if n != len(updates) {
-		return fmt.Errorf("update %d messages: %d unknown: %w", len(updates), len(updates)-n, ports.ErrNotFound)
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("update %d messages: %w", len(updates), mapErr(err))
+	}
+	if int(n) != len(updates) {
+		return fmt.Errorf("update %d messages: %d unknown: %w", len(updates), len(updates)-int(n), ports.ErrNotFound)
 	}
 	return nil
 }
 
-// updateMessage updates the row and appends the events in one statement. The new events take
-// their seq from the row's event_count as updated under the row lock, so concurrent appends
-// can't collide.
+// updateMessage updates the row and appends the events, under the row lock.
 const updateMessage = `
-WITH upd AS (
-    UPDATE messages SET status = $2, provider = $3, route = $4, provider_message_id = $5,
-        error_code = $6, error_message = $7, updated_at = $8,
-        event_count = event_count + cardinality($9::text[])
-    WHERE id = $1
-    RETURNING id, event_count - cardinality($9::text[]) AS base
-), ev AS (
-    INSERT INTO message_events (message_id, seq, status, at, detail)
-    SELECT upd.id, upd.base + e.ord, e.status, e.at, e.detail
-    FROM upd, unnest($9::text[], $10::timestamptz[], $11::text[]) WITH ORDINALITY AS e(status, at, detail, ord)
-)
-SELECT count(*) FROM upd`
+UPDATE messages SET status = $2, provider = $3, route = $4, provider_message_id = $5,
+    error_code = $6, error_message = $7, updated_at = $8, events = events || $9::jsonb
+WHERE id = $1`
 
 // UpdateMessage implements ports.Tx.
 func (t *tx) UpdateMessage(ctx context.Context, m message.Message, newEvents ...message.Event) error {
 	code, msg := errorColumns(m.Error)
-	statuses, ats, details := eventArrays(newEvents)
-	var n int
-	err := t.tx.QueryRowxContext(ctx, updateMessage,
+	evs, err := encodeEvents(newEvents)
+	if err != nil {
+		return fmt.Errorf("update message %s: %w", m.ID, err)
+	}
+	res, err := t.tx.ExecContext(ctx, updateMessage,
 		m.ID, string(m.Status), m.Provider, routeArray(m.Route), m.ProviderMessageID,
-		code, msg, ts(m.UpdatedAt), statuses, ats, details).Scan(&n)
+		code, msg, ts(m.UpdatedAt), evs)
+	if err != nil {
+		return fmt.Errorf("update message %s: %w", m.ID, mapErr(err))
+	}
+	n, err := res.RowsAffected()
 	if err != nil {
 		return fmt.Errorf("update message %s: %w", m.ID, mapErr(err))
 	}
@@ -571,19 +522,6 @@ func (t *tx) HideMessage(ctx context.Context, id string, at time.Time) error {
 // ts is how a time is stored: UTC, truncated to Postgres' microsecond precision (rather
 // than rounded by the server), so what is read back is what a cursor encodes.
 func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
-
-// tsText renders ts(t) for a timestamptz[] array literal.
-func tsText(t time.Time) string { return ts(t).Format("2006-01-02T15:04:05.999999Z07:00") }
-
-func eventArrays(evs []message.Event) (statuses, ats, details pq.StringArray) {
-	statuses = make(pq.StringArray, len(evs))
-	ats = make(pq.StringArray, len(evs))
-	details = make(pq.StringArray, len(evs))
-	for i, e := range evs {
-		statuses[i], ats[i], details[i] = string(e.Status), tsText(e.At), e.Detail
-	}
-	return statuses, ats, details
-}
 
 // routeArray keeps a nil route NULL, so it reads back as nil.
 func routeArray(route []string) pq.StringArray { return pq.StringArray(route) }

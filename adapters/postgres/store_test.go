@@ -624,7 +624,7 @@ func TestMigrateConcurrent(t *testing.T) {
 func TestRiverTablesExist(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
-	for _, table := range []string{"river_job", "river_leader", "river_migration", "river_queue", "river_client", "messages", "message_events", "accounts"} {
+	for _, table := range []string{"river_job", "river_leader", "river_migration", "river_queue", "river_client", "messages", "accounts"} {
 		var exists bool
 		if err := s.DB().QueryRow(`SELECT to_regclass($1) IS NOT NULL`, table).Scan(&exists); err != nil {
 			t.Fatal(err)
