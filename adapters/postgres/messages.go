@@ -426,15 +426,15 @@ FROM jsonb_to_recordset($1::jsonb) AS i(id text, status text, provider text, rou
 WHERE m.id = i.id AND m.id = ANY($2::text[])`
 
 type updateRow struct {
-	ID                string        `json:"id"`
-	Status            string        `json:"status"`
-	Provider          string        `json:"provider"`
-	Route             []string      `json:"route"`
-	ProviderMessageID string        `json:"provider_message_id"`
-	ErrorCode         *string       `json:"error_code"`
-	ErrorMessage      *string       `json:"error_message"`
-	UpdatedAt         time.Time     `json:"updated_at"`
-	Events            []eventJSON   `json:"events"`
+	ID                string      `json:"id"`
+	Status            string      `json:"status"`
+	Provider          string      `json:"provider"`
+	Route             []string    `json:"route"`
+	ProviderMessageID string      `json:"provider_message_id"`
+	ErrorCode         *string     `json:"error_code"`
+	ErrorMessage      *string     `json:"error_message"`
+	UpdatedAt         time.Time   `json:"updated_at"`
+	Events            []eventJSON `json:"events"`
 }
 
 // UpdateMessages implements ports.Tx with one statement for all updates.
