@@ -76,6 +76,12 @@ type Tx interface {
 	// FindByProviderIDForUpdate is GetMessageForUpdate by (provider, provider message id) for
 	// the given direction.
 	FindByProviderIDForUpdate(ctx context.Context, dir message.Direction, provider, providerMessageID string) (message.Message, error)
+	// MessageIDsByProviderID maps provider message ids of the provider to the ids of the
+	// messages of that direction that carry them, without locking anything (callers then lock
+	// them in id order with GetMessagesForUpdate). Unknown and empty provider ids are left
+	// out; should several messages share one, the newest wins, as in
+	// FindByProviderIDForUpdate.
+	MessageIDsByProviderID(ctx context.Context, dir message.Direction, provider string, providerMessageIDs []string) (map[string]string, error)
 	// InsertMessage inserts m and its Events. It returns ErrConflict — without aborting the
 	// transaction — when the id exists, or when m is inbound with a non-empty
 	// ProviderMessageID that is already stored for the same provider (webhook dedupe).

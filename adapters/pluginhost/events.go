@@ -187,7 +187,7 @@ func (p *provider) deliver(ctx context.Context, h ports.ProviderEventHandler, ev
 		}
 		retry := pending[:0]
 		for i, pe := range pending {
-			var err error
+			err := errHandlerAnsweredNothing
 			if i < len(errs) {
 				err = errs[i]
 			}
@@ -217,6 +217,10 @@ func (p *provider) deliver(ctx context.Context, h ports.ProviderEventHandler, ev
 	}
 	return nil
 }
+
+// errHandlerAnsweredNothing stands for a result the handler left out: the event is retried
+// rather than taken as handled.
+var errHandlerAnsweredNothing = errors.New("the event handler returned no result for this event")
 
 // permanent reports handler errors a retry cannot fix. Everything else (the store being
 // unavailable, unknown failures) is retried without limit, so no event is dropped by a blip.

@@ -35,6 +35,13 @@ func stalePlan(err error) bool {
 		strings.Contains(pqErr.Message, "cached plan must not change result type")
 }
 
+// statementGone reports that a prepared statement no longer exists on the server (a
+// DISCARD ALL, or a pooler that moved the session).
+func statementGone(err error) bool {
+	pqErr := pq.As(err)
+	return pqErr != nil && pqErr.Code == pqerror.InvalidSQLStatementName
+}
+
 func classify(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return ports.ErrNotFound
@@ -43,6 +50,10 @@ func classify(err error) error {
 		switch {
 		case pqErr.Code == pqerror.UniqueViolation:
 			return ports.ErrConflict
+		case pqErr.Code.Class() == pqerror.ClassDataException:
+			// A value Postgres will not store (a NUL byte in text, a bad encoding): the same
+			// write would fail the same way on every retry.
+			return ports.ErrInvalid
 		case pqErr.Code.Class() == pqerror.ClassConnectionException,
 			pqErr.Code == pqerror.AdminShutdown,
 			pqErr.Code == pqerror.CrashShutdown,

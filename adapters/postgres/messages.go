@@ -47,8 +47,8 @@ type messageRow struct {
 	Events            []byte         `db:"events"`
 }
 
-// eventJSON is one element of the events column. At is written as RFC 3339 with
-// microseconds in UTC (ts), so it reads back exactly.
+// eventJSON is one element of the events column. At is RFC 3339 in UTC, truncated to
+// microseconds (ts), so it reads back exactly.
 type eventJSON struct {
 	Status string    `json:"status"`
 	At     time.Time `json:"at"`
@@ -172,9 +172,11 @@ func (s *Store) ListMessages(ctx context.Context, accountID string, q ports.Mess
 		add("(m.created_at, m.id) < (?, ?)", ts(q.After.CreatedAt), q.After.ID)
 	}
 	limit := max(q.Limit, 1)
-	// One row more than asked tells whether there is a next page.
+	// One row more than asked tells whether there is a next page. The limit is a parameter,
+	// so the query text (and its cached statement) depends only on which filters are set.
+	args = append(args, limit+1)
 	query := selectMessage + "\nWHERE " + strings.Join(where, " AND ") +
-		fmt.Sprintf("\nORDER BY m.created_at DESC, m.id DESC\nLIMIT %d", limit+1)
+		fmt.Sprintf("\nORDER BY m.created_at DESC, m.id DESC\nLIMIT $%d", len(args))
 
 	var rows []messageRow
 	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
@@ -246,12 +248,33 @@ func (t *tx) FindByProviderIDForUpdate(ctx context.Context, dir message.Directio
 	return m, nil
 }
 
+// MessageIDsByProviderID implements ports.Tx with one non-locking read.
+func (t *tx) MessageIDsByProviderID(ctx context.Context, dir message.Direction, provider string, pids []string) (map[string]string, error) {
+	var rows []struct {
+		PID string `db:"provider_message_id"`
+		ID  string `db:"id"`
+	}
+	err := t.tx.SelectContext(ctx, &rows, `
+SELECT DISTINCT ON (provider_message_id) provider_message_id, id
+FROM messages
+WHERE direction = $1 AND provider = $2 AND provider_message_id = ANY($3::text[]) AND provider_message_id <> ''
+ORDER BY provider_message_id, created_at DESC, id DESC`, string(dir), provider, pq.StringArray(pids))
+	if err != nil {
+		return nil, fmt.Errorf("look up %d %s message(s) of %s by provider id: %w", len(pids), dir, provider, mapErr(err))
+	}
+	out := make(map[string]string, len(rows))
+	for _, r := range rows {
+		out[r.PID] = r.ID
+	}
+	return out, nil
+}
+
 // The locking reads of lockedMessage.
 const (
 	lockByIDQuery         = selectMessage + "\nWHERE m.id = $1\nFOR UPDATE OF m"
 	lockByProviderIDQuery = selectMessage + `
 WHERE m.direction = $1 AND m.provider = $2 AND m.provider_message_id = $3
-ORDER BY m.created_at, m.id
+ORDER BY m.created_at DESC, m.id DESC
 LIMIT 1
 FOR UPDATE OF m`
 )

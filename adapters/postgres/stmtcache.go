@@ -16,7 +16,9 @@ import (
 // prepare them ourselves. The connector below wraps lib/pq so that every query with
 // parameters runs as a named statement prepared once per connection; Postgres then reuses
 // the parse tree and, after a few runs, a generic plan. Queries without parameters keep
-// lib/pq's simple protocol (migrations send several statements in one).
+// lib/pq's simple protocol (migrations send several statements in one). Named statements
+// live in the server session, so a pooler in transaction mode (PgBouncer's
+// pool_mode=transaction) is not supported between smsgw and Postgres; session mode is.
 
 // stmtCacheSize bounds the statements kept per connection; the least recently used one is
 // closed when a new one would exceed it.
@@ -126,11 +128,11 @@ func (c *cachingConn) evict(el *list.Element) {
 }
 
 // forgetOnStale drops query's statement after an error that means its server-side plan is
-// no longer usable (a migration changed a table it reads), so that the next use prepares
-// it afresh. The statement is not closed: the connection may be inside an aborted
+// no longer usable (a migration changed a table it reads) or the statement is gone, so that
+// the next use prepares it afresh. The statement is not closed: the connection may be inside an aborted
 // transaction, and the server frees it with the connection anyway.
 func (c *cachingConn) forgetOnStale(query string, err error) {
-	if err == nil || !stalePlan(err) {
+	if err == nil || !(stalePlan(err) || statementGone(err)) {
 		return
 	}
 	if el, ok := c.index[query]; ok {

@@ -130,6 +130,32 @@ func (t *Tx) FindByProviderIDForUpdate(ctx context.Context, dir message.Directio
 	return m, nil
 }
 
+// MessageIDsByProviderID implements ports.Tx (under the write lock the transaction holds,
+// like every read here).
+func (t *Tx) MessageIDsByProviderID(ctx context.Context, dir message.Direction, provider string, pids []string) (map[string]string, error) {
+	out := make(map[string]string, len(pids))
+	for _, pid := range pids {
+		if pid == "" {
+			continue
+		}
+		if _, done := out[pid]; done {
+			continue
+		}
+		var id string
+		err := t.tx.QueryRowContext(ctx, `SELECT id FROM messages
+			WHERE provider = ? AND provider_message_id = ? AND direction = ?
+			ORDER BY created_at DESC, id DESC LIMIT 1`, provider, pid, string(dir)).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("look up %s message %s/%s: %w", dir, provider, pid, classify(err))
+		}
+		out[pid] = id
+	}
+	return out, nil
+}
+
 // InsertMessage inserts m and its events. ON CONFLICT DO NOTHING turns a duplicate id or
 // a duplicate inbound provider id into "no row inserted", reported as ErrConflict, and
 // leaves the transaction usable.

@@ -22,6 +22,8 @@ type memStore struct {
 	accounts map[string]ports.Account
 	failTx   error // returned by InTx instead of running fn
 	txCount  int   // transactions begun
+	// refuse makes an update of these message ids fail (a value the store will not take).
+	refuse map[string]bool
 }
 
 func newMemStore() *memStore {
@@ -127,6 +129,16 @@ func (t *memTx) FindByProviderIDForUpdate(_ context.Context, dir message.Directi
 	return message.Message{}, ports.ErrNotFound
 }
 
+func (t *memTx) MessageIDsByProviderID(_ context.Context, dir message.Direction, provider string, pids []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, m := range t.msgs {
+		if m.Direction == dir && m.Provider == provider && m.ProviderMessageID != "" && slices.Contains(pids, m.ProviderMessageID) {
+			out[m.ProviderMessageID] = m.ID
+		}
+	}
+	return out, nil
+}
+
 func (t *memTx) InsertMessage(_ context.Context, m message.Message) error {
 	if _, ok := t.msgs[m.ID]; ok {
 		return ports.ErrConflict
@@ -144,6 +156,9 @@ func (t *memTx) UpdateMessage(_ context.Context, m message.Message, evs ...messa
 	old, ok := t.msgs[m.ID]
 	if !ok {
 		return ports.ErrNotFound
+	}
+	if t.s.refuse[m.ID] {
+		return fmt.Errorf("update message %s: the store refuses it", m.ID)
 	}
 	m.Events = append(slices.Clone(old.Events), evs...)
 	t.msgs[m.ID] = clone(m)

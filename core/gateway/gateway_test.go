@@ -342,6 +342,45 @@ func TestApplyStatusesInOneTransaction(t *testing.T) {
 	}
 }
 
+func TestApplyStatusesBurstEdgeCases(t *testing.T) {
+	ctx := context.Background()
+	t.Run("a provider id set earlier in the burst names the message later in it", func(t *testing.T) {
+		e := newEnv(t)
+		m := e.send(t)
+		if _, err := e.g.claim(ctx, []string{m.ID}, ports.DispatchAttempt{Complete: func(context.Context, ports.Tx) error { return nil }}); err != nil {
+			t.Fatal(err)
+		}
+		errs := e.g.ApplyStatuses(ctx, "loop", []ports.StatusReport{
+			{MessageID: m.ID, ProviderMessageID: "px", Status: message.StatusSent},
+			{ProviderMessageID: "px", Status: message.StatusDelivered},
+		})
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatalf("errors %v", errs)
+		}
+		if got := e.mustGet(t, m.ID); got.Status != message.StatusDelivered || got.ProviderMessageID != "px" {
+			t.Fatalf("got %s %q", got.Status, got.ProviderMessageID)
+		}
+	})
+	t.Run("a report the store refuses does not hold up the others", func(t *testing.T) {
+		e := newEnv(t)
+		a, bad, b := e.send(t), e.send(t), e.send(t)
+		e.store.refuse = map[string]bool{bad.ID: true}
+		errs := e.g.ApplyStatuses(ctx, "loop", []ports.StatusReport{
+			{MessageID: a.ID, Status: message.StatusFailed},
+			{MessageID: bad.ID, Status: message.StatusFailed},
+			{MessageID: b.ID, Status: message.StatusFailed},
+		})
+		if errs[0] != nil || errs[1] == nil || errs[2] != nil {
+			t.Fatalf("errors %v, want only the refused report to fail", errs)
+		}
+		for _, id := range []string{a.ID, b.ID} {
+			if got := e.mustGet(t, id); got.Status != message.StatusFailed {
+				t.Fatalf("%s: %s", id, got.Status)
+			}
+		}
+	})
+}
+
 func (e *env) mustGet(t *testing.T, id string) message.Message {
 	t.Helper()
 	m, err := e.store.GetMessage(context.Background(), "", id)

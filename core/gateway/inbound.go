@@ -81,35 +81,66 @@ func (g *Gateway) ApplyStatus(ctx context.Context, provider string, r ports.Stat
 // make a commit per delivery report the gateway's bottleneck. Reports are applied in order,
 // so several reports of one message see each other's effect. It returns one error per
 // report: nil once applied, recorded or dropped as a repeat; wrapping ErrNotFound when no
-// message matches (the others are still applied); when the transaction fails, its error for
-// every report (nothing was applied).
+// message matches (the others are still applied). If the shared transaction fails for a
+// reason other than the store being unavailable, each report is applied again in a
+// transaction of its own, so one report the store refuses cannot hold up the others.
 func (g *Gateway) ApplyStatuses(ctx context.Context, provider string, rs []ports.StatusReport) []error {
+	errs, err := g.applyStatusesTx(ctx, provider, rs)
+	if err == nil {
+		return errs
+	}
+	errs = make([]error, len(rs))
+	if len(rs) == 1 || errors.Is(err, ports.ErrUnavailable) || ctx.Err() != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	for i, r := range rs {
+		one, err := g.applyStatusesTx(ctx, provider, []ports.StatusReport{r})
+		if err != nil {
+			errs[i] = err
+		} else {
+			errs[i] = one[0]
+		}
+	}
+	return errs
+}
+
+func (g *Gateway) applyStatusesTx(ctx context.Context, provider string, rs []ports.StatusReport) ([]error, error) {
 	var errs []error
 	err := g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
 		var err error
 		errs, err = g.applyStatuses(ctx, tx, provider, rs)
 		return err
 	})
-	if err != nil {
-		errs = make([]error, len(rs))
-		for i := range errs {
-			errs[i] = err
-		}
-	}
-	return errs
+	return errs, err
 }
 
-// applyStatuses applies rs inside tx; see ApplyStatuses. The messages named by gateway id
-// are locked together in id order (as every multi-row transaction locks), the others one by
-// one by provider id.
+// applyStatuses applies rs inside tx; see ApplyStatuses. Reports that name the message only
+// by provider id are resolved to message ids first, without locking, so that every message
+// is then locked in id order, as every multi-row transaction locks (no deadlocks).
 func (g *Gateway) applyStatuses(ctx context.Context, tx ports.Tx, provider string, rs []ports.StatusReport) ([]error, error) {
-	byID := map[string]message.Message{}
-	var ids []string
+	var ids, pids []string
 	for _, r := range rs {
-		if r.MessageID != "" {
+		switch {
+		case r.MessageID != "":
 			ids = append(ids, r.MessageID)
+		case r.ProviderMessageID != "":
+			pids = append(pids, r.ProviderMessageID)
 		}
 	}
+	byPID := map[string]string{} // provider message id -> message id
+	if len(pids) > 0 {
+		var err error
+		if byPID, err = tx.MessageIDsByProviderID(ctx, message.Outbound, provider, pids); err != nil {
+			return nil, fmt.Errorf("look up %d message(s) for status by provider id: %w", len(pids), err)
+		}
+		for _, id := range byPID {
+			ids = append(ids, id)
+		}
+	}
+	byID := map[string]message.Message{}
 	if len(ids) > 0 {
 		slices.Sort(ids)
 		ms, err := tx.GetMessagesForUpdate(ctx, slices.Compact(ids))
@@ -121,35 +152,24 @@ func (g *Gateway) applyStatuses(ctx context.Context, tx ports.Tx, provider strin
 		}
 	}
 	errs := make([]error, len(rs))
-	byProviderID := map[string]string{} // provider message id -> message id
-	var order []string                  // ids of changed messages, first change first
+	var order []string // ids of changed messages, first change first
 	events := map[string][]message.Event{}
 	now := g.now()
 	for i, r := range rs {
 		id := r.MessageID
 		if id == "" {
-			var ok bool
-			if id, ok = byProviderID[r.ProviderMessageID]; !ok {
-				m, err := tx.FindByProviderIDForUpdate(ctx, message.Outbound, provider, r.ProviderMessageID)
-				if errors.Is(err, ports.ErrNotFound) {
-					errs[i] = fmt.Errorf("find message for status %s/%s: %w", provider, r.ProviderMessageID, err)
-					continue
-				}
-				if err != nil {
-					return nil, fmt.Errorf("find message for status %s/%s: %w", provider, r.ProviderMessageID, err)
-				}
-				if cur, seen := byID[m.ID]; seen {
-					m = cur // already changed by an earlier report of this batch
-				}
-				id, byID[m.ID], byProviderID[r.ProviderMessageID] = m.ID, m, m.ID
-			}
+			id = byPID[r.ProviderMessageID]
 		}
 		m, ok := byID[id]
 		if !ok || m.Direction != message.Outbound {
-			errs[i] = fmt.Errorf("status %s/%s for message %q: %w", provider, r.ProviderMessageID, id, ports.ErrNotFound)
+			errs[i] = fmt.Errorf("status %s/%s for message %q: %w", provider, r.ProviderMessageID, r.MessageID, ports.ErrNotFound)
 			continue
 		}
 		next, ev, changed := statusApplied(m, provider, r, now)
+		if next.ProviderMessageID != "" && m.Provider == provider {
+			// A later report of this burst may name the message by the id this one set.
+			byPID[next.ProviderMessageID] = id
+		}
 		if !changed {
 			continue
 		}

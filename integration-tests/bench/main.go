@@ -127,7 +127,7 @@ func freshDatabase(ctx context.Context, serverURL string) (string, func(), error
 type result struct {
 	accepted    int // measured (after the warm-up)
 	sent        int // accepted in all, warm-up included
-	errors      int
+	errors      int // non-2xx answers and failed requests, warm-up included
 	elapsed     time.Duration
 	latencies   []time.Duration
 	delivered   int
@@ -186,17 +186,13 @@ func load(ctx context.Context, url, user, pass string, clients int, warmup, d ti
 				resp, err := hc.Do(req)
 				measured := !t0.Before(measureFrom)
 				if err != nil {
-					if measured {
-						errCnt.Add(1)
-					}
+					errCnt.Add(1)
 					continue
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != okCode {
-					if measured {
-						errCnt.Add(1)
-					}
+					errCnt.Add(1)
 					continue
 				}
 				sent.Add(1)

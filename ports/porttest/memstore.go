@@ -161,6 +161,23 @@ func (t *memTx) FindByProviderIDForUpdate(_ context.Context, dir message.Directi
 	return message.Message{}, fmt.Errorf("message %s/%s: %w", provider, pid, ports.ErrNotFound)
 }
 
+// MessageIDsByProviderID implements ports.Tx: newest first, like FindByProviderIDForUpdate.
+func (t *memTx) MessageIDsByProviderID(_ context.Context, dir message.Direction, provider string, pids []string) (map[string]string, error) {
+	out := map[string]string{}
+	newest := map[string]message.Message{}
+	for _, r := range t.msgs {
+		m := r.m
+		if m.Direction != dir || m.Provider != provider || m.ProviderMessageID == "" || !slices.Contains(pids, m.ProviderMessageID) {
+			continue
+		}
+		if cur, ok := newest[m.ProviderMessageID]; ok && (m.CreatedAt.Before(cur.CreatedAt) || (m.CreatedAt.Equal(cur.CreatedAt) && m.ID < cur.ID)) {
+			continue
+		}
+		newest[m.ProviderMessageID], out[m.ProviderMessageID] = m, m.ID
+	}
+	return out, nil
+}
+
 func utcMsg(m message.Message) message.Message {
 	m = cloneMsg(m)
 	m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()

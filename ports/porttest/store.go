@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -54,6 +55,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store) {
 		{"UnknownID", testUnknownID},
 		{"Hidden", testHidden},
 		{"FindByProviderID", testFindByProviderID},
+		{"MessageIDsByProviderID", testMessageIDsByProviderID},
 		{"ListMessagesFilters", testListMessagesFilters},
 		{"ListMessagesPaging", testListMessagesPaging},
 		{"ListAwaitingStatus", testListAwaitingStatus},
@@ -689,6 +691,34 @@ func testFindByProviderID(t *testing.T, s ports.Store) {
 			}
 			checkMessage(t, "FindByProviderIDForUpdate", got, tc.want)
 		})
+	}
+}
+
+func testMessageIDsByProviderID(t *testing.T, s ports.Store) {
+	seedAccounts(t, s)
+	old := outbound("old", accountA, base)
+	old.ProviderMessageID = "X1"
+	newer := outbound("newer", accountA, at(time.Second)) // the same provider id, later
+	newer.ProviderMessageID = "X1"
+	two := outbound("two", accountA, at(2*time.Second))
+	two.ProviderMessageID = "X2"
+	in := inbound("in", accountB, "p1", "X3", at(3*time.Second))
+	other := outbound("other", accountA, at(4*time.Second))
+	other.Provider, other.ProviderMessageID = "p2", "X4"
+	insert(t, s, old, newer, two, in, other)
+
+	var got map[string]string
+	err := s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
+		var err error
+		got, err = tx.MessageIDsByProviderID(ctx, message.Outbound, "p1", []string{"X1", "X2", "X3", "X4", "X9", "", "X2"})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("MessageIDsByProviderID: %v", err)
+	}
+	want := map[string]string{"X1": "newer", "X2": "two"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("MessageIDsByProviderID = %v, want %v (newest wins; other direction, other provider, unknown and empty left out)", got, want)
 	}
 }
 
