@@ -93,6 +93,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
+// maxPool caps either server's connection pool, under Postgres' default max_connections of
+// 100 with room for the bench's own bookkeeping connection.
+const maxPool = 64
+
+// pool is the connection pool size of the floor and of the gateway: one per client, capped.
+func (o options) pool() int { return min(o.clients, maxPool) }
+
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
 		return v
@@ -222,8 +229,8 @@ func benchFloor(ctx context.Context, dbURL string, o options) (*result, error) {
 		return nil, err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(o.clients)
-	db.SetMaxIdleConns(o.clients)
+	db.SetMaxOpenConns(o.pool())
+	db.SetMaxIdleConns(o.pool())
 	if _, err := db.ExecContext(ctx, `CREATE TABLE floor_messages (
 		id text PRIMARY KEY, account_id text NOT NULL, direction text NOT NULL, from_addr text NOT NULL,
 		to_addr text NOT NULL, body text NOT NULL, status text NOT NULL, created_at timestamptz NOT NULL,
@@ -284,7 +291,7 @@ provider "loopback" {
 account "bench" {
   password_bcrypt = %q
 }
-`, addr, bins.PluginDir, dbURL, o.clients, bins.LoopbackSHA, hash)
+`, addr, bins.PluginDir, dbURL, o.pool(), bins.LoopbackSHA, hash)
 	cfgPath := filepath.Join(dir, "bench.hcl")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
