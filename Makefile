@@ -27,8 +27,10 @@ $(BIN)/plugins/smsgw-provider-%: FORCE
 run: build ## build, then serve on 127.0.0.1:8080 (SQLite under ./data, loopback provider; login dev:dev)
 	$(BIN)/smsgw serve
 
+# -count=1: the integration tests build and start the binaries themselves, so Go's test cache
+# cannot see that a change to the gateway invalidates their last result.
 test: ## run every test with -race, integration tests included (CI runs exactly this)
-	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 bench: ## load benchmark against Postgres: accepted/s, p50/p99 and ratios against a floor
 	$(GO) run ./integration-tests/bench
