@@ -104,6 +104,36 @@ type Tx interface {
 	UpdateMessages(ctx context.Context, updates []MessageUpdate) error
 	// HideMessage marks the message deleted: reads no longer return it. ErrNotFound if unknown.
 	HideMessage(ctx context.Context, id string, at time.Time) error
+
+	// The opt-out writes and the check the send and inbound transactions make. A block is
+	// keyed by the (sender, recipient) pair alone and is unexpired at now when it is
+	// permanent or expires after now (OptOut.Active).
+
+	// OptedOut reports whether an unexpired block of sends from sender to recipient exists.
+	OptedOut(ctx context.Context, sender, recipient string, now time.Time) (bool, error)
+	// BlockOptOut creates or renews the block o, atomically even when transactions race on
+	// the pair; o.CreatedAt is the current time. With no row for the pair, or only an
+	// expired one, it stores o and reports created. With an unexpired block it keeps that
+	// block's Source and CreatedAt and extends its expiry to the later of the two (permanent
+	// wins; a shorter one never shortens it), reporting !created. It returns the record as
+	// stored: times in UTC, truncated to microseconds. A block that fails o.Validate wraps
+	// ErrInvalid.
+	BlockOptOut(ctx context.Context, o OptOut) (stored OptOut, created bool, err error)
+	// LiftOptOut deletes the pair's block. It reports true only if an unexpired block was
+	// there; an expired row is deleted too but reports false.
+	LiftOptOut(ctx context.Context, sender, recipient string, now time.Time) (bool, error)
+}
+
+// OptOutStore reads and sweeps opt-outs outside a transaction. They are global: every
+// account sees all of them.
+type OptOutStore interface {
+	// ListOptOuts lists the blocks unexpired at now, newest first, ordered by (created_at,
+	// sender, recipient) desc. A q.After whose ID was not made by OptOutCursorID wraps
+	// ErrInvalid.
+	ListOptOuts(ctx context.Context, q OptOutQuery, now time.Time) (OptOutPage, error)
+	// PruneOptOuts deletes the blocks expired at now (expiry at or before now) and returns
+	// how many, for a periodic sweep. Expired rows block nothing meanwhile.
+	PruneOptOuts(ctx context.Context, now time.Time) (int, error)
 }
 
 // MessageUpdate is one message's new state and the events to append, for UpdateMessages.
@@ -122,6 +152,7 @@ type SQLTx interface {
 type Store interface {
 	MessageStore
 	AccountStore
+	OptOutStore
 	// InTx runs fn in one transaction and commits if fn returns nil, returning the error of
 	// Commit; otherwise it rolls back and returns fn's error. A store that cannot be reached
 	// yields an error wrapping ErrUnavailable.

@@ -71,3 +71,43 @@ INSERT INTO message_events (message_id, seq, status, at, detail) VALUES
 		t.Fatalf("down: %d event rows, event_count %d; want 3 and 3", n, count)
 	}
 }
+
+// TestOptOutsMigration: migration 4 creates opt_outs and its Down removes it again.
+func TestOptOutsMigration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, pgtest.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := Migrate(ctx, s.DB()); err != nil {
+		t.Fatal(err)
+	}
+	p, err := newProvider(s.DB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exists := func() bool {
+		var ok bool
+		if err := s.DB().QueryRowContext(ctx, `SELECT to_regclass('opt_outs') IS NOT NULL`).Scan(&ok); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !exists() {
+		t.Fatal("no opt_outs table after Migrate")
+	}
+	if _, err := p.DownTo(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	if exists() {
+		t.Fatal("opt_outs left after migrating down to 3")
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !exists() {
+		t.Fatal("no opt_outs table after migrating up again")
+	}
+}

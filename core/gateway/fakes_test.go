@@ -20,14 +20,16 @@ type memStore struct {
 	msgs     map[string]message.Message
 	hidden   map[string]bool
 	accounts map[string]ports.Account
-	failTx   error // returned by InTx instead of running fn
-	txCount  int   // transactions begun
+	optOuts  map[[2]string]ports.OptOut // by (sender, recipient)
+	failTx   error                      // returned by InTx instead of running fn
+	txCount  int                        // transactions begun
 	// refuse makes an update of these message ids fail (a value the store will not take).
 	refuse map[string]bool
 }
 
 func newMemStore() *memStore {
-	return &memStore{msgs: map[string]message.Message{}, hidden: map[string]bool{}, accounts: map[string]ports.Account{}}
+	return &memStore{msgs: map[string]message.Message{}, hidden: map[string]bool{}, accounts: map[string]ports.Account{},
+		optOuts: map[[2]string]ports.OptOut{}}
 }
 
 func clone(m message.Message) message.Message {
@@ -86,6 +88,12 @@ func (s *memStore) PutAccount(_ context.Context, a ports.Account) error {
 
 func (s *memStore) ListAccounts(context.Context) ([]ports.Account, error) { return nil, nil }
 
+func (s *memStore) ListOptOuts(context.Context, ports.OptOutQuery, time.Time) (ports.OptOutPage, error) {
+	return ports.OptOutPage{}, nil
+}
+
+func (s *memStore) PruneOptOuts(context.Context, time.Time) (int, error) { return 0, nil }
+
 func (s *memStore) Ping(context.Context) error { return s.failTx }
 
 func (s *memStore) InTx(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
@@ -98,18 +106,19 @@ func (s *memStore) InTx(ctx context.Context, fn func(context.Context, ports.Tx) 
 	if err := ctx.Err(); err != nil { // a real store cannot begin on an ended context either
 		return err
 	}
-	tx := &memTx{s: s, msgs: maps.Clone(s.msgs), hidden: maps.Clone(s.hidden)}
+	tx := &memTx{s: s, msgs: maps.Clone(s.msgs), hidden: maps.Clone(s.hidden), optOuts: maps.Clone(s.optOuts)}
 	if err := fn(ctx, tx); err != nil {
 		return err
 	}
-	s.msgs, s.hidden = tx.msgs, tx.hidden
+	s.msgs, s.hidden, s.optOuts = tx.msgs, tx.hidden, tx.optOuts
 	return nil
 }
 
 type memTx struct {
-	s      *memStore
-	msgs   map[string]message.Message
-	hidden map[string]bool
+	s       *memStore
+	msgs    map[string]message.Message
+	hidden  map[string]bool
+	optOuts map[[2]string]ports.OptOut
 }
 
 func (t *memTx) GetMessageForUpdate(_ context.Context, id string) (message.Message, error) {
@@ -171,6 +180,36 @@ func (t *memTx) HideMessage(_ context.Context, id string, _ time.Time) error {
 	}
 	t.hidden[id] = true
 	return nil
+}
+
+func (t *memTx) OptedOut(_ context.Context, sender, recipient string, now time.Time) (bool, error) {
+	o, ok := t.optOuts[[2]string{sender, recipient}]
+	return ok && o.Active(now), nil
+}
+
+// BlockOptOut follows the ports.Tx contract; InTx's mutex makes it atomic.
+func (t *memTx) BlockOptOut(_ context.Context, o ports.OptOut) (ports.OptOut, bool, error) {
+	if err := o.Validate(); err != nil {
+		return ports.OptOut{}, false, err
+	}
+	k := [2]string{o.Sender, o.Recipient}
+	cur, ok := t.optOuts[k]
+	if !ok || !cur.Active(o.CreatedAt) {
+		t.optOuts[k] = o
+		return o, true, nil
+	}
+	if cur.ExpiresAt != nil && (o.ExpiresAt == nil || o.ExpiresAt.After(*cur.ExpiresAt)) {
+		cur.ExpiresAt = o.ExpiresAt
+	}
+	t.optOuts[k] = cur
+	return cur, false, nil
+}
+
+func (t *memTx) LiftOptOut(_ context.Context, sender, recipient string, now time.Time) (bool, error) {
+	k := [2]string{sender, recipient}
+	o, ok := t.optOuts[k]
+	delete(t.optOuts, k)
+	return ok && o.Active(now), nil
 }
 
 // memJobs records enqueued send jobs.

@@ -21,7 +21,11 @@ type MemStore struct {
 	mu       sync.Mutex
 	msgs     map[string]memMsg
 	accounts map[string]ports.Account
+	optOuts  map[pairKey]ports.OptOut
 }
+
+// pairKey keys an opt-out.
+type pairKey struct{ sender, recipient string }
 
 type memMsg struct {
 	m      message.Message
@@ -30,7 +34,7 @@ type memMsg struct {
 
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
-	return &MemStore{msgs: map[string]memMsg{}, accounts: map[string]ports.Account{}}
+	return &MemStore{msgs: map[string]memMsg{}, accounts: map[string]ports.Account{}, optOuts: map[pairKey]ports.OptOut{}}
 }
 
 func cloneMsg(m message.Message) message.Message {
@@ -132,16 +136,17 @@ func (s *MemStore) ListAccounts(context.Context) ([]ports.Account, error) {
 func (s *MemStore) InTx(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tx := &memTx{msgs: maps.Clone(s.msgs)}
+	tx := &memTx{msgs: maps.Clone(s.msgs), optOuts: maps.Clone(s.optOuts)}
 	if err := fn(ctx, tx); err != nil {
 		return err
 	}
-	s.msgs = tx.msgs
+	s.msgs, s.optOuts = tx.msgs, tx.optOuts
 	return nil
 }
 
 type memTx struct {
-	msgs map[string]memMsg
+	msgs    map[string]memMsg
+	optOuts map[pairKey]ports.OptOut
 }
 
 func (t *memTx) GetMessageForUpdate(_ context.Context, id string) (message.Message, error) {
@@ -244,4 +249,110 @@ func (t *memTx) GetMessagesForUpdate(ctx context.Context, ids []string) ([]messa
 // UpdateMessages implements ports.Tx, one message at a time.
 func (t *memTx) UpdateMessages(ctx context.Context, updates []ports.MessageUpdate) error {
 	return ports.UpdateEach(ctx, t.UpdateMessage, updates)
+}
+
+// --- opt-outs ---------------------------------------------------------------------------
+
+// storedTime is how the stores keep a time: UTC at microsecond precision, the precision of
+// Postgres and of ports.Cursor, so that what MemStore lists pages as the databases' do.
+func storedTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func storedOptOut(o ports.OptOut) ports.OptOut {
+	o.CreatedAt = storedTime(o.CreatedAt)
+	if o.ExpiresAt != nil {
+		e := storedTime(*o.ExpiresAt)
+		o.ExpiresAt = &e
+	}
+	return o
+}
+
+// optOutNewestFirst orders opt-outs by (created_at, sender, recipient) descending.
+func optOutNewestFirst(a, b ports.OptOut) int {
+	if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.Sender, a.Sender); c != 0 {
+		return c
+	}
+	return cmp.Compare(b.Recipient, a.Recipient)
+}
+
+// ListOptOuts implements ports.OptOutStore.
+func (s *MemStore) ListOptOuts(_ context.Context, q ports.OptOutQuery, now time.Time) (ports.OptOutPage, error) {
+	var after *ports.OptOut
+	if q.After != nil {
+		sender, recipient, err := ports.ParseOptOutCursorID(q.After.ID)
+		if err != nil {
+			return ports.OptOutPage{}, fmt.Errorf("list opt-outs: %w", err)
+		}
+		after = &ports.OptOut{Sender: sender, Recipient: recipient, CreatedAt: storedTime(q.After.CreatedAt)}
+	}
+	now = storedTime(now)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []ports.OptOut
+	for _, o := range s.optOuts {
+		if o.Active(now) && (q.Sender == "" || o.Sender == q.Sender) && (q.Recipient == "" || o.Recipient == q.Recipient) &&
+			(after == nil || optOutNewestFirst(o, *after) > 0) {
+			all = append(all, o)
+		}
+	}
+	slices.SortFunc(all, optOutNewestFirst)
+	var page ports.OptOutPage
+	if q.Limit > 0 && len(all) > q.Limit {
+		all = all[:q.Limit]
+		page.Next = ports.OptOutCursor(all[q.Limit-1])
+	}
+	page.Items = all
+	return page, nil
+}
+
+// PruneOptOuts implements ports.OptOutStore.
+func (s *MemStore) PruneOptOuts(_ context.Context, now time.Time) (int, error) {
+	now = storedTime(now)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, o := range s.optOuts {
+		if !o.Active(now) {
+			delete(s.optOuts, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// OptedOut implements ports.Tx.
+func (t *memTx) OptedOut(_ context.Context, sender, recipient string, now time.Time) (bool, error) {
+	o, ok := t.optOuts[pairKey{sender, recipient}]
+	return ok && o.Active(storedTime(now)), nil
+}
+
+// BlockOptOut implements ports.Tx; InTx's mutex serialises it with every other transaction.
+func (t *memTx) BlockOptOut(_ context.Context, o ports.OptOut) (ports.OptOut, bool, error) {
+	if err := o.Validate(); err != nil {
+		return ports.OptOut{}, false, fmt.Errorf("block opt-out: %w", err)
+	}
+	o = storedOptOut(o)
+	k := pairKey{o.Sender, o.Recipient}
+	cur, ok := t.optOuts[k]
+	if !ok || !cur.Active(o.CreatedAt) {
+		t.optOuts[k] = o
+		return o, true, nil
+	}
+	switch {
+	case cur.ExpiresAt == nil:
+	case o.ExpiresAt == nil || o.ExpiresAt.After(*cur.ExpiresAt):
+		cur.ExpiresAt = o.ExpiresAt
+	}
+	t.optOuts[k] = cur
+	return cur, false, nil
+}
+
+// LiftOptOut implements ports.Tx.
+func (t *memTx) LiftOptOut(_ context.Context, sender, recipient string, now time.Time) (bool, error) {
+	k := pairKey{sender, recipient}
+	o, ok := t.optOuts[k]
+	delete(t.optOuts, k)
+	return ok && o.Active(storedTime(now)), nil
 }

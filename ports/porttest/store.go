@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
+	"github.com/smsgw/smsgw/core/optout"
 	"github.com/smsgw/smsgw/ports"
 )
 
@@ -36,7 +37,8 @@ var base = time.Date(2026, time.March, 1, 12, 0, 0, 123_000_000, time.UTC)
 // Beyond the interface documentation the suite pins down: timestamps come back in UTC with
 // at least millisecond precision; ListMessages never hands out a Next cursor that leads to
 // an empty page; a cursor survives ports.Cursor.Encode/DecodeCursor; PutAccount on an
-// existing account keeps its CreatedAt.
+// existing account keeps its CreatedAt. For opt-outs: numbers compare bytewise in the list
+// order (as Go compares strings), and ListOptOuts' Next is never a cursor to an empty page.
 func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store) {
 	t.Helper()
 	tests := []struct {
@@ -62,6 +64,16 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store) {
 		{"InTxRollback", testInTxRollback},
 		{"InTxCommit", testInTxCommit},
 		{"LockForUpdate", testLockForUpdate},
+		{"OptOutBlockDirection", testOptOutBlockDirection},
+		{"OptOutInvalid", testOptOutInvalid},
+		{"OptOutExpiry", testOptOutExpiry},
+		{"OptOutRenew", testOptOutRenew},
+		{"OptOutLift", testOptOutLift},
+		{"ListOptOutsFilters", testListOptOutsFilters},
+		{"ListOptOutsPaging", testListOptOutsPaging},
+		{"OptOutRollback", testOptOutRollback},
+		{"PruneOptOuts", testPruneOptOuts},
+		{"OptOutConcurrentBlock", testOptOutConcurrentBlock},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1081,5 +1093,596 @@ func testLockForUpdate(t *testing.T, s ports.Store) {
 		if e.Detail != strconv.Itoa(i+1) {
 			t.Errorf("event %d detail %q, want %d (events out of order or lost)", i+1, e.Detail, i+1)
 		}
+	}
+}
+
+// --- opt-outs ------------------------------------------------------------------------------
+
+// Numbers of the opt-out cases. optOutFixture adds senders that sort differently bytewise
+// than in a natural-language collation ('+' < 'A' < 'a'), and numbers holding the characters
+// a careless cursor encoding would split on (the smsapp dialect accepts any characters).
+const (
+	numA = "+15550000001"
+	numB = "+15550000002"
+	numC = "+15550000003"
+)
+
+func ptr(t time.Time) *time.Time { return &t }
+
+// block runs BlockOptOut in a transaction of its own.
+func block(t *testing.T, s ports.Store, o ports.OptOut) (ports.OptOut, bool) {
+	t.Helper()
+	var (
+		stored  ports.OptOut
+		created bool
+	)
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error {
+		var err error
+		stored, created, err = tx.BlockOptOut(ctx, o)
+		return err
+	})
+	return stored, created
+}
+
+func optedOut(t *testing.T, s ports.Store, sender, recipient string, now time.Time) bool {
+	t.Helper()
+	var out bool
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error {
+		var err error
+		out, err = tx.OptedOut(ctx, sender, recipient, now)
+		return err
+	})
+	return out
+}
+
+func lift(t *testing.T, s ports.Store, sender, recipient string, now time.Time) bool {
+	t.Helper()
+	var lifted bool
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error {
+		var err error
+		lifted, err = tx.LiftOptOut(ctx, sender, recipient, now)
+		return err
+	})
+	return lifted
+}
+
+// listAll lists every opt-out unexpired at now matching q's filters, on one page.
+func listAll(t *testing.T, s ports.Store, q ports.OptOutQuery, now time.Time) []ports.OptOut {
+	t.Helper()
+	q.Limit = 500
+	page, err := s.ListOptOuts(t.Context(), q, now)
+	if err != nil {
+		t.Fatalf("ListOptOuts(%+v): %v", q, err)
+	}
+	if page.Next != nil {
+		t.Fatalf("ListOptOuts(%+v): Next = %+v on a page holding everything, want nil", q, *page.Next)
+	}
+	return page.Items
+}
+
+func optOutString(o ports.OptOut) string {
+	exp := "permanent"
+	if o.ExpiresAt != nil {
+		exp = ms(*o.ExpiresAt)
+	}
+	return fmt.Sprintf("%q→%q %s %s..%s", o.Sender, o.Recipient, o.Source, ms(o.CreatedAt), exp)
+}
+
+// checkOptOut compares got with want at millisecond precision and checks its times are UTC.
+func checkOptOut(t *testing.T, what string, got, want ports.OptOut) {
+	t.Helper()
+	if g, w := optOutString(got), optOutString(want); g != w {
+		t.Errorf("%s:\n got %s\nwant %s", what, g, w)
+	}
+	if got.CreatedAt.Location() != time.UTC || (got.ExpiresAt != nil && got.ExpiresAt.Location() != time.UTC) {
+		t.Errorf("%s: times %v, %v not in UTC", what, got.CreatedAt, got.ExpiresAt)
+	}
+}
+
+func pairs(list []ports.OptOut) []string {
+	out := make([]string, len(list))
+	for i, o := range list {
+		out[i] = o.Sender + "→" + o.Recipient
+	}
+	return out
+}
+
+func testOptOutBlockDirection(t *testing.T, s ports.Store) {
+	o := ports.OptOut{Sender: numA, Recipient: numB, Source: optout.SourceKeyword, CreatedAt: at(0)}
+	// Inside its transaction the block is visible at once.
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error {
+		stored, created, err := tx.BlockOptOut(ctx, o)
+		if err != nil {
+			return err
+		}
+		if !created {
+			t.Error("BlockOptOut(new pair): created = false")
+		}
+		checkOptOut(t, "BlockOptOut(new pair)", stored, o)
+		if out, err := tx.OptedOut(ctx, numA, numB, at(time.Second)); err != nil || !out {
+			t.Errorf("OptedOut in the blocking transaction = %v, %v; want true", out, err)
+		}
+		return nil
+	})
+	tests := []struct {
+		name              string
+		sender, recipient string
+		now               time.Time
+		want              bool
+	}{
+		{"blocked pair", numA, numB, at(time.Hour), true},
+		{"at its creation", numA, numB, at(0), true},
+		{"years later (permanent)", numA, numB, at(10 * 365 * 24 * time.Hour), true},
+		{"other direction", numB, numA, at(time.Hour), false},
+		{"other recipient", numA, numC, at(time.Hour), false},
+		{"other sender", numC, numB, at(time.Hour), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := optedOut(t, s, tc.sender, tc.recipient, tc.now); got != tc.want {
+				t.Errorf("OptedOut(%s→%s) = %v, want %v", tc.sender, tc.recipient, got, tc.want)
+			}
+		})
+	}
+	got := listAll(t, s, ports.OptOutQuery{}, at(time.Hour))
+	if len(got) != 1 {
+		t.Fatalf("ListOptOuts = %v, want the one block", pairs(got))
+	}
+	checkOptOut(t, "listed", got[0], o)
+}
+
+func testOptOutInvalid(t *testing.T, s ports.Store) {
+	good := ports.OptOut{Sender: numA, Recipient: numB, Source: optout.SourceAPI, CreatedAt: at(0)}
+	tests := []struct {
+		name string
+		edit func(o *ports.OptOut)
+	}{
+		{"unknown source", func(o *ports.OptOut) { o.Source = "sms" }},
+		{"empty source", func(o *ports.OptOut) { o.Source = "" }},
+		{"empty sender", func(o *ports.OptOut) { o.Sender = "" }},
+		{"empty recipient", func(o *ports.OptOut) { o.Recipient = "" }},
+		{"expires at creation", func(o *ports.OptOut) { o.ExpiresAt = ptr(o.CreatedAt) }},
+		{"expires before creation", func(o *ports.OptOut) { o.ExpiresAt = ptr(o.CreatedAt.Add(-time.Hour)) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := good
+			tc.edit(&o)
+			err := s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
+				_, _, err := tx.BlockOptOut(ctx, o)
+				return err
+			})
+			wantErr(t, "BlockOptOut", err, ports.ErrInvalid)
+		})
+	}
+	if got := listAll(t, s, ports.OptOutQuery{}, at(0)); len(got) != 0 {
+		t.Errorf("invalid blocks were stored: %v", pairs(got))
+	}
+}
+
+func testOptOutExpiry(t *testing.T, s ports.Store) {
+	timed := ports.OptOut{Sender: numA, Recipient: numB, Source: optout.SourceSMSApp, CreatedAt: at(0), ExpiresAt: ptr(at(time.Hour))}
+	block(t, s, timed)
+	for _, tc := range []struct {
+		name string
+		now  time.Time
+		want bool
+	}{
+		{"before expiry", at(time.Hour - time.Millisecond), true},
+		{"at expiry", at(time.Hour), false},
+		{"after expiry", at(2 * time.Hour), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := optedOut(t, s, numA, numB, tc.now); got != tc.want {
+				t.Errorf("OptedOut = %v, want %v", got, tc.want)
+			}
+			listed := listAll(t, s, ports.OptOutQuery{}, tc.now)
+			if tc.want != (len(listed) == 1) {
+				t.Errorf("ListOptOuts = %v; want the block listed: %v", pairs(listed), tc.want)
+			}
+			listed = listAll(t, s, ports.OptOutQuery{Sender: numA, Recipient: numB}, tc.now)
+			if tc.want != (len(listed) == 1) {
+				t.Errorf("ListOptOuts(pair) = %v; want the block listed: %v", pairs(listed), tc.want)
+			}
+		})
+	}
+	// A block over an expired one is new: new source, creation time and expiry.
+	fresh := ports.OptOut{Sender: numA, Recipient: numB, Source: optout.SourceAPI, CreatedAt: at(2 * time.Hour)}
+	stored, created := block(t, s, fresh)
+	if !created {
+		t.Error("BlockOptOut over an expired block: created = false, want true")
+	}
+	checkOptOut(t, "BlockOptOut over an expired block", stored, fresh)
+	if !optedOut(t, s, numA, numB, at(1000*time.Hour)) {
+		t.Error("OptedOut after the permanent re-block = false")
+	}
+	// The same at the instant of expiry: expired blocks include that instant.
+	timed2 := ports.OptOut{Sender: numB, Recipient: numA, Source: optout.SourceSMSApp, CreatedAt: at(0), ExpiresAt: ptr(at(time.Hour))}
+	block(t, s, timed2)
+	again := ports.OptOut{Sender: numB, Recipient: numA, Source: optout.SourceKeyword, CreatedAt: at(time.Hour), ExpiresAt: ptr(at(3 * time.Hour))}
+	stored, created = block(t, s, again)
+	if !created {
+		t.Error("BlockOptOut at the old block's expiry: created = false, want true")
+	}
+	checkOptOut(t, "BlockOptOut at the old block's expiry", stored, again)
+}
+
+func testOptOutRenew(t *testing.T, s ports.Store) {
+	first := ports.OptOut{Sender: numA, Recipient: numB, Source: optout.SourceSMSApp, CreatedAt: at(0), ExpiresAt: ptr(at(time.Hour))}
+	block(t, s, first)
+	kept := func(exp *time.Time) ports.OptOut {
+		o := first
+		o.ExpiresAt = exp
+		return o
+	}
+	steps := []struct {
+		name string
+		o    ports.OptOut
+		want ports.OptOut
+	}{
+		{"shorter does not shorten",
+			ports.OptOut{Sender: numA, Recipient: numB, Source: optout.SourceKeyword, CreatedAt: at(10 * time.Minute), ExpiresAt: ptr(at(30 * time.Minute))},
+			kept(ptr(at(time.Hour)))},
+		{"equal keeps",
+			ports.OptOut{Sender: numA, Recipient: numB, Source: optout.SourceAPI, CreatedAt: at(15 * time.Minute), ExpiresAt: ptr(at(time.Hour))},
+			kept(ptr(at(time.Hour)))},
+		{"longer extends",
+			ports.OptOut{Sender: numA, Recipient: numB, Source: optout.SourceKeyword, CreatedAt: at(20 * time.Minute), ExpiresAt: ptr(at(3 * time.Hour))},
+			kept(ptr(at(3 * time.Hour)))},
+		{"timed to permanent",
+			ports.OptOut{Sender: numA, Recipient: numB, Source: optout.SourceAPI, CreatedAt: at(30 * time.Minute)},
+			kept(nil)},
+		{"permanent stays permanent",
+			ports.OptOut{Sender: numA, Recipient: numB, Source: optout.SourceProvider, CreatedAt: at(5 * time.Hour), ExpiresAt: ptr(at(9 * time.Hour))},
+			kept(nil)},
+	}
+	for _, st := range steps {
+		stored, created := block(t, s, st.o)
+		if created {
+			t.Errorf("%s: created = true over an unexpired block", st.name)
+		}
+		checkOptOut(t, st.name+": returned", stored, st.want)
+		listed := listAll(t, s, ports.OptOutQuery{Sender: numA, Recipient: numB}, st.o.CreatedAt)
+		if len(listed) != 1 {
+			t.Fatalf("%s: listed %v, want one block", st.name, pairs(listed))
+		}
+		checkOptOut(t, st.name+": stored", listed[0], st.want)
+	}
+}
+
+func testOptOutLift(t *testing.T, s ports.Store) {
+	block(t, s, ports.OptOut{Sender: numA, Recipient: numB, Source: optout.SourceKeyword, CreatedAt: at(0)})
+	block(t, s, ports.OptOut{Sender: numB, Recipient: numA, Source: optout.SourceKeyword, CreatedAt: at(0)})
+	if !lift(t, s, numA, numB, at(time.Hour)) {
+		t.Error("LiftOptOut(blocked pair) = false, want true")
+	}
+	if optedOut(t, s, numA, numB, at(time.Hour)) {
+		t.Error("OptedOut after LiftOptOut = true")
+	}
+	if lift(t, s, numA, numB, at(time.Hour)) {
+		t.Error("LiftOptOut a second time = true, want false")
+	}
+	if !optedOut(t, s, numB, numA, at(time.Hour)) {
+		t.Error("lifting A→B lifted B→A too")
+	}
+	if lift(t, s, numA, numC, at(time.Hour)) {
+		t.Error("LiftOptOut(pair never blocked) = true, want false")
+	}
+
+	// An expired row is deleted, but there was nothing to lift.
+	block(t, s, ports.OptOut{Sender: numA, Recipient: numC, Source: optout.SourceSMSApp, CreatedAt: at(0), ExpiresAt: ptr(at(time.Hour))})
+	if lift(t, s, numA, numC, at(2*time.Hour)) {
+		t.Error("LiftOptOut(expired block) = true, want false")
+	}
+	n, err := s.PruneOptOuts(t.Context(), at(2*time.Hour))
+	if err != nil || n != 0 {
+		t.Errorf("PruneOptOuts after lifting the expired row = %d, %v; want 0 (the row is gone)", n, err)
+	}
+	if got := listAll(t, s, ports.OptOutQuery{}, at(0)); !slices.Equal(pairs(got), []string{numB + "→" + numA}) {
+		t.Errorf("ListOptOuts(at creation) = %v, want only B→A", pairs(got))
+	}
+}
+
+// optOutFixture stores a mix of blocks and returns those unexpired at optOutNow. Several
+// share one created_at to exercise the (sender, recipient) tie-break.
+func optOutFixture(t *testing.T, s ports.Store) []ports.OptOut {
+	t.Helper()
+	senders := []string{numA, "ACME", "acme", "12:x\ny", numB}
+	recipients := []string{numC, numB, "+4477009001", "3:a"}
+	sources := []optout.Source{optout.SourceKeyword, optout.SourceSMSApp, optout.SourceAPI, optout.SourceProvider}
+	var live []ports.OptOut
+	i := 0
+	for _, snd := range senders {
+		for _, rcp := range recipients {
+			if snd == rcp {
+				continue
+			}
+			created := at(time.Duration(i) * time.Second)
+			if i%3 == 1 {
+				created = at(7*time.Second + 250*time.Microsecond) // many at one instant
+			}
+			o := ports.OptOut{Sender: snd, Recipient: rcp, Source: sources[i%len(sources)], CreatedAt: created}
+			switch i % 4 {
+			case 1:
+				o.ExpiresAt = ptr(optOutNow.Add(time.Hour))
+			case 2:
+				o.ExpiresAt = ptr(optOutNow.Add(-time.Millisecond)) // expired by then
+			}
+			block(t, s, o)
+			if o.Active(optOutNow) {
+				live = append(live, o)
+			}
+			i++
+		}
+	}
+	return live
+}
+
+// optOutNow is when the list cases look.
+var optOutNow = at(time.Hour)
+
+// expectOptOuts is the reference of ListOptOuts' filter and order.
+func expectOptOuts(all []ports.OptOut, q ports.OptOutQuery) []string {
+	var out []ports.OptOut
+	for _, o := range all {
+		if (q.Sender == "" || o.Sender == q.Sender) && (q.Recipient == "" || o.Recipient == q.Recipient) {
+			out = append(out, o)
+		}
+	}
+	slices.SortFunc(out, func(a, b ports.OptOut) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		if a.Sender != b.Sender {
+			if a.Sender > b.Sender {
+				return -1
+			}
+			return 1
+		}
+		switch {
+		case a.Recipient > b.Recipient:
+			return -1
+		case a.Recipient < b.Recipient:
+			return 1
+		}
+		return 0
+	})
+	return pairs(out)
+}
+
+func optOutQueries() []struct {
+	name string
+	q    ports.OptOutQuery
+} {
+	return []struct {
+		name string
+		q    ports.OptOutQuery
+	}{
+		{"neither", ports.OptOutQuery{}},
+		{"sender", ports.OptOutQuery{Sender: "ACME"}},
+		{"sender with a newline", ports.OptOutQuery{Sender: "12:x\ny"}},
+		{"recipient", ports.OptOutQuery{Recipient: numB}},
+		{"both", ports.OptOutQuery{Sender: "acme", Recipient: "3:a"}},
+		{"both, expired", ports.OptOutQuery{Sender: numA, Recipient: "+4477009001"}},
+		{"nothing matches", ports.OptOutQuery{Sender: numC}},
+	}
+}
+
+func testListOptOutsFilters(t *testing.T, s ports.Store) {
+	live := optOutFixture(t, s)
+	for _, tc := range optOutQueries() {
+		t.Run(tc.name, func(t *testing.T) {
+			got := listAll(t, s, tc.q, optOutNow)
+			if want := expectOptOuts(live, tc.q); !slices.Equal(pairs(got), want) {
+				t.Errorf("ListOptOuts\n got %q\nwant %q", pairs(got), want)
+			}
+		})
+	}
+	t.Run("records", func(t *testing.T) {
+		byPair := map[string]ports.OptOut{}
+		for _, o := range live {
+			byPair[o.Sender+"→"+o.Recipient] = o
+		}
+		for _, got := range listAll(t, s, ports.OptOutQuery{}, optOutNow) {
+			checkOptOut(t, "listed", got, byPair[got.Sender+"→"+got.Recipient])
+		}
+	})
+	t.Run("limit", func(t *testing.T) {
+		page, err := s.ListOptOuts(t.Context(), ports.OptOutQuery{Limit: 3}, optOutNow)
+		if err != nil {
+			t.Fatalf("ListOptOuts: %v", err)
+		}
+		if got, want := pairs(page.Items), expectOptOuts(live, ports.OptOutQuery{})[:3]; !slices.Equal(got, want) {
+			t.Errorf("ListOptOuts(limit 3) = %q, want %q", got, want)
+		}
+		if page.Next == nil {
+			t.Fatal("Next = nil, want a cursor")
+		}
+		last := page.Items[2]
+		if want := ports.OptOutCursorID(last.Sender, last.Recipient); page.Next.ID != want || ms(page.Next.CreatedAt) != ms(last.CreatedAt) {
+			t.Errorf("Next = %+v, want the last item's position %s %q", *page.Next, ms(last.CreatedAt), want)
+		}
+	})
+	t.Run("bad cursor", func(t *testing.T) {
+		_, err := s.ListOptOuts(t.Context(), ports.OptOutQuery{Limit: 3, After: &ports.Cursor{CreatedAt: base, ID: "m01"}}, optOutNow)
+		wantErr(t, "ListOptOuts(cursor of another list)", err, ports.ErrInvalid)
+	})
+}
+
+func testListOptOutsPaging(t *testing.T, s ports.Store) {
+	live := optOutFixture(t, s)
+	for _, tc := range optOutQueries() {
+		for _, limit := range []int{1, 2, 3, 5} {
+			t.Run(fmt.Sprintf("%s/limit %d", tc.name, limit), func(t *testing.T) {
+				want := expectOptOuts(live, tc.q)
+				var got []string
+				q := tc.q
+				q.Limit = limit
+				for pages := 0; ; pages++ {
+					if pages > len(live)+1 {
+						t.Fatalf("paging does not end; got so far %q", got)
+					}
+					page, err := s.ListOptOuts(t.Context(), q, optOutNow)
+					if err != nil {
+						t.Fatalf("ListOptOuts(page %d): %v", pages, err)
+					}
+					if len(page.Items) > limit {
+						t.Fatalf("page %d has %d items, limit %d", pages, len(page.Items), limit)
+					}
+					if pages > 0 && len(page.Items) == 0 {
+						t.Errorf("page %d is empty: the previous page should have had Next = nil", pages)
+					}
+					got = append(got, pairs(page.Items)...)
+					if page.Next == nil {
+						break
+					}
+					// Through the wire form, as the HTTP API pages.
+					c, err := ports.DecodeCursor(page.Next.Encode())
+					if err != nil {
+						t.Fatalf("DecodeCursor: %v", err)
+					}
+					q.After = &c
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("paged\n got %q\nwant %q", got, want)
+				}
+			})
+		}
+	}
+}
+
+func testOptOutRollback(t *testing.T, s ports.Store) {
+	kept := ports.OptOut{Sender: numB, Recipient: numA, Source: optout.SourceSMSApp, CreatedAt: at(0), ExpiresAt: ptr(at(time.Hour))}
+	lifted := ports.OptOut{Sender: numC, Recipient: numA, Source: optout.SourceAPI, CreatedAt: at(0)}
+	block(t, s, kept)
+	block(t, s, lifted)
+	err := s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
+		if _, _, err := tx.BlockOptOut(ctx, ports.OptOut{Sender: numA, Recipient: numB, Source: optout.SourceKeyword, CreatedAt: at(time.Minute)}); err != nil {
+			return err
+		}
+		// Renew kept to permanent, and lift the other.
+		if _, _, err := tx.BlockOptOut(ctx, ports.OptOut{Sender: numB, Recipient: numA, Source: optout.SourceKeyword, CreatedAt: at(time.Minute)}); err != nil {
+			return err
+		}
+		if ok, err := tx.LiftOptOut(ctx, numC, numA, at(time.Minute)); err != nil || !ok {
+			return fmt.Errorf("lift: %v, %w", ok, err)
+		}
+		return fmt.Errorf("use case: %w", errBoom)
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("InTx = %v, want fn's error", err)
+	}
+	if optedOut(t, s, numA, numB, at(time.Minute)) {
+		t.Error("a block of a rolled-back transaction is in force")
+	}
+	got := listAll(t, s, ports.OptOutQuery{}, at(time.Minute))
+	if want := expectOptOuts([]ports.OptOut{kept, lifted}, ports.OptOutQuery{}); !slices.Equal(pairs(got), want) {
+		t.Fatalf("ListOptOuts after rollback = %q, want %q", pairs(got), want)
+	}
+	for _, o := range got {
+		if o.Sender == kept.Sender {
+			checkOptOut(t, "renewal rolled back", o, kept)
+		}
+	}
+}
+
+func testPruneOptOuts(t *testing.T, s ports.Store) {
+	mk := func(sender string, exp *time.Time) ports.OptOut {
+		return ports.OptOut{Sender: sender, Recipient: numA, Source: optout.SourceSMSApp, CreatedAt: at(0), ExpiresAt: exp}
+	}
+	for _, o := range []ports.OptOut{
+		mk("permanent", nil),
+		mk("1h", ptr(at(time.Hour))),
+		mk("2h", ptr(at(2*time.Hour))), // expires exactly at the sweep: expired
+		mk("2h+1ms", ptr(at(2*time.Hour+time.Millisecond))),
+		mk("3h", ptr(at(3*time.Hour))),
+	} {
+		block(t, s, o)
+	}
+	n, err := s.PruneOptOuts(t.Context(), at(2*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("PruneOptOuts = %d, %v; want 2", n, err)
+	}
+	// Looking before any expiry shows what is left in the store.
+	want := []string{"permanent→" + numA, "3h→" + numA, "2h+1ms→" + numA}
+	if got := pairs(listAll(t, s, ports.OptOutQuery{}, at(0))); !slices.Equal(got, want) {
+		t.Errorf("after prune: %q, want %q", got, want)
+	}
+	if n, err := s.PruneOptOuts(t.Context(), at(2*time.Hour)); err != nil || n != 0 {
+		t.Errorf("PruneOptOuts again = %d, %v; want 0", n, err)
+	}
+	if n, err := s.PruneOptOuts(t.Context(), at(100*time.Hour)); err != nil || n != 2 {
+		t.Errorf("PruneOptOuts(later) = %d, %v; want 2", n, err)
+	}
+	if !optedOut(t, s, "permanent", numA, at(100*time.Hour)) {
+		t.Error("PruneOptOuts removed a permanent block")
+	}
+}
+
+// testOptOutConcurrentBlock: transactions racing to block one pair, on a fresh pair and
+// over an expired block, create it exactly once and lose no extension.
+func testOptOutConcurrentBlock(t *testing.T, s ports.Store) {
+	for _, tc := range []struct {
+		name string
+		old  *ports.OptOut
+	}{
+		{"new pair", nil},
+		{"over an expired block", &ports.OptOut{Sender: numA, Recipient: numB, Source: optout.SourceProvider,
+			CreatedAt: at(-10 * time.Hour), ExpiresAt: ptr(at(-9 * time.Hour))}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.old != nil {
+				block(t, s, *tc.old)
+			}
+			defer lift(t, s, numA, numB, at(0))
+			const workers = 20
+			type result struct {
+				stored  ports.OptOut
+				created bool
+				err     error
+			}
+			results := make([]result, workers)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					o := ports.OptOut{Sender: numA, Recipient: numB, Source: optout.SourceKeyword,
+						CreatedAt: at(0), ExpiresAt: ptr(at(time.Duration(i+1) * time.Hour))}
+					r := &results[i]
+					r.err = s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
+						var err error
+						r.stored, r.created, err = tx.BlockOptOut(ctx, o)
+						return err
+					})
+				}()
+			}
+			close(start)
+			wg.Wait()
+			created := 0
+			for i, r := range results {
+				if r.err != nil {
+					t.Errorf("worker %d: %v", i, r.err)
+					continue
+				}
+				if r.created {
+					created++
+				}
+				if r.stored.ExpiresAt == nil || r.stored.ExpiresAt.Before(at(time.Duration(i+1)*time.Hour)) {
+					t.Errorf("worker %d: stored %s expires before its own block", i, optOutString(r.stored))
+				}
+			}
+			if created != 1 {
+				t.Errorf("%d of %d racing BlockOptOut calls report created, want exactly 1", created, workers)
+			}
+			got := listAll(t, s, ports.OptOutQuery{}, at(0))
+			want := ports.OptOut{Sender: numA, Recipient: numB, Source: optout.SourceKeyword, CreatedAt: at(0), ExpiresAt: ptr(at(workers * time.Hour))}
+			if len(got) != 1 {
+				t.Fatalf("ListOptOuts = %v, want one block", pairs(got))
+			}
+			checkOptOut(t, "after the race (the longest expiry wins)", got[0], want)
+		})
 	}
 }
