@@ -872,39 +872,54 @@ func testListMessagesPaging(t *testing.T, s ports.Store) {
 		for _, limit := range []int{1, 3, 5, 12} {
 			t.Run(fmt.Sprintf("%s/limit %d", tc.name, limit), func(t *testing.T) {
 				want := expectList(mine, tc.q)
-				var got []string
 				q := tc.q
 				q.Limit = limit
-				for pages := 0; ; pages++ {
-					if pages > len(mine)+1 {
-						t.Fatalf("paging does not end; got so far %v", got)
-					}
+				got := pageAll(t, limit, len(mine), func(after *ports.Cursor) ([]string, *ports.Cursor, error) {
+					q.After = after
 					page, err := s.ListMessages(t.Context(), accountA, q)
-					if err != nil {
-						t.Fatalf("ListMessages(page %d): %v", pages, err)
-					}
-					if len(page.Items) > limit {
-						t.Fatalf("page %d has %d items, limit %d", pages, len(page.Items), limit)
-					}
-					if pages > 0 && len(page.Items) == 0 {
-						t.Errorf("page %d is empty: the previous page should have had Next = nil", pages)
-					}
-					got = append(got, ids(page.Items)...)
-					if page.Next == nil {
-						break
-					}
-					// Go through the wire form, as the HTTP API does.
-					c, err := ports.DecodeCursor(page.Next.Encode())
-					if err != nil {
-						t.Fatalf("DecodeCursor: %v", err)
-					}
-					q.After = &c
-				}
+					return ids(page.Items), page.Next, err
+				})
 				if !slices.Equal(got, want) {
 					t.Errorf("paged ids\n got %v\nwant %v", got, want)
 				}
 			})
 		}
+	}
+}
+
+// pageAll follows a list from its first page to its last through each page's cursor (in
+// its wire form, as the HTTP API pages) and returns the keys of every item in order. It
+// fails the test if a page exceeds limit, a page after the first is empty, or paging does
+// not end within total+1 pages.
+func pageAll(t *testing.T, limit, total int, page func(after *ports.Cursor) ([]string, *ports.Cursor, error)) []string {
+	t.Helper()
+	var (
+		got   []string
+		after *ports.Cursor
+	)
+	for pages := 0; ; pages++ {
+		if pages > total+1 {
+			t.Fatalf("paging does not end; got so far %q", got)
+		}
+		items, next, err := page(after)
+		if err != nil {
+			t.Fatalf("list (page %d): %v", pages, err)
+		}
+		if len(items) > limit {
+			t.Fatalf("page %d has %d items, limit %d", pages, len(items), limit)
+		}
+		if pages > 0 && len(items) == 0 {
+			t.Errorf("page %d is empty: the previous page should have had no next cursor", pages)
+		}
+		got = append(got, items...)
+		if next == nil {
+			return got
+		}
+		c, err := ports.DecodeCursor(next.Encode())
+		if err != nil {
+			t.Fatalf("DecodeCursor: %v", err)
+		}
+		after = &c
 	}
 }
 
@@ -1515,34 +1530,13 @@ func testListOptOutsPaging(t *testing.T, s ports.Store) {
 		for _, limit := range []int{1, 2, 3, 5} {
 			t.Run(fmt.Sprintf("%s/limit %d", tc.name, limit), func(t *testing.T) {
 				want := expectOptOuts(live, tc.q)
-				var got []string
 				q := tc.q
 				q.Limit = limit
-				for pages := 0; ; pages++ {
-					if pages > len(live)+1 {
-						t.Fatalf("paging does not end; got so far %q", got)
-					}
+				got := pageAll(t, limit, len(live), func(after *ports.Cursor) ([]string, *ports.Cursor, error) {
+					q.After = after
 					page, err := s.ListOptOuts(t.Context(), q, optOutNow)
-					if err != nil {
-						t.Fatalf("ListOptOuts(page %d): %v", pages, err)
-					}
-					if len(page.Items) > limit {
-						t.Fatalf("page %d has %d items, limit %d", pages, len(page.Items), limit)
-					}
-					if pages > 0 && len(page.Items) == 0 {
-						t.Errorf("page %d is empty: the previous page should have had Next = nil", pages)
-					}
-					got = append(got, pairs(page.Items)...)
-					if page.Next == nil {
-						break
-					}
-					// Through the wire form, as the HTTP API pages.
-					c, err := ports.DecodeCursor(page.Next.Encode())
-					if err != nil {
-						t.Fatalf("DecodeCursor: %v", err)
-					}
-					q.After = &c
-				}
+					return pairs(page.Items), page.Next, err
+				})
 				if !slices.Equal(got, want) {
 					t.Errorf("paged\n got %q\nwant %q", got, want)
 				}
