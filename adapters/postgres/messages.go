@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -141,45 +140,37 @@ WHERE m.id = $1 AND m.hidden_at IS NULL AND ($2 = '' OR m.account_id = $2)`, id,
 
 // ListMessages implements ports.MessageStore.
 func (s *Store) ListMessages(ctx context.Context, accountID string, q ports.MessageQuery) (ports.MessagePage, error) {
-	where := []string{"m.account_id = $1", "m.hidden_at IS NULL"}
-	args := []any{accountID}
-	add := func(cond string, vals ...any) {
-		for i := range vals {
-			cond = strings.Replace(cond, "?", fmt.Sprintf("$%d", len(args)+i+1), 1)
-		}
-		where = append(where, cond)
-		args = append(args, vals...)
-	}
+	var f filter
+	f.where("m.account_id = ?", accountID)
+	f.where("m.hidden_at IS NULL")
 	if q.Direction != "" {
-		add("m.direction = ?", string(q.Direction))
+		f.where("m.direction = ?", string(q.Direction))
 	}
 	if q.Status != "" {
-		add("m.status = ?", string(q.Status))
+		f.where("m.status = ?", string(q.Status))
 	}
 	if q.From != "" {
-		add("m.from_number = ?", q.From)
+		f.where("m.from_number = ?", q.From)
 	}
 	if q.To != "" {
-		add("m.to_number = ?", q.To)
+		f.where("m.to_number = ?", q.To)
 	}
 	if !q.CreatedAfter.IsZero() {
-		add("m.created_at >= ?", ts(q.CreatedAfter))
+		f.where("m.created_at >= ?", ts(q.CreatedAfter))
 	}
 	if !q.CreatedBefore.IsZero() {
-		add("m.created_at <= ?", ts(q.CreatedBefore))
+		f.where("m.created_at <= ?", ts(q.CreatedBefore))
 	}
 	if q.After != nil {
-		add("(m.created_at, m.id) < (?, ?)", ts(q.After.CreatedAt), q.After.ID)
+		f.where("(m.created_at, m.id) < (?, ?)", ts(q.After.CreatedAt), q.After.ID)
 	}
 	limit := max(q.Limit, 1)
-	// One row more than asked tells whether there is a next page. The limit is a parameter,
-	// so the query text (and its cached statement) depends only on which filters are set.
-	args = append(args, limit+1)
-	query := selectMessage + "\nWHERE " + strings.Join(where, " AND ") +
-		fmt.Sprintf("\nORDER BY m.created_at DESC, m.id DESC\nLIMIT $%d", len(args))
+	// One row more than asked tells whether there is a next page.
+	query := selectMessage + "\nWHERE " + f.sql() +
+		"\nORDER BY m.created_at DESC, m.id DESC\nLIMIT " + f.limit(limit+1)
 
 	var rows []messageRow
-	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, query, f.args...); err != nil {
 		return ports.MessagePage{}, fmt.Errorf("list messages of %s: %w", accountID, mapErr(err))
 	}
 	var page ports.MessagePage

@@ -6,17 +6,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pressly/goose/v3"
+
 	"github.com/smsgw/smsgw/adapters/postgres/pgtest"
 	"github.com/smsgw/smsgw/core/message"
 )
 
-// TestInlineEventsMigration: histories written by the first schema (one row per event)
-// read back the same after migration 3 moved them into the message row, and go back to
-// event rows on the way down.
-func TestInlineEventsMigration(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s, err := Open(ctx, pgtest.DSN(t))
+// unmigrated opens a store on an empty database of its own, with the goose provider that
+// migrates it step by step.
+func unmigrated(t *testing.T) (*Store, *goose.Provider) {
+	t.Helper()
+	s, err := Open(context.Background(), pgtest.DSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,6 +25,16 @@ func TestInlineEventsMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, p
+}
+
+// TestInlineEventsMigration: histories written by the first schema (one row per event)
+// read back the same after migration 3 moved them into the message row, and go back to
+// event rows on the way down.
+func TestInlineEventsMigration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, p := unmigrated(t)
 	if _, err := p.UpTo(ctx, riverVersion); err != nil {
 		t.Fatal(err)
 	}
@@ -76,16 +86,8 @@ INSERT INTO message_events (message_id, seq, status, at, detail) VALUES
 func TestOptOutsMigration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, pgtest.DSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	if err := Migrate(ctx, s.DB()); err != nil {
-		t.Fatal(err)
-	}
-	p, err := newProvider(s.DB())
-	if err != nil {
+	s, p := unmigrated(t)
+	if _, err := p.Up(ctx); err != nil {
 		t.Fatal(err)
 	}
 	exists := func() bool {

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/smsgw/smsgw/core/optout"
@@ -33,43 +32,34 @@ const unexpired = `(expires_at IS NULL OR expires_at > %s)`
 
 // ListOptOuts implements ports.OptOutStore.
 func (s *Store) ListOptOuts(ctx context.Context, q ports.OptOutQuery, now time.Time) (ports.OptOutPage, error) {
-	where := []string{fmt.Sprintf(unexpired, "$1")}
-	args := []any{ts(now)}
-	add := func(cond string, vals ...any) {
-		for i := range vals {
-			cond = strings.Replace(cond, "?", fmt.Sprintf("$%d", len(args)+i+1), 1)
-		}
-		where = append(where, cond)
-		args = append(args, vals...)
-	}
+	var f filter
+	f.where(fmt.Sprintf(unexpired, "?"), ts(now))
 	if q.Sender != "" {
-		add("sender = ?", q.Sender)
+		f.where("sender = ?", q.Sender)
 	}
 	if q.Recipient != "" {
-		add("recipient = ?", q.Recipient)
+		f.where("recipient = ?", q.Recipient)
 	}
 	if q.After != nil {
 		sender, recipient, err := ports.ParseOptOutCursorID(q.After.ID)
 		if err != nil {
 			return ports.OptOutPage{}, fmt.Errorf("list opt-outs: %w", err)
 		}
-		add("(created_at, sender, recipient) < (?, ?, ?)", ts(q.After.CreatedAt), sender, recipient)
+		f.where("(created_at, sender, recipient) < (?, ?, ?)", ts(q.After.CreatedAt), sender, recipient)
 	}
 	// One row more than asked tells whether there is a next page; LIMIT NULL is no limit.
-	// The limit is a parameter, so the query text depends only on which filters are set.
 	var limit *int
 	if q.Limit > 0 {
 		n := q.Limit + 1
 		limit = &n
 	}
-	args = append(args, limit)
 	query := `SELECT sender, recipient, source, created_at, expires_at FROM opt_outs
-WHERE ` + strings.Join(where, " AND ") + fmt.Sprintf(`
+WHERE ` + f.sql() + `
 ORDER BY created_at DESC, sender DESC, recipient DESC
-LIMIT $%d`, len(args))
+LIMIT ` + f.limit(limit)
 
 	var rows []optOutRow
-	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, query, f.args...); err != nil {
 		return ports.OptOutPage{}, fmt.Errorf("list opt-outs (sender %q, recipient %q): %w", q.Sender, q.Recipient, mapErr(err))
 	}
 	page := ports.OptOutPage{Items: make([]ports.OptOut, 0, len(rows))}

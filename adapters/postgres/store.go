@@ -5,9 +5,9 @@
 // Round trips: each write is one statement (a message with its events, an update with its
 // appended events). Every statement with parameters is prepared once per connection and then
 // executed in one round trip (stmtcache.go), this package's and River's alike. Open adds
-// binary_parameters=yes unless the DSN sets it, so that a statement that does go unnamed is
-// one round trip too (this package sends no []byte parameters that need text encoding, and
-// River's database/sql driver works with it).
+// binary_parameters=yes unless the DSN sets it: lib/pq then sends []byte parameters in
+// binary form instead of escaping them as text (this package sends none; River's
+// database/sql driver runs with it).
 package postgres
 
 import (
@@ -84,7 +84,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 }
 
 // withBinaryParameters adds binary_parameters=yes to a URL or key=value DSN that does not
-// set it, halving the round trips of every parameterised statement.
+// set it (see the package comment).
 func withBinaryParameters(dsn string) string {
 	if strings.Contains(dsn, "binary_parameters") {
 		return dsn

@@ -17,8 +17,8 @@ import (
 // maxBatch) and commits it in one transaction while later arrivals queue for the next one.
 // There is no timer: a lone send is written at once, so batching costs no latency when idle.
 // Two slots: one group commits while the next gathers. More slots make smaller groups, and
-// every group is also a send job, whose queue overhead is paid per group (measured with
-// `make bench`: 8 slots 0.37x the floor, 4 slots 0.41x, 2 slots 0.51x, 3 slots 0.40x).
+// every group is also a send job, whose queue overhead (insert, fetch, claim, results,
+// completion) is paid per group; `make bench` accepts and delivers most with two.
 const (
 	defaultAcceptBatch = 64
 	defaultAcceptSlots = 2
