@@ -40,6 +40,11 @@ func (o OptOut) Validate() error {
 	return nil
 }
 
+// OptOutPair is the key of a block: sends from Sender to Recipient.
+type OptOutPair struct {
+	Sender, Recipient string
+}
+
 // OptOutQuery filters an opt-out list. Empty strings mean "any".
 type OptOutQuery struct {
 	Sender    string

@@ -111,6 +111,9 @@ type Tx interface {
 
 	// OptedOut reports whether an unexpired block of sends from sender to recipient exists.
 	OptedOut(ctx context.Context, sender, recipient string, now time.Time) (bool, error)
+	// BlockedPairs is OptedOut for several pairs in one round trip: it returns the pairs
+	// (of those given) that have an unexpired block at now. It locks nothing.
+	BlockedPairs(ctx context.Context, pairs []OptOutPair, now time.Time) (map[OptOutPair]bool, error)
 	// BlockOptOut creates or renews the block o, atomically even when transactions race on
 	// the pair; o.CreatedAt is the current time. With no row for the pair, or only an
 	// expired one, it stores o and reports created. With an unexpired block it keeps that
@@ -122,6 +125,9 @@ type Tx interface {
 	// LiftOptOut deletes the pair's block. It reports true only if an unexpired block was
 	// there; an expired row is deleted too but reports false.
 	LiftOptOut(ctx context.Context, sender, recipient string, now time.Time) (bool, error)
+
+	Limiter
+	IdempotencyTx
 }
 
 // OptOutStore reads and sweeps opt-outs outside a transaction. They are global: every
@@ -153,6 +159,8 @@ type Store interface {
 	MessageStore
 	AccountStore
 	OptOutStore
+	RateLogStore
+	IdempotencyStore
 	// InTx runs fn in one transaction and commits if fn returns nil, returning the error of
 	// Commit; otherwise it rolls back and returns fn's error. A store that cannot be reached
 	// yields an error wrapping ErrUnavailable.

@@ -20,7 +20,22 @@ type ReceiveCommand struct {
 	From              string
 	To                string
 	Text              string
+	// Keywords selects the opt-out keyword rules applied to Text: the v1 policy of API.md §2
+	// (the zero value) or the smsapp dialect's legacy STOP (§8.1).
+	Keywords KeywordRules
 }
+
+// KeywordRules selects how an inbound message's text is checked for opt-out keywords.
+type KeywordRules int
+
+const (
+	// V1Keywords: STOP/START/HELP families of API.md §2; blocks the reverse direction and
+	// replies from the receiving number.
+	V1Keywords KeywordRules = iota
+	// LegacyStop: only an exact, case-sensitive STOP (surrounding whitespace trimmed) blocks
+	// sends in the same direction (from → to) for the smsapp stop_ttl; no reply.
+	LegacyStop
+)
 
 // Receive stores an inbound message. A repeat of an already stored (provider, provider
 // message id) returns the stored message and changes nothing.

@@ -20,6 +20,13 @@ type SendCommand struct {
 	Provider  string
 	Tags      map[string]string
 	SendAt    *time.Time
+	// Verbatim marks a send from a legacy dialect that has validated From and To by its own
+	// rules (API.md §8): they are stored as given, without E.164 normalisation.
+	Verbatim bool
+	// IdempotencyKey (optional) and RequestHash, which identifies the request it came with,
+	// make a retried send return the original message (API.md §1).
+	IdempotencyKey string
+	RequestHash    string
 }
 
 // Send validates a send, routes it, and accepts it: the message row and its send job are
