@@ -9,7 +9,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/smsgw/smsgw/core/gateway"
 	"github.com/smsgw/smsgw/core/message"
+	"github.com/smsgw/smsgw/core/ratelimit"
 	"github.com/smsgw/smsgw/ports"
 )
 
@@ -20,6 +22,10 @@ const (
 	codeRejected        = "rejected"
 	codeNotFound        = "not_found"
 	codeConflict        = "conflict"
+	codeOptedOut        = "recipient_opted_out"
+	codeRateLimited     = "rate_limited"
+	codeKeyInUse        = "idempotency_key_in_use"
+	codeKeyReused       = "idempotency_key_reused"
 	codePayloadTooLarge = "payload_too_large"
 	codeNotImplemented  = "not_implemented"
 	codeUnavailable     = "unavailable"
@@ -63,15 +69,13 @@ type errorDetail struct {
 
 // errorResponse is THE error table: every error a handler or middleware reports becomes
 // an HTTP status and a body here. retryAfter is in seconds (0: no header).
-//
-// ports.ErrRejected maps to a generic 403 `rejected` for now; the rate-limit (429
-// rate_limited) and opt-out (403 recipient_opted_out) errors get their own rows, above
-// it, when the core grows them.
+// The specific refusals come before the generic port errors they wrap.
 func errorResponse(err error) (status int, body errorDetail, retryAfter int) {
 	var (
 		api   *apiError
 		field *message.FieldError
-		big   *http.MaxBytesError
+		big     *http.MaxBytesError
+		limited *gateway.RateLimitedError
 	)
 	switch {
 	case errors.As(err, &api):
@@ -84,6 +88,15 @@ func errorResponse(err error) (status int, body errorDetail, retryAfter int) {
 		return http.StatusBadRequest, errorDetail{Code: code, Message: field.Message, Field: field.Field}, 0
 	case errors.As(err, &big):
 		return http.StatusRequestEntityTooLarge, errorDetail{Code: codePayloadTooLarge, Message: errPayloadTooLarge.Message}, 0
+	case errors.As(err, &limited):
+		return http.StatusTooManyRequests, errorDetail{Code: codeRateLimited, Message: "the sender has used its rate limit; retry after the Retry-After seconds"},
+			ratelimit.RetryAfterSeconds(limited.RetryAfter)
+	case errors.Is(err, gateway.ErrOptedOut):
+		return http.StatusForbidden, errorDetail{Code: codeOptedOut, Message: "the recipient has opted out of messages from this sender", Field: "to"}, 0
+	case errors.Is(err, gateway.ErrIdempotencyKeyInUse):
+		return http.StatusConflict, errorDetail{Code: codeKeyInUse, Message: "a request with this Idempotency-Key is still in flight; retry later", Field: headerIdempotencyKey}, 0
+	case errors.Is(err, gateway.ErrIdempotencyKeyReused):
+		return http.StatusUnprocessableEntity, errorDetail{Code: codeKeyReused, Message: "this Idempotency-Key was used with a different request", Field: headerIdempotencyKey}, 0
 	case errors.Is(err, ports.ErrNotFound):
 		return http.StatusNotFound, errorDetail{Code: codeNotFound, Message: "not found"}, 0
 	case errors.Is(err, ports.ErrConflict):

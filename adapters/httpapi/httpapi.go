@@ -46,6 +46,12 @@ type Gateway interface {
 	HandleWebhook(ctx context.Context, provider string, req ports.WebhookRequest) (ports.WebhookResult, error)
 	// Providers describes the configured providers, in config order.
 	Providers(ctx context.Context) []ports.ProviderInfo
+	// ListOptOuts lists the blocks in force, newest first.
+	ListOptOuts(ctx context.Context, q ports.OptOutQuery) (ports.OptOutPage, error)
+	// BlockPair blocks a pair (source api), reporting whether the block is new.
+	BlockPair(ctx context.Context, sender, recipient string) (ports.OptOut, bool, error)
+	// LiftPair deletes a pair's block; ErrNotFound when none is in force.
+	LiftPair(ctx context.Context, sender, recipient string) error
 }
 
 var _ Gateway = (*gateway.Gateway)(nil)
@@ -147,5 +153,8 @@ func newEngine(opts Options) (*gin.Engine, *server) {
 	v1.DELETE("/messages/:id", s.deleteMessage)
 	v1.POST("/inbound", s.receiveMessage)
 	v1.GET("/providers", s.listProviders)
+	v1.GET("/opt-outs", s.listOptOuts)
+	v1.POST("/opt-outs", s.createOptOut)
+	v1.DELETE("/opt-outs", s.deleteOptOut)
 	return e, s
 }

@@ -13,6 +13,9 @@ import (
 	"github.com/smsgw/smsgw/ports"
 )
 
+// headerIdempotencyKey carries a send's idempotency key (API.md §1).
+const headerIdempotencyKey = "Idempotency-Key"
+
 // List page sizes (API.md §0).
 const (
 	defaultLimit = 50
@@ -40,6 +43,7 @@ func (s *server) sendMessage(c *gin.Context) {
 		return
 	}
 	req.Cmd.AccountID = accountID(c)
+	req.Cmd.IdempotencyKey = c.GetHeader(headerIdempotencyKey)
 	m, err := s.gw.Send(c.Request.Context(), req.Cmd)
 	if err != nil {
 		fail(c, err)

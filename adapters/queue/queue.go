@@ -35,6 +35,9 @@ type Options struct {
 	Workers int
 	// PollInterval overrides how often the queue looks for jobs (default 20ms).
 	PollInterval time.Duration
+	// Sweeper, when set, runs every SweepInterval (default 5m) as a periodic job.
+	Sweeper       Sweeper
+	SweepInterval time.Duration
 }
 
 const (
@@ -117,6 +120,17 @@ func newQueue[D riverdriver.Driver[*sql.Tx]](driver D, opts Options) (*Queue, er
 	if err := river.AddWorkerSafely(registry, w); err != nil {
 		return nil, fmt.Errorf("queue: register send worker: %w", err)
 	}
+	var periodic []*river.PeriodicJob
+	if opts.Sweeper != nil {
+		if err := river.AddWorkerSafely(registry, &sweepWorker{sweeper: opts.Sweeper}); err != nil {
+			return nil, fmt.Errorf("queue: register sweep worker: %w", err)
+		}
+		interval := opts.SweepInterval
+		if interval <= 0 {
+			interval = defaultSweepInterval
+		}
+		periodic = append(periodic, sweepJob(interval))
+	}
 
 	client, err := river.NewClient(driver, &river.Config{
 		CompletedJobRetentionPeriod: completedRetention,
@@ -125,6 +139,7 @@ func newQueue[D riverdriver.Driver[*sql.Tx]](driver D, opts Options) (*Queue, er
 		Hooks:                       []rivertype.Hook{river.HookInsertBeginFunc(availableIfDueSoon)},
 		JobTimeout:                  jobTimeout,
 		Logger:                      slog.New(newLogHandler(log)),
+		PeriodicJobs:                periodic,
 		PollOnly:                    true,
 		Queues:                      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: workers}},
 		RescueStuckJobsAfter:        rescueAfter,

@@ -83,8 +83,9 @@ type matchBlock struct {
 }
 
 type limitsBlock struct {
-	PerSender int            `hcl:"per_sender,optional"`
+	PerSender *int           `hcl:"per_sender,optional"`
 	Window    hcl.Expression `hcl:"window,optional"`
+	DefRange  hcl.Range      `hcl:",def_range"`
 }
 
 type optOutBlock struct {
@@ -92,6 +93,7 @@ type optOutBlock struct {
 	StopReply  *string        `hcl:"stop_reply,optional"`
 	StartReply *string        `hcl:"start_reply,optional"`
 	HelpReply  *string        `hcl:"help_reply,optional"`
+	Enforce    *bool          `hcl:"enforce,optional"`
 }
 
 type accountBlock struct {
@@ -163,6 +165,13 @@ type Config struct {
 	Webhooks              []WebhookConfig
 	Limits                LimitsConfig
 	OptOut                OptOutConfig
+	SMSApp                *SMSAppConfig // nil: the dialect is off
+}
+
+// SMSAppConfig is the compat.smsapp block.
+type SMSAppConfig struct {
+	StopTTL          time.Duration
+	AnonymousAccount string
 }
 
 // StorageConfig selects the store.
@@ -200,7 +209,7 @@ type WebhookConfig struct {
 	Secret string
 }
 
-// LimitsConfig is the limits block.
+// LimitsConfig is the limits block. PerSender 0 switches the limit off.
 type LimitsConfig struct {
 	PerSender int
 	Window    time.Duration
@@ -210,6 +219,10 @@ type LimitsConfig struct {
 type OptOutConfig struct {
 	Expiry                           time.Duration
 	StopReply, StartReply, HelpReply string
+	// Enforce (default true) refuses sends to opted-out pairs. Off, keywords still record
+	// blocks but sends ignore them: only for deployments that enforce opt-outs upstream, and
+	// for measuring the check's cost (make bench).
+	Enforce bool
 }
 
 // Defaults that apply when the file leaves something out.
@@ -399,14 +412,20 @@ func resolve(filename string, fc *fileConfig, ctx *hcl.EvalContext) (*Config, hc
 
 	c.Limits = LimitsConfig{PerSender: defaultPerSender, Window: defaultWindow}
 	if fc.Limits != nil {
-		if fc.Limits.PerSender > 0 {
-			c.Limits.PerSender = fc.Limits.PerSender
+		if n := fc.Limits.PerSender; n != nil {
+			if *n < 0 {
+				diags = append(diags, errAt(fc.Limits.DefRange, "limits.per_sender must be 0 (no limit) or more, not %d", *n))
+			}
+			c.Limits.PerSender = max(*n, 0)
 		}
 		c.Limits.Window, d = duration(fc.Limits.Window, ctx, "limits.window", defaultWindow)
 		diags = append(diags, d...)
 	}
-	c.OptOut = OptOutConfig{StopReply: defaultStopReply, StartReply: defaultStartReply, HelpReply: defaultHelpReply}
+	c.OptOut = OptOutConfig{StopReply: defaultStopReply, StartReply: defaultStartReply, HelpReply: defaultHelpReply, Enforce: true}
 	if o := fc.OptOut; o != nil {
+		if o.Enforce != nil {
+			c.OptOut.Enforce = *o.Enforce
+		}
 		c.OptOut.Expiry, d = duration(o.Expiry, ctx, "opt_out.expiry", 0)
 		diags = append(diags, d...)
 		for _, r := range []struct {
@@ -427,8 +446,14 @@ func resolve(filename string, fc *fileConfig, ctx *hcl.EvalContext) (*Config, hc
 		c.Webhooks = append(c.Webhooks, WebhookConfig{Name: wb.Name, URL: wb.URL, Events: wb.Events, Secret: wb.Secret})
 	}
 	if fc.Compat != nil && fc.Compat.SMSApp != nil {
-		_, d = duration(fc.Compat.SMSApp.StopTTL, ctx, "compat.smsapp.stop_ttl", 4*time.Hour)
+		sa := &SMSAppConfig{AnonymousAccount: fc.Compat.SMSApp.AnonymousAccount}
+		sa.StopTTL, d = duration(fc.Compat.SMSApp.StopTTL, ctx, "compat.smsapp.stop_ttl", 4*time.Hour)
 		diags = append(diags, d...)
+		if sa.StopTTL == 0 && !d.HasErrors() {
+			// A block that expires as it is made would ignore the STOP.
+			diags = append(diags, errAt(fc.Compat.SMSApp.StopTTL.Range(), "compat.smsapp.stop_ttl must be more than 0"))
+		}
+		c.SMSApp = sa
 	}
 	return c, diags
 }

@@ -25,6 +25,8 @@ import (
 	"github.com/smsgw/smsgw/adapters/queue"
 	"github.com/smsgw/smsgw/adapters/sqlite"
 	"github.com/smsgw/smsgw/core/gateway"
+	"github.com/smsgw/smsgw/core/optout"
+	"github.com/smsgw/smsgw/core/ratelimit"
 	"github.com/smsgw/smsgw/core/routing"
 	"github.com/smsgw/smsgw/ports"
 )
@@ -127,6 +129,20 @@ type dispatchFunc func(ctx context.Context, a ports.DispatchAttempt) error
 
 func (f dispatchFunc) Dispatch(ctx context.Context, a ports.DispatchAttempt) error { return f(ctx, a) }
 
+// sweepFunc adapts a function to the queue's sweeper, like dispatchFunc.
+type sweepFunc func(ctx context.Context) error
+
+func (f sweepFunc) Sweep(ctx context.Context) error { return f(ctx) }
+
+// sweep runs one sweep and logs what it deleted.
+func sweep(ctx context.Context, gw *gateway.Gateway, log hclog.Logger) error {
+	r, err := gw.Sweep(ctx)
+	if r != (gateway.SweepResult{}) {
+		log.Info("swept expired rows", "opt_outs", r.OptOuts, "rate_logs", r.RateLogs, "idempotency_keys", r.IdempotencyKeys)
+	}
+	return err
+}
+
 type uuidV7 struct{}
 
 // NewID returns a UUIDv7: time-ordered, so new rows land at the end of the primary key index.
@@ -148,6 +164,15 @@ func gatewayConfig(cfg *Config) gateway.Config {
 	}
 	if len(cfg.Accounts) > 0 {
 		gc.DefaultAccount = cfg.Accounts[0].Name
+	}
+	gc.RateLimit = ratelimit.Window{Limit: cfg.Limits.PerSender, Period: cfg.Limits.Window}
+	gc.OptOut = optout.Policy{
+		StopReply: cfg.OptOut.StopReply, StartReply: cfg.OptOut.StartReply, HelpReply: cfg.OptOut.HelpReply,
+		Expiry: cfg.OptOut.Expiry,
+	}
+	gc.IgnoreOptOuts = !cfg.OptOut.Enforce
+	if cfg.SMSApp != nil {
+		gc.LegacyStopTTL = cfg.SMSApp.StopTTL
 	}
 	return gc
 }
@@ -204,6 +229,7 @@ func serve(ctx context.Context, cfg *Config, log hclog.Logger) error {
 		Logger:     log.Named("queue"),
 		Workers:    queueWorkers(cfg.Storage),
 		Dispatcher: dispatchFunc(func(ctx context.Context, a ports.DispatchAttempt) error { return gw.Dispatch(ctx, a) }),
+		Sweeper:    sweepFunc(func(ctx context.Context) error { return sweep(ctx, gw, log) }),
 	})
 	if err != nil {
 		return fmt.Errorf("start queue: %w", err)

@@ -27,15 +27,34 @@ const (
 	acceptTimeout = 30 * time.Second
 )
 
+// admission is one outbound message to accept and the checks it must pass in the accept
+// transaction (see Gateway.admit).
+type admission struct {
+	m message.Message
+	// rateLimited counts the send against its sender's window (v1 and dialect sends; not the
+	// gateway's own keyword replies).
+	rateLimited bool
+	// checkOptOut refuses the send when the pair is blocked (everything but the reply that
+	// confirms a STOP or START).
+	checkOptOut bool
+	// idempotencyKey, when set, is the key this request claimed; the transaction accepts or
+	// releases the claim with the message.
+	idempotencyKey string
+}
+
+// writeFunc stores a group of admissions inside tx. It returns one refusal per admission
+// (nil: accepted) or an error that fails the whole transaction.
+type writeFunc func(ctx context.Context, tx ports.Tx, as []admission) ([]error, error)
+
 type pendingAccept struct {
-	m    message.Message
+	a    admission
 	done chan error // buffered; receives exactly one result
 }
 
 // acceptor batches accepts; write stores a batch inside one transaction.
 type acceptor struct {
 	store    ports.Store
-	write    func(ctx context.Context, tx ports.Tx, ms ...message.Message) error
+	write    writeFunc
 	maxBatch int
 	slots    chan struct{} // one token per transaction in flight
 
@@ -43,15 +62,16 @@ type acceptor struct {
 	queue []*pendingAccept
 }
 
-func newAcceptor(store ports.Store, slots, maxBatch int, write func(context.Context, ports.Tx, ...message.Message) error) *acceptor {
+func newAcceptor(store ports.Store, slots, maxBatch int, write writeFunc) *acceptor {
 	return &acceptor{store: store, write: write, maxBatch: max(maxBatch, 1), slots: make(chan struct{}, max(slots, 1))}
 }
 
-// accept returns once m is committed (nil) or failed. If ctx ends while m is still queued, m
-// is withdrawn and ctx's error returned; once its transaction has started, the outcome is
+// accept returns once the admission is committed (nil), refused (its refusal, committed
+// with whatever the refusal counts) or failed. If ctx ends while it is still queued, it is
+// withdrawn and ctx's error returned; once its transaction has started, the outcome is
 // awaited (it is committed or not regardless of this caller).
-func (a *acceptor) accept(ctx context.Context, m message.Message) error {
-	p := &pendingAccept{m: m, done: make(chan error, 1)}
+func (a *acceptor) accept(ctx context.Context, ad admission) error {
+	p := &pendingAccept{a: ad, done: make(chan error, 1)}
 	a.mu.Lock()
 	a.queue = append(a.queue, p)
 	a.mu.Unlock()
@@ -127,22 +147,36 @@ func (a *acceptor) flushReleasing(ctx context.Context, batch []*pendingAccept) {
 func (a *acceptor) flush(ctx context.Context, batch []*pendingAccept) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), acceptTimeout)
 	defer cancel()
-	ms := make([]message.Message, len(batch))
+	as := make([]admission, len(batch))
 	for i, p := range batch {
-		ms[i] = p.m
+		as[i] = p.a
 	}
-	err := a.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
-		return a.write(ctx, tx, ms...)
-	})
+	refusals, err := a.writeTx(ctx, as)
 	if err == nil || len(batch) == 1 || errors.Is(err, ports.ErrUnavailable) {
-		for _, p := range batch {
-			p.done <- err
+		for i, p := range batch {
+			if err != nil {
+				p.done <- err
+			} else {
+				p.done <- refusals[i]
+			}
 		}
 		return
 	}
 	for _, p := range batch {
-		p.done <- a.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
-			return a.write(ctx, tx, p.m)
-		})
+		refusals, err := a.writeTx(ctx, []admission{p.a})
+		if err == nil {
+			err = refusals[0]
+		}
+		p.done <- err
 	}
+}
+
+func (a *acceptor) writeTx(ctx context.Context, as []admission) ([]error, error) {
+	var refusals []error
+	err := a.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+		var err error
+		refusals, err = a.write(ctx, tx, as)
+		return err
+	})
+	return refusals, err
 }

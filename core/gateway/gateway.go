@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
+	"github.com/smsgw/smsgw/core/optout"
+	"github.com/smsgw/smsgw/core/ratelimit"
 	"github.com/smsgw/smsgw/core/routing"
 	"github.com/smsgw/smsgw/ports"
 )
@@ -37,9 +39,26 @@ type Config struct {
 	// ReconcileWindow is how far back a reconciliation after a plugin restart looks.
 	ReconcileWindow time.Duration
 	// AcceptSlots is how many group-commit transactions of accepted sends may run at once
-	// (default 8); AcceptBatch caps the sends in one (default 64). See accept.go.
+	// (default 2); AcceptBatch caps the sends in one (default 64). See accept.go.
 	AcceptSlots int
 	AcceptBatch int
+
+	// RateLimit is the per-sender window of outbound sends (the limits block); a zero
+	// window limits nothing.
+	RateLimit ratelimit.Window
+	// OptOut is the keyword policy of inbound messages (the opt_out block).
+	OptOut optout.Policy
+	// IgnoreOptOuts (opt_out.enforce = false) skips the opt-out check of sends; keywords
+	// still record blocks. The zero value enforces them.
+	IgnoreOptOuts bool
+	// LegacyStopTTL is how long the smsapp dialect's STOP blocks (compat.smsapp.stop_ttl,
+	// default 4h).
+	LegacyStopTTL time.Duration
+	// IdempotencyTTL is how long an accepted Idempotency-Key is replayed (default 24h);
+	// IdempotencyLease how long a claim may stay unaccepted before another request may take
+	// the key over (default 1m, longer than an accept can take).
+	IdempotencyTTL   time.Duration
+	IdempotencyLease time.Duration
 }
 
 // Deps are the ports the gateway runs on.
@@ -67,15 +86,16 @@ type Gateway struct {
 
 // New wires a Gateway.
 func New(d Deps) *Gateway {
-	if d.Config.ReconcileWindow == 0 {
-		d.Config.ReconcileWindow = 7 * 24 * time.Hour
-	}
+	d.Config.ReconcileWindow = cmp.Or(d.Config.ReconcileWindow, 7*24*time.Hour)
+	d.Config.LegacyStopTTL = cmp.Or(d.Config.LegacyStopTTL, 4*time.Hour)
+	d.Config.IdempotencyTTL = cmp.Or(d.Config.IdempotencyTTL, 24*time.Hour)
+	d.Config.IdempotencyLease = cmp.Or(d.Config.IdempotencyLease, time.Minute)
 	g := &Gateway{
 		store: d.Store, jobs: d.Jobs, providers: d.Providers, clock: d.Clock, ids: d.IDs,
 		router: d.Router, cfg: d.Config,
 	}
 	g.acceptor = newAcceptor(d.Store, cmp.Or(d.Config.AcceptSlots, defaultAcceptSlots),
-		cmp.Or(d.Config.AcceptBatch, defaultAcceptBatch), g.accept)
+		cmp.Or(d.Config.AcceptBatch, defaultAcceptBatch), g.admit)
 	return g
 }
 

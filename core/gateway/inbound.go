@@ -37,8 +37,9 @@ const (
 	LegacyStop
 )
 
-// Receive stores an inbound message. A repeat of an already stored (provider, provider
-// message id) returns the stored message and changes nothing.
+// Receive stores an inbound message and applies its opt-out keyword (see keywords.go) in the
+// same transaction. A repeat of an already stored (provider, provider message id) returns
+// the stored message and changes nothing.
 func (g *Gateway) Receive(ctx context.Context, cmd ReceiveCommand) (message.Message, error) {
 	var m message.Message
 	err := g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
@@ -78,6 +79,9 @@ func (g *Gateway) receive(ctx context.Context, tx ports.Tx, cmd ReceiveCommand) 
 	}
 	if err != nil {
 		return message.Message{}, false, fmt.Errorf("insert inbound message %s: %w", m.ID, err)
+	}
+	if err := g.applyKeyword(ctx, tx, m, cmd.Keywords); err != nil {
+		return message.Message{}, false, err
 	}
 	return m, true, nil
 }

@@ -2,8 +2,12 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
@@ -29,20 +33,27 @@ type SendCommand struct {
 	RequestHash    string
 }
 
-// Send validates a send, routes it, and accepts it: the message row and its send job are
-// written in one transaction (shared with concurrent sends, see accept.go); nothing is
-// acknowledged before it commits. Validation
-// failures are *message.FieldError, checked in the order from, to, text, provider, tags,
-// send_at.
+// MaxIdempotencyKey is the longest Idempotency-Key accepted (API.md §1).
+const MaxIdempotencyKey = 255
+
+// Send validates a send, routes it, and accepts it: the rate-limit hit, the opt-out check,
+// the idempotency key, the message row and its send job are written in one transaction
+// (shared with concurrent sends, see accept.go); nothing is acknowledged before it commits.
+// Validation failures are *message.FieldError, checked in the order from, to, text,
+// provider, tags, send_at, Idempotency-Key. Refusals: *RateLimitedError, ErrOptedOut,
+// ErrIdempotencyKeyInUse, ErrIdempotencyKeyReused. A send whose key was accepted before with
+// the same request returns that message again, counting nothing.
 func (g *Gateway) Send(ctx context.Context, cmd SendCommand) (message.Message, error) {
 	now := g.now()
-	from, ok := message.NormalizeSender(cmd.From)
-	if !ok {
-		return message.Message{}, message.Invalid("from", "from must be an E.164 number or an alphanumeric sender id of 1 to 11 characters")
-	}
-	to, ok := message.NormalizeE164(cmd.To)
-	if !ok {
-		return message.Message{}, message.Invalid("to", "to must be an E.164 number (+ and 6 to 15 digits)")
+	from, to := cmd.From, cmd.To
+	if !cmd.Verbatim {
+		var ok bool
+		if from, ok = message.NormalizeSender(cmd.From); !ok {
+			return message.Message{}, message.Invalid("from", "from must be an E.164 number or an alphanumeric sender id of 1 to 11 characters")
+		}
+		if to, ok = message.NormalizeE164(cmd.To); !ok {
+			return message.Message{}, message.Invalid("to", "to must be an E.164 number (+ and 6 to 15 digits)")
+		}
 	}
 	if ferr := message.ValidateText("text", cmd.Text); ferr != nil {
 		return message.Message{}, ferr
@@ -57,11 +68,80 @@ func (g *Gateway) Send(ctx context.Context, cmd SendCommand) (message.Message, e
 	if cmd.SendAt != nil && !cmd.SendAt.After(now) {
 		return message.Message{}, message.Invalid("send_at", "send_at must be in the future")
 	}
+	if len(cmd.IdempotencyKey) > MaxIdempotencyKey {
+		return message.Message{}, message.Invalid("Idempotency-Key", "Idempotency-Key must be at most %d characters", MaxIdempotencyKey)
+	}
 	m := g.newOutbound(cmd.AccountID, from, to, cmd.Text, route, cmd.Tags, cmd.SendAt, now)
-	if err := g.acceptor.accept(ctx, m); err != nil {
+	if cmd.IdempotencyKey != "" {
+		replay, claimed, err := g.claimKey(ctx, cmd, m.ID, now)
+		if err != nil || !claimed {
+			return replay, err
+		}
+	}
+	err = g.acceptor.accept(ctx, admission{m: m, rateLimited: true, checkOptOut: true, idempotencyKey: cmd.IdempotencyKey})
+	if err != nil {
+		if cmd.IdempotencyKey != "" && !errors.Is(err, ports.ErrRejected) {
+			g.releaseKey(ctx, cmd.AccountID, cmd.IdempotencyKey, m.ID)
+		}
 		return message.Message{}, err
 	}
 	return m, nil
+}
+
+// claimKey claims the send's Idempotency-Key for the message id it will have. When another
+// request holds the key it returns that request's message (a replay), or the refusal.
+func (g *Gateway) claimKey(ctx context.Context, cmd SendCommand, id string, now time.Time) (message.Message, bool, error) {
+	rec := ports.IdempotencyRecord{
+		AccountID: cmd.AccountID, Key: cmd.IdempotencyKey, RequestHash: requestHash(cmd),
+		MessageID: id, CreatedAt: now, LeaseUntil: now.Add(g.cfg.IdempotencyLease),
+	}
+	held, claimed, err := g.store.ClaimIdempotencyKey(ctx, rec, g.cfg.IdempotencyTTL)
+	switch {
+	case err != nil:
+		return message.Message{}, false, fmt.Errorf("claim idempotency key: %w", err)
+	case claimed:
+		return message.Message{}, true, nil
+	case held.RequestHash != rec.RequestHash:
+		return message.Message{}, false, ErrIdempotencyKeyReused
+	case !held.Accepted:
+		return message.Message{}, false, ErrIdempotencyKeyInUse
+	}
+	m, err := g.store.GetMessage(ctx, cmd.AccountID, held.MessageID)
+	if err != nil {
+		return message.Message{}, false, fmt.Errorf("replay idempotent send %s: %w", held.MessageID, err)
+	}
+	return m, false, nil
+}
+
+// releaseKey frees a claim whose send failed without a refusal (the store failed, or the
+// caller went away while it was queued), so a retry is judged afresh. It only deletes a
+// claim that is still unaccepted, so it is safe even if the failed commit did in fact land;
+// should it fail too, the claim's lease runs out instead.
+func (g *Gateway) releaseKey(ctx context.Context, account, key, id string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), acceptTimeout)
+	defer cancel()
+	_ = g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+		return tx.ReleaseIdempotencyKey(ctx, account, key, id)
+	})
+}
+
+// requestHash identifies what a send asks for, so a retry with the same key can be told from
+// a different request: the fields as the client gave them, whatever the JSON's layout.
+func requestHash(cmd SendCommand) string {
+	h := sha256.New()
+	field := func(s string) { fmt.Fprintf(h, "%d:%s", len(s), s) }
+	field(cmd.From)
+	field(cmd.To)
+	field(cmd.Text)
+	field(cmd.Provider)
+	for _, k := range slices.Sorted(maps.Keys(cmd.Tags)) {
+		field(k)
+		field(cmd.Tags[k])
+	}
+	if cmd.SendAt != nil {
+		field(cmd.SendAt.UTC().Format(time.RFC3339Nano))
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func (g *Gateway) newOutbound(account, from, to, text string, route []string, tags map[string]string, sendAt *time.Time, now time.Time) message.Message {
@@ -83,10 +163,111 @@ func (g *Gateway) newOutbound(account, from, to, text string, route []string, ta
 	}
 }
 
-// accept stores outbound messages and their send jobs inside tx: one job per provider for
-// the messages due now, one job each for scheduled ones (they run at their own time), all
-// enqueued in one insert.
-func (g *Gateway) accept(ctx context.Context, tx ports.Tx, ms ...message.Message) error {
+// admit stores a group of admissions inside tx, checking each as API.md §1 orders: the
+// rate limit (one Limiter call for the group: a refused send counts nothing), then the
+// opt-out (one lookup for the group: a refused send still counts against the limit, so its
+// hit commits), then the idempotency claim. It returns one refusal per admission (nil:
+// accepted) and inserts the accepted messages with their send jobs.
+func (g *Gateway) admit(ctx context.Context, tx ports.Tx, as []admission) ([]error, error) {
+	refusals := make([]error, len(as))
+	if err := g.hitRateLimits(ctx, tx, as, refusals); err != nil {
+		return nil, err
+	}
+	var pairs []ports.OptOutPair
+	for i, a := range as {
+		if refusals[i] == nil && a.checkOptOut && !g.cfg.IgnoreOptOuts {
+			pairs = append(pairs, ports.OptOutPair{Sender: a.m.From, Recipient: a.m.To})
+		}
+	}
+	if len(pairs) > 0 {
+		blocked, err := tx.BlockedPairs(ctx, pairs, g.now())
+		if err != nil {
+			return nil, fmt.Errorf("check %d opt-out(s): %w", len(pairs), err)
+		}
+		for i, a := range as {
+			if refusals[i] == nil && a.checkOptOut && !g.cfg.IgnoreOptOuts && blocked[ports.OptOutPair{Sender: a.m.From, Recipient: a.m.To}] {
+				refusals[i] = ErrOptedOut
+			}
+		}
+	}
+	accepted := make([]message.Message, 0, len(as))
+	for i, a := range as {
+		if a.idempotencyKey != "" {
+			if refusals[i] != nil {
+				if err := tx.ReleaseIdempotencyKey(ctx, a.m.AccountID, a.idempotencyKey, a.m.ID); err != nil {
+					return nil, fmt.Errorf("release idempotency key: %w", err)
+				}
+				continue
+			}
+			held, err := tx.AcceptIdempotencyKey(ctx, a.m.AccountID, a.idempotencyKey, a.m.ID)
+			if err != nil {
+				return nil, fmt.Errorf("accept idempotency key: %w", err)
+			}
+			if !held {
+				// The claim's lease ran out and another request took the key over: that
+				// one decides, this one must not send a second message.
+				refusals[i] = ErrIdempotencyKeyInUse
+				continue
+			}
+		}
+		if refusals[i] == nil {
+			accepted = append(accepted, a.m)
+		}
+	}
+	if len(accepted) > 0 {
+		if err := g.insertOutbound(ctx, tx, accepted); err != nil {
+			return nil, err
+		}
+	}
+	return refusals, nil
+}
+
+// hitRateLimits counts the rate-limited admissions against their senders' windows, one
+// demand per sender, and marks the ones refused: of several sends of one sender in the
+// group, the first ones get the room that is left.
+func (g *Gateway) hitRateLimits(ctx context.Context, tx ports.Tx, as []admission, refusals []error) error {
+	w := g.cfg.RateLimit
+	if !w.Enabled() {
+		return nil
+	}
+	var (
+		demands  []ports.RateDemand
+		members  [][]int // indices in as, per demand
+		bySender = map[string]int{}
+	)
+	for i, a := range as {
+		if !a.rateLimited {
+			continue
+		}
+		j, ok := bySender[a.m.From]
+		if !ok {
+			j = len(demands)
+			bySender[a.m.From] = j
+			demands = append(demands, ports.RateDemand{Key: a.m.From})
+			members = append(members, nil)
+		}
+		demands[j].N++
+		members[j] = append(members[j], i)
+	}
+	if len(demands) == 0 {
+		return nil
+	}
+	grants, err := tx.Hit(ctx, w, g.now(), demands)
+	if err != nil {
+		return fmt.Errorf("count %d sender(s) against the rate limit: %w", len(demands), err)
+	}
+	for j, gr := range grants {
+		for _, i := range members[j][gr.Admitted:] {
+			refusals[i] = &RateLimitedError{Sender: demands[j].Key, RetryAfter: gr.RetryAfter}
+		}
+	}
+	return nil
+}
+
+// insertOutbound stores outbound messages and their send jobs inside tx: one job per
+// provider for the messages due now, one job each for scheduled ones (they run at their own
+// time), all enqueued in one insert.
+func (g *Gateway) insertOutbound(ctx context.Context, tx ports.Tx, ms []message.Message) error {
 	var (
 		jobs   []ports.SendJob
 		dueNow = map[string]int{} // provider -> index in jobs
