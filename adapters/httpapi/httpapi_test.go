@@ -127,6 +127,12 @@ func newEnv(t *testing.T) *testEnv {
 
 func newEnvOn(t *testing.T, store ports.Store) *testEnv {
 	t.Helper()
+	return newEnvConfig(t, store, gateway.Config{DefaultAccount: "alice"})
+}
+
+// newEnvConfig is newEnvOn with the gateway's configuration given.
+func newEnvConfig(t *testing.T, store ports.Store, cfg gateway.Config) *testEnv {
+	t.Helper()
 	spec, router := loadSpec(t)
 	e := &testEnv{
 		t: t, store: &faultStore{Store: store}, provs: newFakeProviders("loopback", "twilio"),
@@ -144,7 +150,7 @@ func newEnvOn(t *testing.T, store ports.Store) *testEnv {
 	}
 	gw := gateway.New(gateway.Deps{
 		Store: e.store, Jobs: e.jobs, Providers: e.provs, Clock: e.clock, IDs: &seqIDs{}, Router: rt,
-		Config: gateway.Config{DefaultAccount: "alice"},
+		Config: cfg,
 	})
 	e.engine, e.srv = newEngine(Options{
 		Gateway: gw, Accounts: e.store,

@@ -29,14 +29,21 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, func(*Config) {})
+}
+
+// newEnvWith is newEnv with the config adjusted by tune.
+func newEnvWith(t *testing.T, tune func(*Config)) *env {
+	t.Helper()
 	r, err := routing.New([]string{"loop", "other"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &env{store: newMemStore(), jobs: &memJobs{}, clock: &fixedClock{t0},
 		prov: &fakeProviders{healthy: true, results: []sendAnswer{{res: ports.SendResult{ProviderMessageID: "p1", Status: message.StatusSent}}}}}
-	e.g = New(Deps{Store: e.store, Jobs: e.jobs, Providers: e.prov, Clock: e.clock, IDs: &seqIDs{}, Router: r,
-		Config: Config{Policies: map[string]ProviderPolicy{"loop": {MaxAttempts: 3, Backoff: time.Second}}, DefaultAccount: "acc"}})
+	cfg := Config{Policies: map[string]ProviderPolicy{"loop": {MaxAttempts: 3, Backoff: time.Second}}, DefaultAccount: "acc"}
+	tune(&cfg)
+	e.g = New(Deps{Store: e.store, Jobs: e.jobs, Providers: e.prov, Clock: e.clock, IDs: &seqIDs{}, Router: r, Config: cfg})
 	return e
 }
 
