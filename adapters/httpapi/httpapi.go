@@ -83,6 +83,8 @@ type Options struct {
 	Version  VersionInfo
 	// Ready reports why the gateway cannot serve (nil or empty: ready); nil means ready.
 	Ready func(ctx context.Context) []string
+	// Dialects are the legacy dialects to serve (API.md §8), mounted after the v1 routes.
+	Dialects []Dialect
 }
 
 // MaxBodyBytes is the largest request body accepted (API.md §0).
@@ -102,6 +104,8 @@ type server struct {
 	version   VersionInfo
 	ready     func(ctx context.Context) []string
 	auth      *authenticator
+	// dialectRoutes maps "METHOD /route" to the dialect that mounted it.
+	dialectRoutes map[string]Dialect
 }
 
 func newEngine(opts Options) (*gin.Engine, *server) {
@@ -147,5 +151,7 @@ func newEngine(opts Options) (*gin.Engine, *server) {
 	v1.DELETE("/messages/:id", s.deleteMessage)
 	v1.POST("/inbound", s.receiveMessage)
 	v1.GET("/providers", s.listProviders)
+
+	s.mountDialects(e, opts.Dialects)
 	return e, s
 }
