@@ -110,7 +110,11 @@ func (e *env) do(r req) *resp {
 	}
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, hr)
-	return checkShape(e.t, rec)
+	r2 := checkShape(e.t, rec)
+	if r.method == http.MethodPost {
+		checkSpec(e.t, r.path, rec)
+	}
+	return r2
 }
 
 // checkShape holds every answer to §8.1's shape: a JSON object with exactly the string keys
