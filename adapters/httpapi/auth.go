@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -44,26 +47,44 @@ func newAuthenticator(accounts AccountFinder) *authenticator {
 	return &authenticator{accounts: accounts, now: time.Now, cache: map[authKey]time.Time{}}
 }
 
+var _ Authenticator = (*authenticator)(nil)
+
 // middleware authenticates the request and stores the account id for the handlers.
 func (a *authenticator) middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		user, pass, ok := c.Request.BasicAuth()
-		if !ok || user == "" {
+		id, err := a.Authenticate(c.Request)
+		if errors.Is(err, ErrUnauthorized) {
 			fail(c, errUnauthorized)
 			return
 		}
-		if err := a.verify(c, user, pass); err != nil {
+		if err != nil {
 			fail(c, err)
 			return
 		}
-		c.Set(ctxAccount, user)
+		c.Set(ctxAccount, id)
 		c.Next()
 	}
 }
 
+// Authenticate implements Authenticator; the account id is the Basic username.
+func (a *authenticator) Authenticate(r *http.Request) (string, error) {
+	user, pass, ok := r.BasicAuth()
+	if !ok || user == "" {
+		return "", ErrUnauthorized
+	}
+	err := a.verify(r.Context(), user, pass)
+	switch {
+	case errors.Is(err, errUnauthorized):
+		return "", ErrUnauthorized
+	case err != nil:
+		return "", fmt.Errorf("check credentials of account %q: %w", user, err)
+	}
+	return user, nil
+}
+
 // verify returns nil for valid credentials, errUnauthorized for wrong ones, or the store's
 // error when it cannot answer (a 503, not a 401: the password may well be right).
-func (a *authenticator) verify(c *gin.Context, user, pass string) error {
+func (a *authenticator) verify(ctx context.Context, user, pass string) error {
 	key := authKey{user: user, pass: sha256.Sum256([]byte(pass))}
 	now := a.now()
 	a.mu.Lock()
@@ -72,7 +93,7 @@ func (a *authenticator) verify(c *gin.Context, user, pass string) error {
 	if hit && now.Before(exp) {
 		return nil
 	}
-	acct, err := a.accounts.GetAccount(c.Request.Context(), user)
+	acct, err := a.accounts.GetAccount(ctx, user)
 	switch {
 	case errors.Is(err, ports.ErrNotFound):
 		_ = bcrypt.CompareHashAndPassword([]byte(dummyHash), []byte(pass))

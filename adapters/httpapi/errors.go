@@ -128,6 +128,16 @@ func (s *server) answerErrors() gin.HandlerFunc {
 			return
 		}
 		err := c.Errors.Last().Err
+		if d := s.dialectOf(c); d != nil {
+			status, _, _ := errorResponse(err)
+			if status >= 500 {
+				s.log.Error("request failed", "request_id", c.Writer.Header().Get(headerRequestID),
+					"method", c.Request.Method, "route", c.FullPath(), "status", status, "error", err)
+			}
+			d.WriteError(c, status)
+			c.Abort()
+			return
+		}
 		writeError(c, s.log, err)
 	}
 }

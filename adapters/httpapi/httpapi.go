@@ -89,6 +89,8 @@ type Options struct {
 	Version  VersionInfo
 	// Ready reports why the gateway cannot serve (nil or empty: ready); nil means ready.
 	Ready func(ctx context.Context) []string
+	// Dialects are the legacy dialects to serve (API.md §8), mounted after the v1 routes.
+	Dialects []Dialect
 }
 
 // MaxBodyBytes is the largest request body accepted (API.md §0).
@@ -108,6 +110,8 @@ type server struct {
 	version   VersionInfo
 	ready     func(ctx context.Context) []string
 	auth      *authenticator
+	// dialectRoutes maps "METHOD /route" to the dialect that mounted it.
+	dialectRoutes map[string]Dialect
 }
 
 func newEngine(opts Options) (*gin.Engine, *server) {
@@ -156,5 +160,7 @@ func newEngine(opts Options) (*gin.Engine, *server) {
 	v1.GET("/opt-outs", s.listOptOuts)
 	v1.POST("/opt-outs", s.createOptOut)
 	v1.DELETE("/opt-outs", s.deleteOptOut)
+
+	s.mountDialects(e, opts.Dialects)
 	return e, s
 }

@@ -304,7 +304,10 @@ func TestSpecMatchesRoutes(t *testing.T) {
 	}
 	described := map[string]bool{}
 	for path, item := range e.spec.Paths.Map() {
-		for method := range item.Operations() {
+		for method, op := range item.Operations() {
+			if _, ok := op.Extensions["x-dialect"]; ok {
+				continue // served only when configured; compat/<dialect> checks its own
+			}
 			described[method+" "+path] = true
 		}
 	}
