@@ -20,6 +20,7 @@ import (
 
 	"github.com/smsgw/smsgw/adapters/clock"
 	"github.com/smsgw/smsgw/adapters/httpapi"
+	"github.com/smsgw/smsgw/adapters/httpapi/compat/smsapp"
 	"github.com/smsgw/smsgw/adapters/pluginhost"
 	"github.com/smsgw/smsgw/adapters/postgres"
 	"github.com/smsgw/smsgw/adapters/queue"
@@ -247,9 +248,14 @@ func serve(ctx context.Context, cfg *Config, log hclog.Logger) error {
 		return fmt.Errorf("start queue: %w", err)
 	}
 
+	var dialects []httpapi.Dialect
+	if cfg.SMSApp != nil {
+		dialects = append(dialects, smsapp.New(gw, log.Named("smsapp"), cfg.SMSApp.AnonymousAccount))
+	}
 	var draining atomic.Bool
 	handler := httpapi.New(httpapi.Options{
-		Gateway: gw, Accounts: st.store, Logger: log.Named("http"),
+		Dialects: dialects,
+		Gateway:  gw, Accounts: st.store, Logger: log.Named("http"),
 		TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Registry: reg,
 		Version: httpapi.VersionInfo{Version: version, Commit: commit, Go: runtime.Version()},
 		Ready: func(ctx context.Context) []string {
