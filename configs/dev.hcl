@@ -19,3 +19,10 @@ provider "loopback" {
 account "dev" {
   password_bcrypt = "$2a$10$RMaLIAFZ1K095ghUFeOVa.gSpVrcWue/f5ZvDaZoFdmlkytmeYn0W"
 }
+
+# The smsapp legacy dialect (POST /inbound/sms, /outbound/sms), with Basic auth like v1.
+compat {
+  smsapp {
+    stop_ttl = "4h"
+  }
+}
