@@ -122,12 +122,91 @@ provider "p" {
 account "a" {
   password_bcrypt = "plain"
 }`, "account \"a\": password_bcrypt must be a bcrypt hash"},
+		{"negative per_sender", base + `provider "p" {
+  plugin = "bin"
+  dev = true
+}
+limits {
+  per_sender = -1
+}`, "c.hcl:10,1: limits.per_sender must be 0 (no limit) or more"},
+		{"zero stop_ttl", base + `provider "p" {
+  plugin = "bin"
+  dev = true
+}
+compat {
+  smsapp {
+    stop_ttl = "0s"
+  }
+}`, "c.hcl:12,16: compat.smsapp.stop_ttl must be more than 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseConfig("c.hcl", []byte(tt.src), map[string]string{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPolicyConfig(t *testing.T) {
+	const base = `
+storage {
+  driver = "sqlite"
+  dsn    = "x.db"
+}
+provider "p" {
+  plugin = "bin"
+  dev = true
+}
+`
+	tests := []struct {
+		name      string
+		src       string
+		perSender int
+		window    time.Duration
+		enforce   bool
+		stopReply string
+		smsappTTL time.Duration // 0: dialect off
+		anonymous string
+	}{
+		{"defaults", base, 50, time.Hour, true, defaultStopReply, 0, ""},
+		{"limit off, opt-outs not enforced, no reply", base + `limits {
+  per_sender = 0
+  window = "10m"
+}
+opt_out {
+  enforce = false
+  stop_reply = ""
+}`, 0, 10 * time.Minute, false, "", 0, ""},
+		{"smsapp on with defaults", base + `compat {
+  smsapp {}
+}`, 50, time.Hour, true, defaultStopReply, 4 * time.Hour, ""},
+		{"smsapp anonymous", base + `compat {
+  smsapp {
+    stop_ttl = "2s"
+    anonymous_account = "legacy"
+  }
+}`, 50, time.Hour, true, defaultStopReply, 2 * time.Second, "legacy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseConfig("c.hcl", []byte(tt.src), map[string]string{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Limits.PerSender != tt.perSender || c.Limits.Window != tt.window || c.OptOut.Enforce != tt.enforce || c.OptOut.StopReply != tt.stopReply {
+				t.Errorf("limits %+v, opt_out %+v", c.Limits, c.OptOut)
+			}
+			switch {
+			case tt.smsappTTL == 0 && c.SMSApp != nil:
+				t.Errorf("smsapp on: %+v", c.SMSApp)
+			case tt.smsappTTL != 0 && (c.SMSApp == nil || c.SMSApp.StopTTL != tt.smsappTTL || c.SMSApp.AnonymousAccount != tt.anonymous):
+				t.Errorf("smsapp = %+v, want ttl %v anonymous %q", c.SMSApp, tt.smsappTTL, tt.anonymous)
+			}
+			gc := gatewayConfig(c)
+			if gc.RateLimit.Limit != tt.perSender || gc.IgnoreOptOuts == tt.enforce || gc.OptOut.StopReply != tt.stopReply {
+				t.Errorf("gateway config: %+v", gc)
 			}
 		})
 	}
