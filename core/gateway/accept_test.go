@@ -21,17 +21,18 @@ type scriptedWrite struct {
 	batches [][]string
 	entered chan struct{}
 	release chan struct{}
-	fail    func(id string) error
+	fail    func(id string) error // fails the whole transaction
+	refuse  func(id string) error // refuses one admission, committing the others
 }
 
 func newScriptedWrite() *scriptedWrite {
 	return &scriptedWrite{entered: make(chan struct{}), release: make(chan struct{})}
 }
 
-func (w *scriptedWrite) write(_ context.Context, _ ports.Tx, ms ...message.Message) error {
-	ids := make([]string, len(ms))
-	for i, m := range ms {
-		ids[i] = m.ID
+func (w *scriptedWrite) write(_ context.Context, _ ports.Tx, as []admission) ([]error, error) {
+	ids := make([]string, len(as))
+	for i, a := range as {
+		ids[i] = a.m.ID
 	}
 	w.mu.Lock()
 	w.batches = append(w.batches, ids)
@@ -41,14 +42,18 @@ func (w *scriptedWrite) write(_ context.Context, _ ports.Tx, ms ...message.Messa
 		close(w.entered)
 		<-w.release
 	}
-	for _, id := range ids {
+	refusals := make([]error, len(ids))
+	for i, id := range ids {
 		if w.fail != nil {
 			if err := w.fail(id); err != nil {
-				return err
+				return nil, err
 			}
 		}
+		if w.refuse != nil {
+			refusals[i] = w.refuse(id)
+		}
 	}
-	return nil
+	return refusals, nil
 }
 
 func (w *scriptedWrite) recorded() string {
@@ -85,7 +90,7 @@ func runBlocked(t *testing.T, a *acceptor, w *scriptedWrite, ctx context.Context
 	)
 	run := func(id string) {
 		defer wg.Done()
-		err := a.accept(ctx, message.Message{ID: id})
+		err := a.accept(ctx, admission{m: message.Message{ID: id}})
 		mu.Lock()
 		out[id] = err
 		mu.Unlock()
@@ -184,12 +189,12 @@ func TestAcceptorWithdrawsCanceledSends(t *testing.T) {
 	w := newScriptedWrite()
 	a := newAcceptor(newMemStore(), 1, 64, w.write)
 	done := make(chan error, 1)
-	go func() { done <- a.accept(context.Background(), message.Message{ID: "first"}) }()
+	go func() { done <- a.accept(context.Background(), admission{m: message.Message{ID: "first"}}) }()
 	<-w.entered
 
 	ctx, cancel := context.WithCancel(context.Background())
 	gone := make(chan error, 1)
-	go func() { gone <- a.accept(ctx, message.Message{ID: "gone"}) }()
+	go func() { gone <- a.accept(ctx, admission{m: message.Message{ID: "gone"}}) }()
 	queued(a, 1)
 	cancel()
 	if err := <-gone; !errors.Is(err, context.Canceled) {

@@ -25,6 +25,7 @@ type memStore struct {
 	rateLogs map[string][]time.Time                // hits by key
 	idem     map[[2]string]ports.IdempotencyRecord // by (account, key)
 	failTx   error                                 // returned by InTx instead of running fn
+	failOnce error                                 // returned by the next InTx only
 	txCount  int                                   // transactions begun
 	// refuse makes an update of these message ids fail (a value the store will not take).
 	refuse map[string]bool
@@ -33,6 +34,13 @@ type memStore struct {
 func newMemStore() *memStore {
 	return &memStore{msgs: map[string]message.Message{}, hidden: map[string]bool{}, accounts: map[string]ports.Account{},
 		optOuts: map[[2]string]ports.OptOut{}, rateLogs: map[string][]time.Time{}, idem: map[[2]string]ports.IdempotencyRecord{}}
+}
+
+// ids returns the stored message ids in order (seqIDs makes them in creation order).
+func (s *memStore) ids() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.msgs))
 }
 
 func clone(m message.Message) message.Message {
@@ -95,7 +103,18 @@ func (s *memStore) ListOptOuts(context.Context, ports.OptOutQuery, time.Time) (p
 	return ports.OptOutPage{}, nil
 }
 
-func (s *memStore) PruneOptOuts(context.Context, time.Time) (int, error) { return 0, nil }
+func (s *memStore) PruneOptOuts(_ context.Context, now time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, o := range s.optOuts {
+		if !o.Active(now) {
+			delete(s.optOuts, k)
+			n++
+		}
+	}
+	return n, nil
+}
 
 func (s *memStore) Ping(context.Context) error { return s.failTx }
 
@@ -105,6 +124,10 @@ func (s *memStore) InTx(ctx context.Context, fn func(context.Context, ports.Tx) 
 	s.txCount++
 	if s.failTx != nil {
 		return s.failTx
+	}
+	if err := s.failOnce; err != nil {
+		s.failOnce = nil
+		return err
 	}
 	if err := ctx.Err(); err != nil { // a real store cannot begin on an ended context either
 		return err
@@ -224,6 +247,13 @@ type memJobs struct {
 	mu   sync.Mutex
 	jobs []ports.SendJob
 	fail error
+}
+
+// all returns the jobs enqueued so far.
+func (j *memJobs) all() []ports.SendJob {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Clone(j.jobs)
 }
 
 func (j *memJobs) EnqueueSends(_ context.Context, _ ports.Tx, jobs ...ports.SendJob) error {

@@ -562,7 +562,7 @@ func TestAcceptGroupsJobsByProvider(t *testing.T) {
 		e.g.newOutbound("acc", "ACME", "+14155550101", "d", []string{"loop"}, nil, &later, t0),
 	}
 	if err := e.store.InTx(context.Background(), func(ctx context.Context, tx ports.Tx) error {
-		return e.g.accept(ctx, tx, ms...)
+		return e.g.insertOutbound(ctx, tx, ms)
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -200,7 +200,7 @@ func TestKeywordRepeatIsNotReapplied(t *testing.T) {
 	e := policyEnv(t, 0)
 	in := ReceiveCommand{Provider: "loop", ProviderMessageID: "in-1", From: numB, To: numA, Text: "STOP"}
 	e.receive(t, in)
-	if _, err := e.g.LiftPair(context.Background(), numA, numB); err != nil {
+	if err := e.g.LiftPair(context.Background(), numA, numB); err != nil {
 		t.Fatal(err)
 	}
 	e.receive(t, in) // the provider retries its webhook
@@ -302,7 +302,7 @@ func TestIdempotency(t *testing.T) {
 		t.Errorf("key in flight: %v", err)
 	}
 	// ... until its lease runs out (its request died): then this one takes over.
-	e.clock.t = e.clock.t.Add(time.Minute)
+	e.clock.t = e.clock.t.Add(time.Minute + time.Second)
 	if _, err := e.sendCmd(SendCommand{From: numA, To: numB, IdempotencyKey: "k3"}); err != nil {
 		t.Errorf("after the lease: %v", err)
 	}
@@ -317,12 +317,11 @@ func TestIdempotency(t *testing.T) {
 
 func TestIdempotencyKeyFreedWhenStoreFails(t *testing.T) {
 	e := policyEnv(t, 0)
-	e.store.failTx = ports.ErrUnavailable
+	e.store.failOnce = ports.ErrUnavailable // the accept transaction fails; the claim stood
 	_, err := e.sendCmd(SendCommand{From: numA, To: numB, IdempotencyKey: "k"})
 	if !errors.Is(err, ports.ErrUnavailable) {
 		t.Fatalf("send on a failing store: %v", err)
 	}
-	e.store.failTx = nil
 	if _, err := e.sendCmd(SendCommand{From: numA, To: numB, IdempotencyKey: "k"}); err != nil {
 		t.Errorf("retry after the store recovered: %v", err)
 	}
