@@ -37,11 +37,12 @@ func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[sweepArgs]) error {
 }
 
 // sweepJob is the periodic job that enqueues a sweep every interval (and once at start-up).
-// A sweep that fails is not retried: the next one comes soon enough.
+// A sweep that fails is not retried: the next one comes soon enough. Sweeps are idempotent,
+// so the rare extra one after a leader change needs no uniqueness guard.
 func sweepJob(interval time.Duration) *river.PeriodicJob {
 	return river.NewPeriodicJob(river.PeriodicInterval(interval),
 		func() (river.JobArgs, *river.InsertOpts) {
-			return sweepArgs{}, &river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByPeriod: interval}}
+			return sweepArgs{}, &river.InsertOpts{MaxAttempts: 1}
 		},
 		&river.PeriodicJobOpts{ID: sweepKind, RunOnStart: true})
 }
