@@ -72,8 +72,8 @@ type errorDetail struct {
 // The specific refusals come before the generic port errors they wrap.
 func errorResponse(err error) (status int, body errorDetail, retryAfter int) {
 	var (
-		api   *apiError
-		field *message.FieldError
+		api     *apiError
+		field   *message.FieldError
 		big     *http.MaxBytesError
 		limited *gateway.RateLimitedError
 	)

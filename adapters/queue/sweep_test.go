@@ -66,4 +66,6 @@ func TestPeriodicSweep(t *testing.T) {
 
 type dispatcherFunc func(ctx context.Context, a ports.DispatchAttempt) error
 
-func (f dispatcherFunc) Dispatch(ctx context.Context, a ports.DispatchAttempt) error { return f(ctx, a) }
+func (f dispatcherFunc) Dispatch(ctx context.Context, a ports.DispatchAttempt) error {
+	return f(ctx, a)
+}
