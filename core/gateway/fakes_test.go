@@ -6,119 +6,29 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
-	"github.com/smsgw/smsgw/core/ratelimit"
 	"github.com/smsgw/smsgw/ports"
+	"github.com/smsgw/smsgw/ports/porttest"
 )
 
-// memStore is a small in-memory ports.Store: one mutex serialises transactions, which is
-// all the locking semantics the use cases rely on. Writes are staged on a copy and only
-// published when fn succeeds, so rollback is real.
+// memStore is the contract-tested in-memory store (porttest.MemStore) with the faults the
+// use-case tests inject: a failing store, one failing transaction, updates it refuses.
 type memStore struct {
+	*porttest.MemStore
 	mu       sync.Mutex
-	msgs     map[string]message.Message
-	hidden   map[string]bool
-	accounts map[string]ports.Account
-	optOuts  map[[2]string]ports.OptOut            // by (sender, recipient)
-	rateLogs map[string][]time.Time                // hits by key
-	idem     map[[2]string]ports.IdempotencyRecord // by (account, key)
-	failTx   error                                 // returned by InTx instead of running fn
-	failOnce error                                 // returned by the next InTx only
-	txCount  int                                   // transactions begun
-	// refuse makes an update of these message ids fail (a value the store will not take).
-	refuse map[string]bool
+	failTx   error           // returned by InTx (and the claim) instead of running fn
+	failOnce error           // returned by the next InTx only
+	txCount  int             // transactions begun
+	refuse   map[string]bool // an update of these message ids fails (a value the store will not take)
+	inserted []string        // ids of committed inserts, in order
 }
 
-func newMemStore() *memStore {
-	return &memStore{msgs: map[string]message.Message{}, hidden: map[string]bool{}, accounts: map[string]ports.Account{},
-		optOuts: map[[2]string]ports.OptOut{}, rateLogs: map[string][]time.Time{}, idem: map[[2]string]ports.IdempotencyRecord{}}
-}
+func newMemStore() *memStore { return &memStore{MemStore: porttest.NewMemStore()} }
 
-// ids returns the stored message ids in order (seqIDs makes them in creation order).
-func (s *memStore) ids() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Sorted(maps.Keys(s.msgs))
-}
-
-func clone(m message.Message) message.Message {
-	m.Events = slices.Clone(m.Events)
-	m.Tags = maps.Clone(m.Tags)
-	m.Route = slices.Clone(m.Route)
-	return m
-}
-
-func (s *memStore) GetMessage(_ context.Context, account, id string) (message.Message, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, ok := s.msgs[id]
-	if !ok || s.hidden[id] || (account != "" && m.AccountID != account) {
-		return message.Message{}, fmt.Errorf("message %s: %w", id, ports.ErrNotFound)
-	}
-	return clone(m), nil
-}
-
-func (s *memStore) ListMessages(context.Context, string, ports.MessageQuery) (ports.MessagePage, error) {
-	return ports.MessagePage{}, nil
-}
-
-func (s *memStore) ListAwaitingStatus(_ context.Context, provider string, since time.Time, limit int) ([]message.Message, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []message.Message
-	for _, m := range s.msgs {
-		if m.Provider == provider && m.Direction == message.Outbound && m.ProviderMessageID != "" && !m.Status.Final() && !m.CreatedAt.Before(since) {
-			out = append(out, clone(m))
-		}
-	}
-	slices.SortFunc(out, func(a, b message.Message) int { return a.CreatedAt.Compare(b.CreatedAt) })
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
-}
-
-func (s *memStore) GetAccount(_ context.Context, id string) (ports.Account, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.accounts[id]
-	if !ok {
-		return ports.Account{}, ports.ErrNotFound
-	}
-	return a, nil
-}
-
-func (s *memStore) PutAccount(_ context.Context, a ports.Account) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.accounts[a.ID] = a
-	return nil
-}
-
-func (s *memStore) ListAccounts(context.Context) ([]ports.Account, error) { return nil, nil }
-
-func (s *memStore) ListOptOuts(context.Context, ports.OptOutQuery, time.Time) (ports.OptOutPage, error) {
-	return ports.OptOutPage{}, nil
-}
-
-func (s *memStore) PruneOptOuts(_ context.Context, now time.Time) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for k, o := range s.optOuts {
-		if !o.Active(now) {
-			delete(s.optOuts, k)
-			n++
-		}
-	}
-	return n, nil
-}
-
-func (s *memStore) Ping(context.Context) error { return s.failTx }
-
-func (s *memStore) InTx(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
+func (s *memStore) fault() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.txCount++
@@ -129,120 +39,113 @@ func (s *memStore) InTx(ctx context.Context, fn func(context.Context, ports.Tx) 
 		s.failOnce = nil
 		return err
 	}
+	return nil
+}
+
+func (s *memStore) Ping(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failTx != nil {
+		return s.failTx
+	}
+	return s.MemStore.Ping(ctx)
+}
+
+func (s *memStore) InTx(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
+	if err := s.fault(); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil { // a real store cannot begin on an ended context either
 		return err
 	}
-	// Hit stores new slices, never changes a log in place, so a shallow copy stages it.
-	tx := &memTx{s: s, msgs: maps.Clone(s.msgs), hidden: maps.Clone(s.hidden), optOuts: maps.Clone(s.optOuts),
-		rateLogs: maps.Clone(s.rateLogs), idem: maps.Clone(s.idem)}
-	if err := fn(ctx, tx); err != nil {
+	s.mu.Lock()
+	refuse := maps.Clone(s.refuse)
+	s.mu.Unlock()
+	ftx := &faultTx{refuse: refuse}
+	err := s.MemStore.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+		ftx.Tx = tx
+		return fn(ctx, ftx)
+	})
+	if err == nil {
+		s.mu.Lock()
+		s.inserted = append(s.inserted, ftx.inserted...)
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *memStore) ClaimIdempotencyKey(ctx context.Context, r ports.IdempotencyRecord, ttl time.Duration) (ports.IdempotencyRecord, bool, error) {
+	s.mu.Lock()
+	err := s.failTx
+	s.mu.Unlock()
+	if err != nil {
+		return ports.IdempotencyRecord{}, false, err
+	}
+	return s.MemStore.ClaimIdempotencyKey(ctx, r, ttl)
+}
+
+// ids returns the ids of the messages stored, in the order they were inserted.
+func (s *memStore) ids() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.inserted)
+}
+
+// message reads a stored message, hidden ones included.
+func (s *memStore) message(t *testing.T, id string) message.Message {
+	t.Helper()
+	var m message.Message
+	if err := s.MemStore.InTx(context.Background(), func(ctx context.Context, tx ports.Tx) error {
+		var err error
+		m, err = tx.GetMessageForUpdate(ctx, id)
 		return err
+	}); err != nil {
+		t.Fatalf("read message %s: %v", id, err)
 	}
-	s.msgs, s.hidden, s.optOuts, s.rateLogs, s.idem = tx.msgs, tx.hidden, tx.optOuts, tx.rateLogs, tx.idem
-	return nil
+	return m
 }
 
-type memTx struct {
-	s        *memStore
-	msgs     map[string]message.Message
-	hidden   map[string]bool
-	optOuts  map[[2]string]ports.OptOut
-	rateLogs map[string][]time.Time
-	idem     map[[2]string]ports.IdempotencyRecord
+// faultTx refuses the updates of the store's refused ids and records inserts.
+type faultTx struct {
+	ports.Tx
+	refuse   map[string]bool
+	inserted []string
 }
 
-func (t *memTx) GetMessageForUpdate(_ context.Context, id string) (message.Message, error) {
-	m, ok := t.msgs[id]
-	if !ok {
-		return message.Message{}, fmt.Errorf("message %s: %w", id, ports.ErrNotFound)
-	}
-	return clone(m), nil
-}
-
-func (t *memTx) FindByProviderIDForUpdate(_ context.Context, dir message.Direction, provider, pid string) (message.Message, error) {
-	for _, m := range t.msgs {
-		if m.Direction == dir && m.Provider == provider && m.ProviderMessageID == pid {
-			return clone(m), nil
-		}
-	}
-	return message.Message{}, ports.ErrNotFound
-}
-
-func (t *memTx) MessageIDsByProviderID(_ context.Context, dir message.Direction, provider string, pids []string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, m := range t.msgs {
-		if m.Direction == dir && m.Provider == provider && m.ProviderMessageID != "" && slices.Contains(pids, m.ProviderMessageID) {
-			out[m.ProviderMessageID] = m.ID
-		}
-	}
-	return out, nil
-}
-
-func (t *memTx) InsertMessage(_ context.Context, m message.Message) error {
-	if _, ok := t.msgs[m.ID]; ok {
-		return ports.ErrConflict
-	}
-	if m.Direction == message.Inbound && m.ProviderMessageID != "" {
-		if _, err := t.FindByProviderIDForUpdate(context.Background(), message.Inbound, m.Provider, m.ProviderMessageID); err == nil {
-			return ports.ErrConflict
-		}
-	}
-	t.msgs[m.ID] = clone(m)
-	return nil
-}
-
-func (t *memTx) UpdateMessage(_ context.Context, m message.Message, evs ...message.Event) error {
-	old, ok := t.msgs[m.ID]
-	if !ok {
-		return ports.ErrNotFound
-	}
-	if t.s.refuse[m.ID] {
+func (t *faultTx) UpdateMessage(ctx context.Context, m message.Message, evs ...message.Event) error {
+	if t.refuse[m.ID] {
 		return fmt.Errorf("update message %s: the store refuses it", m.ID)
 	}
-	m.Events = append(slices.Clone(old.Events), evs...)
-	t.msgs[m.ID] = clone(m)
+	return t.Tx.UpdateMessage(ctx, m, evs...)
+}
+
+func (t *faultTx) UpdateMessages(ctx context.Context, updates []ports.MessageUpdate) error {
+	for _, u := range updates {
+		if t.refuse[u.Message.ID] {
+			return fmt.Errorf("update message %s: the store refuses it", u.Message.ID)
+		}
+	}
+	return t.Tx.UpdateMessages(ctx, updates)
+}
+
+func (t *faultTx) InsertMessage(ctx context.Context, m message.Message) error {
+	if err := t.Tx.InsertMessage(ctx, m); err != nil {
+		return err
+	}
+	t.inserted = append(t.inserted, m.ID)
 	return nil
 }
 
-func (t *memTx) HideMessage(_ context.Context, id string, _ time.Time) error {
-	if _, ok := t.msgs[id]; !ok {
-		return ports.ErrNotFound
+func (t *faultTx) InsertMessages(ctx context.Context, ms []message.Message) error {
+	if err := t.Tx.InsertMessages(ctx, ms); err != nil {
+		return err
 	}
-	t.hidden[id] = true
+	for _, m := range ms {
+		t.inserted = append(t.inserted, m.ID)
+	}
 	return nil
 }
 
-func (t *memTx) OptedOut(_ context.Context, sender, recipient string, now time.Time) (bool, error) {
-	o, ok := t.optOuts[[2]string{sender, recipient}]
-	return ok && o.Active(now), nil
-}
-
-// BlockOptOut follows the ports.Tx contract; InTx's mutex makes it atomic.
-func (t *memTx) BlockOptOut(_ context.Context, o ports.OptOut) (ports.OptOut, bool, error) {
-	if err := o.Validate(); err != nil {
-		return ports.OptOut{}, false, err
-	}
-	k := [2]string{o.Sender, o.Recipient}
-	cur, ok := t.optOuts[k]
-	if !ok || !cur.Active(o.CreatedAt) {
-		t.optOuts[k] = o
-		return o, true, nil
-	}
-	if cur.ExpiresAt != nil && (o.ExpiresAt == nil || o.ExpiresAt.After(*cur.ExpiresAt)) {
-		cur.ExpiresAt = o.ExpiresAt
-	}
-	t.optOuts[k] = cur
-	return cur, false, nil
-}
-
-func (t *memTx) LiftOptOut(_ context.Context, sender, recipient string, now time.Time) (bool, error) {
-	k := [2]string{sender, recipient}
-	o, ok := t.optOuts[k]
-	delete(t.optOuts, k)
-	return ok && o.Active(now), nil
-}
-
-// memJobs records enqueued send jobs.
 type memJobs struct {
 	mu   sync.Mutex
 	jobs []ports.SendJob
@@ -337,103 +240,3 @@ func (s *seqIDs) NewID() string {
 	return fmt.Sprintf("m%d", s.n)
 }
 
-// InsertMessages implements ports.Tx, one message at a time.
-func (t *memTx) InsertMessages(ctx context.Context, ms []message.Message) error {
-	return ports.InsertEach(ctx, t.InsertMessage, ms)
-}
-
-// GetMessagesForUpdate implements ports.Tx, one message at a time.
-func (t *memTx) GetMessagesForUpdate(ctx context.Context, ids []string) ([]message.Message, error) {
-	return ports.GetEachForUpdate(ctx, t.GetMessageForUpdate, ids)
-}
-
-// UpdateMessages implements ports.Tx, one message at a time.
-func (t *memTx) UpdateMessages(ctx context.Context, updates []ports.MessageUpdate) error {
-	return ports.UpdateEach(ctx, t.UpdateMessage, updates)
-}
-
-func (t *memTx) BlockedPairs(ctx context.Context, pairs []ports.OptOutPair, now time.Time) (map[ports.OptOutPair]bool, error) {
-	out := map[ports.OptOutPair]bool{}
-	for _, p := range pairs {
-		if blocked, _ := t.OptedOut(ctx, p.Sender, p.Recipient, now); blocked {
-			out[p] = true
-		}
-	}
-	return out, nil
-}
-
-// Hit follows the ports.Limiter contract with the window's own rule; InTx's mutex is the
-// lock of every key.
-func (t *memTx) Hit(_ context.Context, w ratelimit.Window, now time.Time, demands []ports.RateDemand) ([]ports.RateGrant, error) {
-	if err := ports.ValidateDemands(demands); err != nil {
-		return nil, err
-	}
-	grants := make([]ports.RateGrant, len(demands))
-	for i, d := range demands {
-		kept, admitted, retry := w.Admit(t.rateLogs[d.Key], now, d.N)
-		t.rateLogs[d.Key] = kept
-		grants[i] = ports.RateGrant{Admitted: admitted, RetryAfter: retry}
-	}
-	return grants, nil
-}
-
-func (s *memStore) PruneRateLogs(_ context.Context, before time.Time) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for k, hits := range s.rateLogs {
-		if !slices.ContainsFunc(hits, func(h time.Time) bool { return h.After(before) }) {
-			delete(s.rateLogs, k)
-			n++
-		}
-	}
-	return n, nil
-}
-
-// ClaimIdempotencyKey follows the ports.IdempotencyStore contract; the mutex makes it atomic.
-func (s *memStore) ClaimIdempotencyKey(_ context.Context, r ports.IdempotencyRecord, ttl time.Duration) (ports.IdempotencyRecord, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failTx != nil {
-		return ports.IdempotencyRecord{}, false, s.failTx
-	}
-	k := [2]string{r.AccountID, r.Key}
-	if cur, ok := s.idem[k]; ok && !cur.Stale(r.CreatedAt, ttl) {
-		return cur, false, nil
-	}
-	r.Accepted = false
-	s.idem[k] = r
-	return r, true, nil
-}
-
-func (s *memStore) PruneIdempotencyKeys(_ context.Context, before time.Time) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for k, r := range s.idem {
-		if !r.CreatedAt.After(before) {
-			delete(s.idem, k)
-			n++
-		}
-	}
-	return n, nil
-}
-
-func (t *memTx) AcceptIdempotencyKey(_ context.Context, accountID, key, messageID string) (bool, error) {
-	k := [2]string{accountID, key}
-	r, ok := t.idem[k]
-	if !ok || r.MessageID != messageID {
-		return false, nil
-	}
-	r.Accepted = true
-	t.idem[k] = r
-	return true, nil
-}
-
-func (t *memTx) ReleaseIdempotencyKey(_ context.Context, accountID, key, messageID string) error {
-	k := [2]string{accountID, key}
-	if r, ok := t.idem[k]; ok && r.MessageID == messageID && !r.Accepted {
-		delete(t.idem, k)
-	}
-	return nil
-}

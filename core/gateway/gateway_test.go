@@ -105,7 +105,7 @@ func TestSendValidationOrder(t *testing.T) {
 			if !errors.As(err, &fe) || fe.Field != tt.field || fe.Code != message.CodeInvalid {
 				t.Fatalf("err = %v, want invalid %s", err, tt.field)
 			}
-			if len(e.store.msgs) != 0 || len(e.jobs.jobs) != 0 {
+			if len(e.store.ids()) != 0 || len(e.jobs.jobs) != 0 {
 				t.Fatal("a rejected send changed something")
 			}
 		})
@@ -129,8 +129,8 @@ func TestSendAcceptsAtomically(t *testing.T) {
 	if _, err := e.g.Send(context.Background(), SendCommand{AccountID: "acc", From: "ACME", To: "+14155550101", Text: "x"}); err == nil {
 		t.Fatal("send succeeded without its job")
 	}
-	if len(e.store.msgs) != 1 {
-		t.Fatalf("%d messages stored", len(e.store.msgs))
+	if n := len(e.store.ids()); n != 1 {
+		t.Fatalf("%d messages stored", n)
 	}
 }
 
@@ -425,7 +425,7 @@ func TestCancelAndDelete(t *testing.T) {
 	if _, err := e.g.Get(ctx, "acc", queued.ID); !errors.Is(err, ports.ErrNotFound) {
 		t.Fatalf("deleted message still visible: %v", err)
 	}
-	if e.store.msgs[queued.ID].Status != message.StatusCanceled {
+	if e.store.message(t, queued.ID).Status != message.StatusCanceled {
 		t.Fatal("delete did not cancel a queued message")
 	}
 	if err := e.g.Delete(ctx, "acc", queued.ID); !errors.Is(err, ports.ErrNotFound) {
@@ -444,10 +444,11 @@ func TestReceiveAndWebhook(t *testing.T) {
 			t.Fatalf("webhook: %v %+v", err, res)
 		}
 	}
-	if len(e.store.msgs) != 1 {
-		t.Fatalf("%d messages after a repeated webhook", len(e.store.msgs))
+	if n := len(e.store.ids()); n != 1 {
+		t.Fatalf("%d messages after a repeated webhook", n)
 	}
-	for _, m := range e.store.msgs {
+	for _, id := range e.store.ids() {
+		m := e.store.message(t, id)
 		if m.Direction != message.Inbound || m.Status != message.StatusReceived || m.AccountID != "acc" || m.Text != "hello" {
 			t.Fatalf("inbound %+v", m)
 		}
