@@ -239,4 +239,3 @@ func (s *seqIDs) NewID() string {
 	s.n++
 	return fmt.Sprintf("m%d", s.n)
 }
-
