@@ -1078,33 +1078,24 @@ func testLockForUpdate(t *testing.T, s ports.Store) {
 	insert(t, s, m)
 
 	const workers, rounds = 4, 5
-	start := make(chan struct{})
 	errs := make(chan error, workers*rounds)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			for r := range rounds {
-				errs <- s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
-					cur, err := tx.GetMessageForUpdate(ctx, "counter")
-					if err != nil {
-						return fmt.Errorf("worker %d round %d: lock: %w", w, r, err)
-					}
-					n, err := strconv.Atoi(cur.ProviderMessageID)
-					if err != nil {
-						return fmt.Errorf("worker %d round %d: counter %q: %w", w, r, cur.ProviderMessageID, err)
-					}
-					cur.ProviderMessageID = strconv.Itoa(n + 1)
-					ev := message.Event{Status: message.StatusQueued, At: at(time.Second), Detail: cur.ProviderMessageID}
-					return tx.UpdateMessage(ctx, cur, ev)
-				})
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
+	concurrently(workers, func(w int) {
+		for r := range rounds {
+			errs <- s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
+				cur, err := tx.GetMessageForUpdate(ctx, "counter")
+				if err != nil {
+					return fmt.Errorf("worker %d round %d: lock: %w", w, r, err)
+				}
+				n, err := strconv.Atoi(cur.ProviderMessageID)
+				if err != nil {
+					return fmt.Errorf("worker %d round %d: counter %q: %w", w, r, cur.ProviderMessageID, err)
+				}
+				cur.ProviderMessageID = strconv.Itoa(n + 1)
+				ev := message.Event{Status: message.StatusQueued, At: at(time.Second), Detail: cur.ProviderMessageID}
+				return tx.UpdateMessage(ctx, cur, ev)
+			})
+		}
+	})
 	close(errs)
 	for err := range errs {
 		if err != nil {
@@ -1137,6 +1128,22 @@ const (
 )
 
 func ptr(t time.Time) *time.Time { return &t }
+
+// concurrently runs fn(0) … fn(n-1) in n goroutines released at once, and waits for all.
+func concurrently(n int, fn func(i int)) {
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
 
 // block runs BlockOptOut in a transaction of its own.
 func block(t *testing.T, s ports.Store, o ports.OptOut) (ports.OptOut, bool) {
@@ -1650,25 +1657,16 @@ func testOptOutConcurrentBlock(t *testing.T, s ports.Store) {
 				err     error
 			}
 			results := make([]result, workers)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range workers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					o := ports.OptOut{Sender: numA, Recipient: numB, Source: optout.SourceKeyword,
-						CreatedAt: at(0), ExpiresAt: ptr(at(time.Duration(i+1) * time.Hour))}
-					r := &results[i]
-					r.err = s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
-						var err error
-						r.stored, r.created, err = tx.BlockOptOut(ctx, o)
-						return err
-					})
-				}()
-			}
-			close(start)
-			wg.Wait()
+			concurrently(workers, func(i int) {
+				o := ports.OptOut{Sender: numA, Recipient: numB, Source: optout.SourceKeyword,
+					CreatedAt: at(0), ExpiresAt: ptr(at(time.Duration(i+1) * time.Hour))}
+				r := &results[i]
+				r.err = s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
+					var err error
+					r.stored, r.created, err = tx.BlockOptOut(ctx, o)
+					return err
+				})
+			})
 			created := 0
 			for i, r := range results {
 				if r.err != nil {
@@ -1874,24 +1872,15 @@ func testRateLimitConcurrent(t *testing.T, s ports.Store) {
 	w := ratelimit.Window{Limit: limit, Period: time.Minute}
 	admitted := make([]int, workers)
 	errs := make([]error, workers)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			errs[i] = s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
-				g, err := tx.Hit(ctx, w, at(time.Duration(i)*time.Millisecond), []ports.RateDemand{demand("hot", 1)})
-				if err == nil {
-					admitted[i] = g[0].Admitted
-				}
-				return err
-			})
-		}()
-	}
-	close(start)
-	wg.Wait()
+	concurrently(workers, func(i int) {
+		errs[i] = s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
+			g, err := tx.Hit(ctx, w, at(time.Duration(i)*time.Millisecond), []ports.RateDemand{demand("hot", 1)})
+			if err == nil {
+				admitted[i] = g[0].Admitted
+			}
+			return err
+		})
+	})
 	total := 0
 	for i := range workers {
 		if errs[i] != nil {
@@ -1929,28 +1918,19 @@ func testRateLimitOverlappingKeys(t *testing.T, s ports.Store) {
 	}
 	admitted := make([]map[string]int, workers)
 	errs := make([]error, workers)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			errs[i] = s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
-				admitted[i] = map[string]int{}
-				g, err := tx.Hit(ctx, w, at(time.Duration(i)*time.Millisecond), sets[i])
-				if err != nil {
-					return err
-				}
-				for j, d := range sets[i] {
-					admitted[i][d.Key] = g[j].Admitted
-				}
-				return nil
-			})
-		}()
-	}
-	close(start)
-	wg.Wait()
+	concurrently(workers, func(i int) {
+		errs[i] = s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
+			admitted[i] = map[string]int{}
+			g, err := tx.Hit(ctx, w, at(time.Duration(i)*time.Millisecond), sets[i])
+			if err != nil {
+				return err
+			}
+			for j, d := range sets[i] {
+				admitted[i][d.Key] = g[j].Admitted
+			}
+			return nil
+		})
+	})
 	total := map[string]int{}
 	for i := range workers {
 		if errs[i] != nil {
@@ -2175,20 +2155,11 @@ func testIdempotencyConcurrentClaim(t *testing.T, s ports.Store) {
 				err     error
 			}
 			results := make([]result, workers)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range workers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					r := &results[i]
-					r.rec, r.claimed, r.err = s.ClaimIdempotencyKey(t.Context(),
-						idemRecord(accountA, tc.name, "w"+strconv.Itoa(i), at(time.Duration(i)*time.Millisecond)), idemTTL)
-				}()
-			}
-			close(start)
-			wg.Wait()
+			concurrently(workers, func(i int) {
+				r := &results[i]
+				r.rec, r.claimed, r.err = s.ClaimIdempotencyKey(t.Context(),
+					idemRecord(accountA, tc.name, "w"+strconv.Itoa(i), at(time.Duration(i)*time.Millisecond)), idemTTL)
+			})
 			var winners []string
 			for i, r := range results {
 				if r.err != nil {
