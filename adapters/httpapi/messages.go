@@ -128,21 +128,30 @@ func parseListQuery(c *gin.Context) (ports.MessageQuery, error) {
 			*f.dst = t.UTC()
 		}
 	}
+	var err error
+	q.Limit, q.After, err = parsePage(c)
+	return q, err
+}
+
+// parsePage reads the paging parameters every list takes: limit (default 50, 1..500) and
+// cursor.
+func parsePage(c *gin.Context) (limit int, after *ports.Cursor, err error) {
+	limit = defaultLimit
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxLimit {
-			return q, invalidParam("limit", "limit must be an integer from 1 to 500")
+			return 0, nil, invalidParam("limit", "limit must be an integer from 1 to 500")
 		}
-		q.Limit = n
+		limit = n
 	}
 	if v := c.Query("cursor"); v != "" {
 		cur, err := ports.DecodeCursor(v)
 		if err != nil {
-			return q, invalidParam("cursor", "cursor is not one this API returned")
+			return 0, nil, invalidParam("cursor", "cursor is not one this API returned")
 		}
-		q.After = &cur
+		after = &cur
 	}
-	return q, nil
+	return limit, after, nil
 }
 
 func (s *server) cancelMessage(c *gin.Context) {

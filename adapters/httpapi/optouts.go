@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -29,22 +28,11 @@ func toOptOutJSON(o ports.OptOut) optOutJSON {
 }
 
 func (s *server) listOptOuts(c *gin.Context) {
-	q := ports.OptOutQuery{Sender: c.Query("sender"), Recipient: c.Query("recipient"), Limit: defaultLimit}
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
-			fail(c, invalidParam("limit", "limit must be an integer from 1 to 500"))
-			return
-		}
-		q.Limit = n
-	}
-	if v := c.Query("cursor"); v != "" {
-		cur, err := ports.DecodeCursor(v)
-		if err != nil {
-			fail(c, invalidParam("cursor", "cursor is not one this API returned"))
-			return
-		}
-		q.After = &cur
+	q := ports.OptOutQuery{Sender: c.Query("sender"), Recipient: c.Query("recipient")}
+	var err error
+	if q.Limit, q.After, err = parsePage(c); err != nil {
+		fail(c, err)
+		return
 	}
 	page, err := s.gw.ListOptOuts(c.Request.Context(), q)
 	if err != nil {
