@@ -24,6 +24,13 @@ type IdempotencyRecord struct {
 	LeaseUntil time.Time
 }
 
+// Stale reports whether the record no longer holds its key at now, so that a claim at now
+// may replace it (see ClaimIdempotencyKey): it was created at or before now-ttl, or it is an
+// unaccepted claim whose lease ended at or before now.
+func (r IdempotencyRecord) Stale(now time.Time, ttl time.Duration) bool {
+	return !r.CreatedAt.After(now.Add(-ttl)) || (!r.Accepted && !r.LeaseUntil.After(now))
+}
+
 // IdempotencyStore claims and sweeps idempotency keys outside a transaction.
 type IdempotencyStore interface {
 	// ClaimIdempotencyKey claims (r.AccountID, r.Key) for the request r describes, in its own

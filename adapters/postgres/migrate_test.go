@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,34 +84,52 @@ INSERT INTO message_events (message_id, seq, status, at, detail) VALUES
 	}
 }
 
-// TestOptOutsMigration: migration 4 creates opt_outs and its Down removes it again.
-func TestOptOutsMigration(t *testing.T) {
+// TestMigrationsUpDown: each migration creates its objects and its Down removes them again.
+func TestMigrationsUpDown(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	s, p := unmigrated(t)
-	if _, err := p.Up(ctx); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		version int64
+		objects []string // tables and functions, as to_regclass / to_regprocedure name them
+	}{
+		{4, []string{"opt_outs"}},
+		{5, []string{"rate_logs", "idempotency_keys", "rate_hits_after(timestamptz[],timestamptz)"}},
 	}
-	exists := func() bool {
-		var ok bool
-		if err := s.DB().QueryRowContext(ctx, `SELECT to_regclass('opt_outs') IS NOT NULL`).Scan(&ok); err != nil {
-			t.Fatal(err)
-		}
-		return ok
-	}
-	if !exists() {
-		t.Fatal("no opt_outs table after Migrate")
-	}
-	if _, err := p.DownTo(ctx, 3); err != nil {
-		t.Fatal(err)
-	}
-	if exists() {
-		t.Fatal("opt_outs left after migrating down to 3")
-	}
-	if _, err := p.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if !exists() {
-		t.Fatal("no opt_outs table after migrating up again")
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("migration %d", tc.version), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s, p := unmigrated(t)
+			exists := func(name string) bool {
+				query := `SELECT to_regclass($1) IS NOT NULL`
+				if strings.Contains(name, "(") {
+					query = `SELECT to_regprocedure($1) IS NOT NULL`
+				}
+				var ok bool
+				if err := s.DB().QueryRowContext(ctx, query, name).Scan(&ok); err != nil {
+					t.Fatal(err)
+				}
+				return ok
+			}
+			check := func(when string, want bool) {
+				t.Helper()
+				for _, name := range tc.objects {
+					if got := exists(name); got != want {
+						t.Errorf("%s: %s exists = %v, want %v", when, name, got, want)
+					}
+				}
+			}
+			if _, err := p.UpTo(ctx, tc.version); err != nil {
+				t.Fatal(err)
+			}
+			check("after migrating up", true)
+			if _, err := p.DownTo(ctx, tc.version-1); err != nil {
+				t.Fatal(err)
+			}
+			check(fmt.Sprintf("after migrating down to %d", tc.version-1), false)
+			if _, err := p.Up(ctx); err != nil {
+				t.Fatal(err)
+			}
+			check("after migrating up again", true)
+		})
 	}
 }

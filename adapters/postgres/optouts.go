@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/lib/pq"
+
 	"github.com/smsgw/smsgw/core/optout"
 	"github.com/smsgw/smsgw/ports"
 )
@@ -165,4 +167,33 @@ RETURNING `+fmt.Sprintf(unexpired, "$3"), sender, recipient, ts(now))
 		return false, fmt.Errorf("lift opt-out %s→%s: %w", sender, recipient, mapErr(err))
 	}
 	return len(active) == 1 && active[0], nil
+}
+
+// BlockedPairs implements ports.Tx with one join of the pairs to opt_outs, locking nothing
+// (as OptedOut).
+func (t *tx) BlockedPairs(ctx context.Context, pairs []ports.OptOutPair, now time.Time) (map[ports.OptOutPair]bool, error) {
+	out := map[ports.OptOutPair]bool{}
+	if len(pairs) == 0 {
+		return out, nil
+	}
+	senders := make(pq.StringArray, len(pairs))
+	recipients := make(pq.StringArray, len(pairs))
+	for i, p := range pairs {
+		senders[i], recipients[i] = p.Sender, p.Recipient
+	}
+	var rows []struct {
+		Sender    string `db:"sender"`
+		Recipient string `db:"recipient"`
+	}
+	err := t.tx.SelectContext(ctx, &rows, `SELECT o.sender, o.recipient
+FROM unnest($1::text[], $2::text[]) AS p(sender, recipient)
+JOIN opt_outs o ON o.sender = p.sender AND o.recipient = p.recipient
+WHERE (o.expires_at IS NULL OR o.expires_at > $3)`, senders, recipients, ts(now))
+	if err != nil {
+		return nil, fmt.Errorf("check %d opt-out pair(s): %w", len(pairs), mapErr(err))
+	}
+	for _, r := range rows {
+		out[ports.OptOutPair{Sender: r.Sender, Recipient: r.Recipient}] = true
+	}
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
+	"github.com/smsgw/smsgw/core/ratelimit"
 	"github.com/smsgw/smsgw/ports"
 )
 
@@ -20,16 +21,18 @@ type memStore struct {
 	msgs     map[string]message.Message
 	hidden   map[string]bool
 	accounts map[string]ports.Account
-	optOuts  map[[2]string]ports.OptOut // by (sender, recipient)
-	failTx   error                      // returned by InTx instead of running fn
-	txCount  int                        // transactions begun
+	optOuts  map[[2]string]ports.OptOut            // by (sender, recipient)
+	rateLogs map[string][]time.Time                // hits by key
+	idem     map[[2]string]ports.IdempotencyRecord // by (account, key)
+	failTx   error                                 // returned by InTx instead of running fn
+	txCount  int                                   // transactions begun
 	// refuse makes an update of these message ids fail (a value the store will not take).
 	refuse map[string]bool
 }
 
 func newMemStore() *memStore {
 	return &memStore{msgs: map[string]message.Message{}, hidden: map[string]bool{}, accounts: map[string]ports.Account{},
-		optOuts: map[[2]string]ports.OptOut{}}
+		optOuts: map[[2]string]ports.OptOut{}, rateLogs: map[string][]time.Time{}, idem: map[[2]string]ports.IdempotencyRecord{}}
 }
 
 func clone(m message.Message) message.Message {
@@ -106,19 +109,23 @@ func (s *memStore) InTx(ctx context.Context, fn func(context.Context, ports.Tx) 
 	if err := ctx.Err(); err != nil { // a real store cannot begin on an ended context either
 		return err
 	}
-	tx := &memTx{s: s, msgs: maps.Clone(s.msgs), hidden: maps.Clone(s.hidden), optOuts: maps.Clone(s.optOuts)}
+	// Hit stores new slices, never changes a log in place, so a shallow copy stages it.
+	tx := &memTx{s: s, msgs: maps.Clone(s.msgs), hidden: maps.Clone(s.hidden), optOuts: maps.Clone(s.optOuts),
+		rateLogs: maps.Clone(s.rateLogs), idem: maps.Clone(s.idem)}
 	if err := fn(ctx, tx); err != nil {
 		return err
 	}
-	s.msgs, s.hidden, s.optOuts = tx.msgs, tx.hidden, tx.optOuts
+	s.msgs, s.hidden, s.optOuts, s.rateLogs, s.idem = tx.msgs, tx.hidden, tx.optOuts, tx.rateLogs, tx.idem
 	return nil
 }
 
 type memTx struct {
-	s       *memStore
-	msgs    map[string]message.Message
-	hidden  map[string]bool
-	optOuts map[[2]string]ports.OptOut
+	s        *memStore
+	msgs     map[string]message.Message
+	hidden   map[string]bool
+	optOuts  map[[2]string]ports.OptOut
+	rateLogs map[string][]time.Time
+	idem     map[[2]string]ports.IdempotencyRecord
 }
 
 func (t *memTx) GetMessageForUpdate(_ context.Context, id string) (message.Message, error) {
@@ -313,4 +320,90 @@ func (t *memTx) GetMessagesForUpdate(ctx context.Context, ids []string) ([]messa
 // UpdateMessages implements ports.Tx, one message at a time.
 func (t *memTx) UpdateMessages(ctx context.Context, updates []ports.MessageUpdate) error {
 	return ports.UpdateEach(ctx, t.UpdateMessage, updates)
+}
+
+func (t *memTx) BlockedPairs(ctx context.Context, pairs []ports.OptOutPair, now time.Time) (map[ports.OptOutPair]bool, error) {
+	out := map[ports.OptOutPair]bool{}
+	for _, p := range pairs {
+		if blocked, _ := t.OptedOut(ctx, p.Sender, p.Recipient, now); blocked {
+			out[p] = true
+		}
+	}
+	return out, nil
+}
+
+// Hit follows the ports.Limiter contract with the window's own rule; InTx's mutex is the
+// lock of every key.
+func (t *memTx) Hit(_ context.Context, w ratelimit.Window, now time.Time, demands []ports.RateDemand) ([]ports.RateGrant, error) {
+	if err := ports.ValidateDemands(demands); err != nil {
+		return nil, err
+	}
+	grants := make([]ports.RateGrant, len(demands))
+	for i, d := range demands {
+		kept, admitted, retry := w.Admit(t.rateLogs[d.Key], now, d.N)
+		t.rateLogs[d.Key] = kept
+		grants[i] = ports.RateGrant{Admitted: admitted, RetryAfter: retry}
+	}
+	return grants, nil
+}
+
+func (s *memStore) PruneRateLogs(_ context.Context, before time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, hits := range s.rateLogs {
+		if !slices.ContainsFunc(hits, func(h time.Time) bool { return h.After(before) }) {
+			delete(s.rateLogs, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// ClaimIdempotencyKey follows the ports.IdempotencyStore contract; the mutex makes it atomic.
+func (s *memStore) ClaimIdempotencyKey(_ context.Context, r ports.IdempotencyRecord, ttl time.Duration) (ports.IdempotencyRecord, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failTx != nil {
+		return ports.IdempotencyRecord{}, false, s.failTx
+	}
+	k := [2]string{r.AccountID, r.Key}
+	if cur, ok := s.idem[k]; ok && !cur.Stale(r.CreatedAt, ttl) {
+		return cur, false, nil
+	}
+	r.Accepted = false
+	s.idem[k] = r
+	return r, true, nil
+}
+
+func (s *memStore) PruneIdempotencyKeys(_ context.Context, before time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, r := range s.idem {
+		if !r.CreatedAt.After(before) {
+			delete(s.idem, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (t *memTx) AcceptIdempotencyKey(_ context.Context, accountID, key, messageID string) (bool, error) {
+	k := [2]string{accountID, key}
+	r, ok := t.idem[k]
+	if !ok || r.MessageID != messageID {
+		return false, nil
+	}
+	r.Accepted = true
+	t.idem[k] = r
+	return true, nil
+}
+
+func (t *memTx) ReleaseIdempotencyKey(_ context.Context, accountID, key, messageID string) error {
+	k := [2]string{accountID, key}
+	if r, ok := t.idem[k]; ok && r.MessageID == messageID && !r.Accepted {
+		delete(t.idem, k)
+	}
+	return nil
 }

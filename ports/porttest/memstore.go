@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
+	"github.com/smsgw/smsgw/core/ratelimit"
 	"github.com/smsgw/smsgw/ports"
 )
 
@@ -22,7 +23,12 @@ type MemStore struct {
 	msgs     map[string]memMsg
 	accounts map[string]ports.Account
 	optOuts  map[pairKey]ports.OptOut
+	rateLogs map[string][]time.Time // hits, oldest first
+	idem     map[idemKey]ports.IdempotencyRecord
 }
+
+// idemKey keys an idempotency record.
+type idemKey struct{ account, key string }
 
 // pairKey keys an opt-out.
 type pairKey struct{ sender, recipient string }
@@ -34,7 +40,8 @@ type memMsg struct {
 
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
-	return &MemStore{msgs: map[string]memMsg{}, accounts: map[string]ports.Account{}, optOuts: map[pairKey]ports.OptOut{}}
+	return &MemStore{msgs: map[string]memMsg{}, accounts: map[string]ports.Account{}, optOuts: map[pairKey]ports.OptOut{},
+		rateLogs: map[string][]time.Time{}, idem: map[idemKey]ports.IdempotencyRecord{}}
 }
 
 func cloneMsg(m message.Message) message.Message {
@@ -136,17 +143,21 @@ func (s *MemStore) ListAccounts(context.Context) ([]ports.Account, error) {
 func (s *MemStore) InTx(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tx := &memTx{msgs: maps.Clone(s.msgs), optOuts: maps.Clone(s.optOuts)}
+	// The logs' slices are never changed in place (Hit stores new ones), so shallow copies
+	// keep a rolled-back transaction's hits out of the store.
+	tx := &memTx{msgs: maps.Clone(s.msgs), optOuts: maps.Clone(s.optOuts), rateLogs: maps.Clone(s.rateLogs), idem: maps.Clone(s.idem)}
 	if err := fn(ctx, tx); err != nil {
 		return err
 	}
-	s.msgs, s.optOuts = tx.msgs, tx.optOuts
+	s.msgs, s.optOuts, s.rateLogs, s.idem = tx.msgs, tx.optOuts, tx.rateLogs, tx.idem
 	return nil
 }
 
 type memTx struct {
-	msgs    map[string]memMsg
-	optOuts map[pairKey]ports.OptOut
+	msgs     map[string]memMsg
+	optOuts  map[pairKey]ports.OptOut
+	rateLogs map[string][]time.Time
+	idem     map[idemKey]ports.IdempotencyRecord
 }
 
 func (t *memTx) GetMessageForUpdate(_ context.Context, id string) (message.Message, error) {
@@ -355,4 +366,99 @@ func (t *memTx) LiftOptOut(_ context.Context, sender, recipient string, now time
 	o, ok := t.optOuts[k]
 	delete(t.optOuts, k)
 	return ok && o.Active(storedTime(now)), nil
+}
+
+// BlockedPairs implements ports.Tx.
+func (t *memTx) BlockedPairs(ctx context.Context, pairs []ports.OptOutPair, now time.Time) (map[ports.OptOutPair]bool, error) {
+	out := map[ports.OptOutPair]bool{}
+	for _, p := range pairs {
+		if blocked, _ := t.OptedOut(ctx, p.Sender, p.Recipient, now); blocked {
+			out[p] = true
+		}
+	}
+	return out, nil
+}
+
+// --- rate limits -------------------------------------------------------------------------
+
+// Hit implements ports.Limiter with ratelimit.Window.Admit; InTx's mutex is the lock of
+// every key.
+func (t *memTx) Hit(_ context.Context, w ratelimit.Window, now time.Time, demands []ports.RateDemand) ([]ports.RateGrant, error) {
+	if err := ports.ValidateDemands(demands); err != nil {
+		return nil, fmt.Errorf("rate limit: %w", err)
+	}
+	now = storedTime(now)
+	grants := make([]ports.RateGrant, len(demands))
+	for i, d := range demands {
+		kept, admitted, retry := w.Admit(t.rateLogs[d.Key], now, d.N)
+		t.rateLogs[d.Key] = kept
+		grants[i] = ports.RateGrant{Admitted: admitted, RetryAfter: retry}
+	}
+	return grants, nil
+}
+
+// PruneRateLogs implements ports.RateLogStore.
+func (s *MemStore) PruneRateLogs(_ context.Context, before time.Time) (int, error) {
+	before = storedTime(before)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, hits := range s.rateLogs {
+		if !slices.ContainsFunc(hits, func(h time.Time) bool { return h.After(before) }) {
+			delete(s.rateLogs, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// --- idempotency keys ----------------------------------------------------------------------
+
+// ClaimIdempotencyKey implements ports.IdempotencyStore; the mutex makes the claim atomic.
+func (s *MemStore) ClaimIdempotencyKey(_ context.Context, r ports.IdempotencyRecord, ttl time.Duration) (ports.IdempotencyRecord, bool, error) {
+	r.CreatedAt, r.LeaseUntil, r.Accepted = storedTime(r.CreatedAt), storedTime(r.LeaseUntil), false
+	k := idemKey{r.AccountID, r.Key}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, ok := s.idem[k]; ok && !cur.Stale(r.CreatedAt, ttl) {
+		return cur, false, nil
+	}
+	s.idem[k] = r
+	return r, true, nil
+}
+
+// PruneIdempotencyKeys implements ports.IdempotencyStore.
+func (s *MemStore) PruneIdempotencyKeys(_ context.Context, before time.Time) (int, error) {
+	before = storedTime(before)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, r := range s.idem {
+		if !r.CreatedAt.After(before) {
+			delete(s.idem, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// AcceptIdempotencyKey implements ports.IdempotencyTx.
+func (t *memTx) AcceptIdempotencyKey(_ context.Context, accountID, key, messageID string) (bool, error) {
+	k := idemKey{accountID, key}
+	r, ok := t.idem[k]
+	if !ok || r.MessageID != messageID {
+		return false, nil
+	}
+	r.Accepted = true
+	t.idem[k] = r
+	return true, nil
+}
+
+// ReleaseIdempotencyKey implements ports.IdempotencyTx.
+func (t *memTx) ReleaseIdempotencyKey(_ context.Context, accountID, key, messageID string) error {
+	k := idemKey{accountID, key}
+	if r, ok := t.idem[k]; ok && r.MessageID == messageID && !r.Accepted {
+		delete(t.idem, k)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@
 package porttest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/smsgw/smsgw/core/message"
 	"github.com/smsgw/smsgw/core/optout"
+	"github.com/smsgw/smsgw/core/ratelimit"
 	"github.com/smsgw/smsgw/ports"
 )
 
@@ -74,6 +76,18 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store) {
 		{"OptOutRollback", testOptOutRollback},
 		{"PruneOptOuts", testPruneOptOuts},
 		{"OptOutConcurrentBlock", testOptOutConcurrentBlock},
+		{"BlockedPairs", testBlockedPairs},
+		{"RateLimitWindow", testRateLimitWindow},
+		{"RateLimitBatch", testRateLimitBatch},
+		{"RateLimitInvalid", testRateLimitInvalid},
+		{"RateLimitRollback", testRateLimitRollback},
+		{"RateLimitConcurrent", testRateLimitConcurrent},
+		{"RateLimitOverlappingKeys", testRateLimitOverlappingKeys},
+		{"PruneRateLogs", testPruneRateLogs},
+		{"IdempotencyClaims", testIdempotencyClaims},
+		{"IdempotencyRollback", testIdempotencyRollback},
+		{"IdempotencyConcurrentClaim", testIdempotencyConcurrentClaim},
+		{"PruneIdempotencyKeys", testPruneIdempotencyKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1678,5 +1692,543 @@ func testOptOutConcurrentBlock(t *testing.T, s ports.Store) {
 			}
 			checkOptOut(t, "after the race (the longest expiry wins)", got[0], want)
 		})
+	}
+}
+
+func testBlockedPairs(t *testing.T, s ports.Store) {
+	block(t, s, ports.OptOut{Sender: numA, Recipient: numB, Source: optout.SourceKeyword, CreatedAt: at(0)})
+	block(t, s, ports.OptOut{Sender: numA, Recipient: numC, Source: optout.SourceSMSApp, CreatedAt: at(0), ExpiresAt: ptr(at(time.Hour))})
+	block(t, s, ports.OptOut{Sender: numB, Recipient: numA, Source: optout.SourceSMSApp, CreatedAt: at(0), ExpiresAt: ptr(at(30 * time.Minute))})
+	pair := func(sender, recipient string) ports.OptOutPair {
+		return ports.OptOutPair{Sender: sender, Recipient: recipient}
+	}
+	asked := []ports.OptOutPair{
+		pair(numA, numB), pair(numA, numC), pair(numB, numA), pair(numC, numA), pair(numB, numC),
+		pair(numA, numB), // twice
+	}
+	tests := []struct {
+		name  string
+		pairs []ports.OptOutPair
+		now   time.Time
+		want  []ports.OptOutPair
+	}{
+		{"some blocked, one expired", asked, at(45 * time.Minute), []ports.OptOutPair{pair(numA, numB), pair(numA, numC)}},
+		{"at the timed block's expiry", asked, at(time.Hour), []ports.OptOutPair{pair(numA, numB)}},
+		{"before any expiry", asked, at(time.Minute), []ports.OptOutPair{pair(numA, numB), pair(numA, numC), pair(numB, numA)}},
+		{"none blocked", []ports.OptOutPair{pair(numC, numA), pair(numB, numC)}, at(0), nil},
+		{"empty input", nil, at(0), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got map[ports.OptOutPair]bool
+			inTx(t, s, func(ctx context.Context, tx ports.Tx) error {
+				var err error
+				got, err = tx.BlockedPairs(ctx, tc.pairs, tc.now)
+				return err
+			})
+			want := map[ports.OptOutPair]bool{}
+			for _, p := range tc.want {
+				want[p] = true
+			}
+			if len(got) != len(want) || !maps.Equal(got, want) {
+				t.Errorf("BlockedPairs = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// --- rate limits ------------------------------------------------------------------------
+
+// hit runs one Limiter.Hit in a transaction of its own.
+func hit(t *testing.T, s ports.Store, w ratelimit.Window, now time.Time, demands ...ports.RateDemand) []ports.RateGrant {
+	t.Helper()
+	var grants []ports.RateGrant
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error {
+		var err error
+		grants, err = tx.Hit(ctx, w, now, demands)
+		return err
+	})
+	if len(grants) != len(demands) {
+		t.Fatalf("Hit(%v) = %d grants, want one per demand", demands, len(grants))
+	}
+	return grants
+}
+
+func demand(key string, n int) ports.RateDemand { return ports.RateDemand{Key: key, N: n} }
+
+func grant(admitted int, retry time.Duration) ports.RateGrant {
+	return ports.RateGrant{Admitted: admitted, RetryAfter: retry}
+}
+
+// testRateLimitWindow walks one key's log through the sliding window, each step in a
+// transaction of its own, against the rule of core/ratelimit.
+func testRateLimitWindow(t *testing.T, s ports.Store) {
+	w := ratelimit.Window{Limit: 3, Period: time.Minute}
+	steps := []struct {
+		name string
+		at   time.Duration
+		n    int
+		want ports.RateGrant
+	}{
+		{"first hit", 0, 1, grant(1, 0)},
+		{"second", 10 * time.Second, 1, grant(1, 0)},
+		{"two with room for one", 20 * time.Second, 2, grant(1, 40*time.Second)}, // log 0s, 10s, 20s
+		{"full", 30 * time.Second, 1, grant(0, 30*time.Second)},
+		{"the 0s hit is exactly a period old: gone", time.Minute, 1, grant(1, 0)}, // log 10s, 20s, 60s
+		{"full again at the same instant", time.Minute, 1, grant(0, 10*time.Second)},
+		{"N = 0 refuses nothing", 70 * time.Second, 0, grant(0, 0)}, // log 20s, 60s
+		{"more than the room", 70 * time.Second, 5, grant(1, 10*time.Second)},
+		{"sub-millisecond wait", 80*time.Second - time.Millisecond, 1, grant(0, time.Millisecond)},
+		{"all left the window", 10 * time.Minute, 3, grant(3, 0)},
+		{"refused with the window full of now", 10 * time.Minute, 1, grant(0, time.Minute)},
+	}
+	for _, st := range steps {
+		got := hit(t, s, w, at(st.at), demand("+15550000001", st.n))
+		if got[0] != st.want {
+			t.Errorf("%s: Hit(N=%d at %v) = %+v, want %+v", st.name, st.n, st.at, got[0], st.want)
+		}
+	}
+}
+
+// testRateLimitBatch: several demands in one call are independent, answered in order.
+func testRateLimitBatch(t *testing.T, s ports.Store) {
+	w := ratelimit.Window{Limit: 3, Period: time.Minute}
+	hit(t, s, w, at(0), demand("k1", 3))
+	steps := []struct {
+		name    string
+		at      time.Duration
+		demands []ports.RateDemand
+		want    []ports.RateGrant
+	}{
+		{"unsorted keys", time.Second, []ports.RateDemand{demand("k3", 2), demand("k1", 1), demand("k2", 5), demand("k0", 0)},
+			[]ports.RateGrant{grant(2, 0), grant(0, 59*time.Second), grant(3, time.Minute), grant(0, 0)}},
+		{"again", 2 * time.Second, []ports.RateDemand{demand("k2", 1), demand("k3", 2), demand("k1", 0)},
+			[]ports.RateGrant{grant(0, 59*time.Second), grant(1, 59*time.Second), grant(0, 0)}},
+		{"keys compare bytewise", 3 * time.Second, []ports.RateDemand{demand("b", 1), demand("B", 2), demand("a", 4), demand("ä", 1)},
+			[]ports.RateGrant{grant(1, 0), grant(2, 0), grant(3, time.Minute), grant(1, 0)}},
+		{"k1's hits left", time.Minute, []ports.RateDemand{demand("k3", 1), demand("k1", 4)},
+			[]ports.RateGrant{grant(0, time.Second), grant(3, time.Minute)}},
+		{"no demands", time.Minute, nil, []ports.RateGrant{}},
+	}
+	for _, st := range steps {
+		got := hit(t, s, w, at(st.at), st.demands...)
+		if !slices.Equal(got, st.want) {
+			t.Errorf("%s: Hit(%v) = %+v, want %+v", st.name, st.demands, got, st.want)
+		}
+	}
+}
+
+func testRateLimitInvalid(t *testing.T, s ports.Store) {
+	w := ratelimit.Window{Limit: 3, Period: time.Minute}
+	tests := []struct {
+		name    string
+		demands []ports.RateDemand
+	}{
+		{"duplicate key", []ports.RateDemand{demand("k1", 1), demand("k2", 1), demand("k1", 1)}},
+		{"duplicate key with N = 0", []ports.RateDemand{demand("k1", 0), demand("k1", 0)}},
+		{"negative N", []ports.RateDemand{demand("k1", 1), demand("k2", -1)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
+				_, err := tx.Hit(ctx, w, at(0), tc.demands)
+				return err
+			})
+			wantErr(t, "Hit", err, ports.ErrInvalid)
+		})
+	}
+	if got := hit(t, s, w, at(0), demand("k1", 3), demand("k2", 3)); !slices.Equal(got, []ports.RateGrant{grant(3, 0), grant(3, 0)}) {
+		t.Errorf("Hit after the invalid calls = %+v, want all admitted (they counted nothing)", got)
+	}
+}
+
+func testRateLimitRollback(t *testing.T, s ports.Store) {
+	w := ratelimit.Window{Limit: 3, Period: time.Minute}
+	hit(t, s, w, at(0), demand("k", 1))
+	err := s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
+		if _, err := tx.Hit(ctx, w, at(time.Second), []ports.RateDemand{demand("k", 2), demand("other", 3)}); err != nil {
+			return err
+		}
+		// The transaction sees its own hits.
+		got, err := tx.Hit(ctx, w, at(time.Second), []ports.RateDemand{demand("k", 1)})
+		if err != nil {
+			return err
+		}
+		if got[0] != grant(0, 59*time.Second) {
+			t.Errorf("Hit in the same transaction = %+v, want %+v", got[0], grant(0, 59*time.Second))
+		}
+		return errBoom
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("InTx = %v, want fn's error", err)
+	}
+	got := hit(t, s, w, at(2*time.Second), demand("k", 3), demand("other", 3))
+	if want := []ports.RateGrant{grant(2, 58*time.Second), grant(3, 0)}; !slices.Equal(got, want) {
+		t.Errorf("Hit after the rollback = %+v, want %+v (the rolled-back hits counted)", got, want)
+	}
+}
+
+// testRateLimitConcurrent: transactions racing on one key admit exactly Limit in total.
+func testRateLimitConcurrent(t *testing.T, s ports.Store) {
+	const workers, limit = 40, 10
+	w := ratelimit.Window{Limit: limit, Period: time.Minute}
+	admitted := make([]int, workers)
+	errs := make([]error, workers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
+				g, err := tx.Hit(ctx, w, at(time.Duration(i)*time.Millisecond), []ports.RateDemand{demand("hot", 1)})
+				if err == nil {
+					admitted[i] = g[0].Admitted
+				}
+				return err
+			})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	total := 0
+	for i := range workers {
+		if errs[i] != nil {
+			t.Errorf("worker %d: %v", i, errs[i])
+		}
+		total += admitted[i]
+	}
+	if total != limit {
+		t.Errorf("%d racing transactions admitted %d hits, want exactly %d", workers, total, limit)
+	}
+	if got := hit(t, s, w, at(time.Second), demand("hot", 1)); got[0].Admitted != 0 {
+		t.Errorf("Hit after the race = %+v, want the window full", got[0])
+	}
+}
+
+// testRateLimitOverlappingKeys: transactions hitting overlapping key sets, each listing its
+// keys in another order and holding the locks until it commits, neither deadlock nor lose
+// a hit.
+func testRateLimitOverlappingKeys(t *testing.T, s ports.Store) {
+	const workers, limit = 30, 20
+	keys := []string{"k-a", "k-b", "k-c", "k-d", "k-e"}
+	w := ratelimit.Window{Limit: limit, Period: time.Hour}
+	demanded := map[string]int{}
+	sets := make([][]ports.RateDemand, workers)
+	for i := range workers {
+		// Three keys from a rotating start, forwards or backwards.
+		for j := range 3 {
+			k := keys[(i+j)%len(keys)]
+			if i%2 == 1 {
+				k = keys[(i+len(keys)-j)%len(keys)]
+			}
+			sets[i] = append(sets[i], demand(k, 1))
+			demanded[k]++
+		}
+	}
+	admitted := make([]map[string]int, workers)
+	errs := make([]error, workers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
+				admitted[i] = map[string]int{}
+				g, err := tx.Hit(ctx, w, at(time.Duration(i)*time.Millisecond), sets[i])
+				if err != nil {
+					return err
+				}
+				for j, d := range sets[i] {
+					admitted[i][d.Key] = g[j].Admitted
+				}
+				return nil
+			})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	total := map[string]int{}
+	for i := range workers {
+		if errs[i] != nil {
+			t.Errorf("worker %d (%v): %v", i, sets[i], errs[i])
+		}
+		for k, n := range admitted[i] {
+			total[k] += n
+		}
+	}
+	for _, k := range keys {
+		if want := min(limit, demanded[k]); total[k] != want {
+			t.Errorf("key %s: %d admitted of %d demanded, want %d", k, total[k], demanded[k], want)
+		}
+	}
+	// Every log holds exactly what was admitted.
+	for _, k := range keys {
+		room := limit - total[k]
+		if got := hit(t, s, w, at(time.Minute), demand(k, limit)); got[0].Admitted != room {
+			t.Errorf("key %s: %d admitted after the race, want the %d left", k, got[0].Admitted, room)
+		}
+	}
+}
+
+func testPruneRateLogs(t *testing.T, s ports.Store) {
+	w := ratelimit.Window{Limit: 1, Period: time.Hour}
+	hit(t, s, w, at(0), demand("old", 1), demand("empty", 0))
+	hit(t, s, w, at(time.Minute), demand("edge", 1))
+	hit(t, s, w, at(time.Minute+time.Millisecond), demand("recent", 1))
+	if n, err := s.PruneRateLogs(t.Context(), at(time.Minute)); err != nil || n != 3 {
+		t.Fatalf("PruneRateLogs = %d, %v; want 3 (old, edge, empty)", n, err)
+	}
+	// The pruned logs are gone although their hits were still in the window; the recent one
+	// still counts.
+	got := hit(t, s, w, at(2*time.Minute), demand("old", 1), demand("edge", 1), demand("recent", 1))
+	if want := []ports.RateGrant{grant(1, 0), grant(1, 0), grant(0, 59*time.Minute+time.Millisecond)}; !slices.Equal(got, want) {
+		t.Errorf("Hit after the prune = %+v, want %+v", got, want)
+	}
+	if n, err := s.PruneRateLogs(t.Context(), at(time.Minute)); err != nil || n != 0 {
+		t.Errorf("PruneRateLogs again = %d, %v; want 0", n, err)
+	}
+	if n, err := s.PruneRateLogs(t.Context(), at(3*time.Minute)); err != nil || n != 3 {
+		t.Errorf("PruneRateLogs(later) = %d, %v; want 3", n, err)
+	}
+}
+
+// --- idempotency keys --------------------------------------------------------------------
+
+const (
+	idemTTL   = 24 * time.Hour
+	idemLease = 30 * time.Second
+)
+
+// idemRecord is the claim of key by the request of message msgID at created.
+func idemRecord(account, key, msgID string, created time.Time) ports.IdempotencyRecord {
+	return ports.IdempotencyRecord{AccountID: account, Key: key, RequestHash: "hash-" + msgID, MessageID: msgID,
+		CreatedAt: created, LeaseUntil: created.Add(idemLease)}
+}
+
+func claim(t *testing.T, s ports.Store, r ports.IdempotencyRecord) (ports.IdempotencyRecord, bool) {
+	t.Helper()
+	got, claimed, err := s.ClaimIdempotencyKey(t.Context(), r, idemTTL)
+	if err != nil {
+		t.Fatalf("ClaimIdempotencyKey(%s/%s by %s): %v", r.AccountID, r.Key, r.MessageID, err)
+	}
+	return got, claimed
+}
+
+func acceptKey(t *testing.T, s ports.Store, account, key, msgID string) bool {
+	t.Helper()
+	var ok bool
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error {
+		var err error
+		ok, err = tx.AcceptIdempotencyKey(ctx, account, key, msgID)
+		return err
+	})
+	return ok
+}
+
+func releaseKey(t *testing.T, s ports.Store, account, key, msgID string) {
+	t.Helper()
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error {
+		return tx.ReleaseIdempotencyKey(ctx, account, key, msgID)
+	})
+}
+
+func idemString(r ports.IdempotencyRecord) string {
+	return fmt.Sprintf("%s/%s %s %s accepted=%v %s lease %s", r.AccountID, r.Key, r.RequestHash, r.MessageID, r.Accepted,
+		ms(r.CreatedAt), ms(r.LeaseUntil))
+}
+
+func checkIdem(t *testing.T, what string, got, want ports.IdempotencyRecord) {
+	t.Helper()
+	if g, w := idemString(got), idemString(want); g != w {
+		t.Errorf("%s:\n got %s\nwant %s", what, g, w)
+	}
+	if got.CreatedAt.Location() != time.UTC || got.LeaseUntil.Location() != time.UTC {
+		t.Errorf("%s: times %v, %v not in UTC", what, got.CreatedAt, got.LeaseUntil)
+	}
+}
+
+// testIdempotencyClaims runs claim histories, one key each: every step is a claim (want
+// claimed or the record of wantMsg in force), an accept (want ok) or a release.
+func testIdempotencyClaims(t *testing.T, s ports.Store) {
+	type step struct {
+		op      string // "claim", "accept", "release"
+		account string // accountA if empty
+		msg     string
+		at      time.Duration // of a claim
+		// claim: claimed (want msg's record) or the record of wantMsg in force with
+		// wantAccepted; accept: ok reports whether it changed the claim.
+		ok           bool
+		wantMsg      string
+		wantAccepted bool
+	}
+	claimed := func(msg string, at time.Duration) step { return step{op: "claim", msg: msg, at: at, ok: true} }
+	refused := func(msg string, at time.Duration, inForce string, accepted bool) step {
+		return step{op: "claim", msg: msg, at: at, wantMsg: inForce, wantAccepted: accepted}
+	}
+	accept := func(msg string, ok bool) step { return step{op: "accept", msg: msg, ok: ok} }
+	release := func(msg string) step { return step{op: "release", msg: msg} }
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"fresh key", []step{claimed("m1", 0)}},
+		{"claimed key", []step{claimed("m1", 0), refused("m2", time.Second, "m1", false), refused("m3", idemLease-time.Millisecond, "m1", false)}},
+		{"accepted key", []step{claimed("m1", 0), accept("m1", true), refused("m2", time.Hour, "m1", true), accept("m1", true)}},
+		{"accepted key just before its ttl", []step{claimed("m1", 0), accept("m1", true), refused("m2", idemTTL-time.Millisecond, "m1", true)}},
+		{"accepted key at its ttl", []step{claimed("m1", 0), accept("m1", true), claimed("m2", idemTTL), refused("m3", idemTTL+time.Second, "m2", false)}},
+		{"abandoned claim at its lease end", []step{claimed("m1", 0), claimed("m2", idemLease), refused("m3", idemLease+time.Second, "m2", false)}},
+		{"taken-over claim", []step{claimed("m1", 0), claimed("m2", time.Hour), accept("m1", false), release("m1"),
+			refused("m3", time.Hour+time.Second, "m2", false), accept("m2", true), refused("m3", 2*time.Hour, "m2", true)}},
+		{"released claim", []step{claimed("m1", 0), release("m1"), claimed("m2", time.Second), refused("m3", 2*time.Second, "m2", false)}},
+		{"release of an accepted key", []step{claimed("m1", 0), accept("m1", true), release("m1"), refused("m2", time.Second, "m1", true)}},
+		{"accept by another request", []step{claimed("m1", 0), accept("m9", false), refused("m2", time.Second, "m1", false)}},
+		{"release by another request", []step{claimed("m1", 0), release("m9"), refused("m2", time.Second, "m1", false)}},
+		{"accept of an unknown key", []step{accept("m1", false), claimed("m2", 0)}},
+		{"keys are per account", []step{claimed("m1", 0), {op: "claim", account: accountB, msg: "m2", at: time.Second, ok: true},
+			refused("m3", 2*time.Second, "m1", false), {op: "accept", account: accountB, msg: "m1", ok: false},
+			{op: "claim", account: accountB, msg: "m4", at: 2 * time.Second, wantMsg: "m2"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			key := "key " + tc.name
+			stored := map[string]ports.IdempotencyRecord{} // by message id
+			for i, st := range tc.steps {
+				account := cmp.Or(st.account, accountA)
+				what := fmt.Sprintf("step %d (%s %s by %s)", i, st.op, account, st.msg)
+				switch st.op {
+				case "claim":
+					r := idemRecord(account, key, st.msg, at(st.at+250*time.Microsecond))
+					got, ok := claim(t, s, r)
+					if ok != st.ok {
+						t.Fatalf("%s: claimed = %v, want %v (record in force %s)", what, ok, st.ok, idemString(got))
+					}
+					if ok {
+						checkIdem(t, what, got, r)
+						stored[st.msg] = r
+						continue
+					}
+					want := stored[st.wantMsg]
+					want.Accepted = st.wantAccepted
+					checkIdem(t, what, got, want)
+				case "accept":
+					if ok := acceptKey(t, s, account, key, st.msg); ok != st.ok {
+						t.Errorf("%s: Accept = %v, want %v", what, ok, st.ok)
+					}
+				case "release":
+					releaseKey(t, s, account, key, st.msg)
+				}
+			}
+		})
+	}
+}
+
+func testIdempotencyRollback(t *testing.T, s ports.Store) {
+	for _, key := range []string{"accepted", "released"} {
+		claim(t, s, idemRecord(accountA, key, "m1", at(0)))
+	}
+	err := s.InTx(t.Context(), func(ctx context.Context, tx ports.Tx) error {
+		if ok, err := tx.AcceptIdempotencyKey(ctx, accountA, "accepted", "m1"); err != nil || !ok {
+			return fmt.Errorf("accept: %v, %w", ok, err)
+		}
+		if err := tx.ReleaseIdempotencyKey(ctx, accountA, "released", "m1"); err != nil {
+			return err
+		}
+		return errBoom
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("InTx = %v, want fn's error", err)
+	}
+	for _, key := range []string{"accepted", "released"} {
+		got, claimed := claim(t, s, idemRecord(accountA, key, "m2", at(time.Second)))
+		if claimed || got.MessageID != "m1" || got.Accepted {
+			t.Errorf("%s in a rolled-back transaction: claim = %s, %v; want m1's unaccepted claim in force", key, idemString(got), claimed)
+		}
+	}
+}
+
+// testIdempotencyConcurrentClaim: of racing claims of one key exactly one wins, and every
+// loser gets the winner's record, on a fresh key and over an abandoned claim.
+func testIdempotencyConcurrentClaim(t *testing.T, s ports.Store) {
+	for _, tc := range []struct {
+		name string
+		old  *ports.IdempotencyRecord
+	}{
+		{"fresh key", nil},
+		{"over an abandoned claim", ptrTo(idemRecord(accountA, "over an abandoned claim", "old", at(-time.Hour)))},
+		{"over an expired accepted key", ptrTo(idemRecord(accountA, "over an expired accepted key", "old", at(-idemTTL)))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.old != nil {
+				claim(t, s, *tc.old)
+				if tc.old.CreatedAt.Equal(at(-idemTTL)) {
+					acceptKey(t, s, accountA, tc.name, "old")
+				}
+			}
+			const workers = 20
+			type result struct {
+				rec     ports.IdempotencyRecord
+				claimed bool
+				err     error
+			}
+			results := make([]result, workers)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					r := &results[i]
+					r.rec, r.claimed, r.err = s.ClaimIdempotencyKey(t.Context(),
+						idemRecord(accountA, tc.name, "w"+strconv.Itoa(i), at(time.Duration(i)*time.Millisecond)), idemTTL)
+				}()
+			}
+			close(start)
+			wg.Wait()
+			var winners []string
+			for i, r := range results {
+				if r.err != nil {
+					t.Errorf("claim %d: %v", i, r.err)
+				}
+				if r.claimed {
+					winners = append(winners, r.rec.MessageID)
+				}
+			}
+			if len(winners) != 1 {
+				t.Fatalf("winners %v of %d racing claims, want exactly one", winners, workers)
+			}
+			for i, r := range results {
+				if r.err == nil && (r.rec.MessageID != winners[0] || r.rec.Accepted) {
+					t.Errorf("claim %d got %s, want the winner %s's claim", i, idemString(r.rec), winners[0])
+				}
+			}
+		})
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+func testPruneIdempotencyKeys(t *testing.T, s ports.Store) {
+	created := []time.Duration{0, time.Hour, 2 * time.Hour, 2*time.Hour + time.Millisecond, 3 * time.Hour}
+	for i, d := range created {
+		key := "key" + strconv.Itoa(i)
+		claim(t, s, idemRecord(accountA, key, "m1", at(d)))
+		acceptKey(t, s, accountA, key, "m1")
+	}
+	if n, err := s.PruneIdempotencyKeys(t.Context(), at(2*time.Hour)); err != nil || n != 3 {
+		t.Fatalf("PruneIdempotencyKeys = %d, %v; want 3", n, err)
+	}
+	if n, err := s.PruneIdempotencyKeys(t.Context(), at(2*time.Hour)); err != nil || n != 0 {
+		t.Errorf("PruneIdempotencyKeys again = %d, %v; want 0", n, err)
+	}
+	for i, d := range created {
+		_, claimed := claim(t, s, idemRecord(accountA, "key"+strconv.Itoa(i), "m2", at(4*time.Hour)))
+		if pruned := d <= 2*time.Hour; claimed != pruned {
+			t.Errorf("key created at +%v: claimed = %v after the prune, want %v", d, claimed, pruned)
+		}
 	}
 }
