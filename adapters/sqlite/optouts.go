@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -172,4 +173,39 @@ func (t *Tx) LiftOptOut(ctx context.Context, sender, recipient string, now time.
 		return false, fmt.Errorf("lift opt-out %s→%s: %w", sender, recipient, classify(err))
 	}
 	return active, nil
+}
+
+// BlockedPairs implements ports.Tx with one join of the pairs (a JSON array of [sender,
+// recipient]) to opt_outs.
+func (t *Tx) BlockedPairs(ctx context.Context, pairs []ports.OptOutPair, now time.Time) (map[ports.OptOutPair]bool, error) {
+	out := map[ports.OptOutPair]bool{}
+	if len(pairs) == 0 {
+		return out, nil
+	}
+	list := make([][2]string, len(pairs))
+	for i, p := range pairs {
+		list[i] = [2]string{p.Sender, p.Recipient}
+	}
+	doc, err := json.Marshal(list)
+	if err != nil {
+		return nil, fmt.Errorf("check %d opt-out pair(s): %w", len(pairs), err)
+	}
+	rows, err := t.tx.QueryContext(ctx, `SELECT o.sender, o.recipient FROM json_each(?) AS p
+		JOIN opt_outs AS o ON o.sender = p.value ->> 0 AND o.recipient = p.value ->> 1
+		WHERE `+unexpired, string(doc), toDB(now))
+	if err != nil {
+		return nil, fmt.Errorf("check %d opt-out pair(s): %w", len(pairs), classify(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p ports.OptOutPair
+		if err := rows.Scan(&p.Sender, &p.Recipient); err != nil {
+			return nil, fmt.Errorf("check %d opt-out pair(s): %w", len(pairs), classify(err))
+		}
+		out[p] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("check %d opt-out pair(s): %w", len(pairs), classify(err))
+	}
+	return out, nil
 }

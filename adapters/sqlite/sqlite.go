@@ -100,6 +100,11 @@ func (s *Store) Ping(ctx context.Context) error {
 // returning Commit's error, else roll back and return fn's error. A panic in fn rolls back
 // too, so the pool's only connection is never left inside a transaction.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx ports.Tx) error) error {
+	return s.inTx(ctx, func(ctx context.Context, tx *Tx) error { return fn(ctx, tx) })
+}
+
+// inTx is InTx for the store's own multi-statement operations (a claim).
+func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin tx: %w", classify(err))
