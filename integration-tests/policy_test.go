@@ -191,7 +191,8 @@ func TestRateLimitExactAcrossReplicas(t *testing.T) {
 	})
 
 	t.Run("smsapp", func(t *testing.T) {
-		from := "legacy sender"
+		// Valid in both dialects (a v1 alphanumeric sender id), so v1 can check the count.
+		from := "LegacyApp1"
 		answers := run("/outbound/sms", func(i int) map[string]string {
 			return map[string]string{"from": from, "to": fmt.Sprintf("user-%04d", i), "text": fmt.Sprintf("burst %d", i)}
 		})
@@ -229,10 +230,16 @@ func TestRateLimitExactAcrossReplicas(t *testing.T) {
 		if len(stored) != limit {
 			t.Fatalf("%d messages stored for %q, want %d", len(stored), from, limit)
 		}
-		// The same limiter: the v1 API refuses this sender too.
-		if code, _, err := clients[0].Send(ctx, "+14155550100", "+14155569998", "other sender still limited"); err != nil || code != http.StatusTooManyRequests {
-			t.Errorf("v1 send for the v1 sender: %d %v, want 429", code, err)
+		// The same limiter: a v1 send from this sender is refused too.
+		r, err := clients[0].DoRaw(ctx, http.MethodPost, "/v1/messages", nil, map[string]string{"from": from, "to": "+14155569998", "text": "v1 after smsapp"})
+		if err != nil {
+			t.Fatal(err)
 		}
+		var e apiError
+		if r.Code != http.StatusTooManyRequests || r.Decode(&e) != nil || e.Error.Code != "rate_limited" {
+			t.Errorf("v1 send from %s after its smsapp burst: %d %s, want 429 rate_limited", from, r.Code, r.Body)
+		}
+		checkRetryAfter(t, r)
 	})
 }
 
