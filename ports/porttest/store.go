@@ -1778,7 +1778,7 @@ func testRateLimitWindow(t *testing.T, s ports.Store) {
 		{"full again at the same instant", time.Minute, 1, grant(0, 10*time.Second)},
 		{"N = 0 refuses nothing", 70 * time.Second, 0, grant(0, 0)}, // log 20s, 60s
 		{"more than the room", 70 * time.Second, 5, grant(1, 10*time.Second)},
-		{"sub-millisecond wait", 80*time.Second - time.Millisecond, 1, grant(0, time.Millisecond)},
+		{"a millisecond before room opens", 80*time.Second - time.Millisecond, 1, grant(0, time.Millisecond)},
 		{"all left the window", 10 * time.Minute, 3, grant(3, 0)},
 		{"refused with the window full of now", 10 * time.Minute, 1, grant(0, time.Minute)},
 	}
