@@ -61,7 +61,18 @@ type setup struct {
 	deliveryDelay string
 	extraLoopback string // extra lines inside the loopback config object
 	retry         string // retry block body
+	// policy is appended verbatim after the provider and account blocks: limits, opt_out
+	// and compat blocks. Empty means noLimits, so tests that send hundreds of messages
+	// from one `from` are not cut off by the default 50 per hour; defaultPolicy keeps the
+	// product defaults.
+	policy string
 }
+
+// Values for setup.policy.
+const (
+	noLimits      = "limits {\n  per_sender = 0\n}\n"
+	defaultPolicy = "# product defaults: limits 50 / 1h, opt-outs enforced\n"
+)
 
 // writeConfig writes a config file for one gateway process and returns its path and address.
 func writeConfig(t *testing.T, dir string, s setup) (path, addr string) {
@@ -72,6 +83,9 @@ func writeConfig(t *testing.T, dir string, s setup) (path, addr string) {
 	}
 	if s.deliveryDelay == "" {
 		s.deliveryDelay = "0s"
+	}
+	if s.policy == "" {
+		s.policy = noLimits
 	}
 	if s.retry == "" {
 		s.retry = "max_attempts = 10\n    backoff = \"100ms\""
@@ -97,7 +111,7 @@ provider "loopback" {
 account %q {
   password_bcrypt = %q
 }
-`, addr, bins.PluginDir, s.driver, s.dsn, bins.LoopbackSHA, s.deliveryDelay, s.trafficFile, s.extraLoopback, s.retry, user, userHash)
+%s`, addr, bins.PluginDir, s.driver, s.dsn, bins.LoopbackSHA, s.deliveryDelay, s.trafficFile, s.extraLoopback, s.retry, user, userHash, s.policy)
 	path = filepath.Join(dir, fmt.Sprintf("smsgw-%d.hcl", time.Now().UnixNano()))
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

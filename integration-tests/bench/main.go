@@ -1,8 +1,12 @@
 // Command bench is `make bench`: it measures POST /v1/messages of a real smsgw process on
-// PostgreSQL (64 concurrent clients) and, in the same run against the same Postgres, a floor:
-// a bare Gin handler that decodes the same JSON and does one INSERT of a comparable row. It
-// prints accepted/s, p50, p99, the ratios against the floor, end-to-end delivered/s through
-// the loopback plugin, and the gateway's RSS.
+// PostgreSQL (64 concurrent clients) and, in the same run against the same Postgres server, a
+// floor: a bare Gin handler that decodes the same JSON and does one INSERT of a comparable
+// row. The gateway runs twice, each time on a fresh database: with the product defaults
+// (rate limit 50 per sender per hour, opt-outs enforced, 10,000 opt-out rows preloaded for
+// pairs the load never uses) and with both switched off. The load spreads its senders over
+// 10,000 numbers, so no sender comes near its limit. It prints accepted/s, p50, p99, the
+// ratios of the default gateway against the floor and against the gateway with the checks
+// off, end-to-end delivered/s through the loopback plugin, and the gateway's RSS.
 package main
 
 import (
@@ -12,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -41,6 +46,7 @@ type options struct {
 	clients  int
 	warmup   time.Duration
 	duration time.Duration
+	onFirst  bool
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -50,6 +56,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.clients, "clients", 64, "concurrent HTTP clients")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each phase")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured load duration per phase")
+	fs.BoolVar(&o.onFirst, "on-first", false, "run the limits+opt-outs \"on\" phase before \"off\" (to see the order's effect)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -63,35 +70,106 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	dbURL, drop, err := freshDatabase(ctx, o.dsn)
-	if err != nil {
-		return err
+	// Every phase gets a database of its own, dropped when the phase ends: delivered/s
+	// counts only that phase's messages, no phase reads another's rows, and no autovacuum
+	// of an earlier phase's tables runs during a later one.
+	inFreshDB := func(label string, f func(dbURL string) (*result, error)) (*result, error) {
+		u, drop, err := freshDatabase(ctx, o.dsn, label)
+		if err != nil {
+			return nil, err
+		}
+		defer drop()
+		return f(u)
 	}
-	defer drop()
-
-	floor, err := benchFloor(ctx, dbURL, o)
+	floor, err := inFreshDB("floor", func(u string) (*result, error) { return benchFloor(ctx, u, o) })
 	if err != nil {
 		return fmt.Errorf("floor: %w", err)
 	}
-	gw, err := benchGateway(ctx, bins, dir, dbURL, o)
-	if err != nil {
-		return fmt.Errorf("gateway: %w", err)
+	// By default "off" runs before "on", so that whatever an earlier phase still leaves the
+	// machine to do weighs against the product default, not for it.
+	var gw, off *result
+	phases := []func() error{
+		func() (err error) {
+			off, err = inFreshDB("off", func(u string) (*result, error) { return benchGateway(ctx, bins, dir, u, o, phaseOff) })
+			if err != nil {
+				return fmt.Errorf("gateway, limits+opt-outs off: %w", err)
+			}
+			return nil
+		},
+		func() (err error) {
+			gw, err = inFreshDB("on", func(u string) (*result, error) { return benchGateway(ctx, bins, dir, u, o, phaseOn) })
+			if err != nil {
+				return fmt.Errorf("gateway, limits+opt-outs on: %w", err)
+			}
+			return nil
+		},
+	}
+	if o.onFirst {
+		slices.Reverse(phases)
+	}
+	for _, ph := range phases {
+		if err := ph(); err != nil {
+			return err
+		}
 	}
 
-	fmt.Fprintf(out, "\n%d clients, %s measured per phase after %s of warm-up, same Postgres\n", o.clients, o.duration, o.warmup)
-	fmt.Fprintf(out, "%-34s %10s %9s %9s\n", "", "req/s", "p50", "p99")
-	fmt.Fprintf(out, "%-34s %10.0f %9s %9s\n", "floor (gin + 1 INSERT)", floor.rate(), ms(floor.p(50)), ms(floor.p(99)))
-	fmt.Fprintf(out, "%-34s %10.0f %9s %9s\n", "smsgw POST /v1/messages (accepted)", gw.rate(), ms(gw.p(50)), ms(gw.p(99)))
+	fmt.Fprintf(out, "\n%d clients, %s measured per phase after %s of warm-up, same Postgres (a fresh database per phase)\n", o.clients, o.duration, o.warmup)
+	order := "off, then on"
+	if o.onFirst {
+		order = "on, then off"
+	}
+	fmt.Fprintf(out, "senders spread over %d numbers; %d opt-outs preloaded in the \"on\" phase; phases: floor, %s\n", senders, preloadOptOuts, order)
+	fmt.Fprintf(out, "%-44s %10s %9s %9s\n", "", "req/s", "p50", "p99")
+	fmt.Fprintf(out, "%-44s %10.0f %9s %9s\n", "floor (gin + 1 INSERT)", floor.rate(), ms(floor.p(50)), ms(floor.p(99)))
+	fmt.Fprintf(out, "%-44s %10.0f %9s %9s\n", "smsgw POST /v1/messages, limits+opt-outs on", gw.rate(), ms(gw.p(50)), ms(gw.p(99)))
+	fmt.Fprintf(out, "%-44s %10.0f %9s %9s\n", "smsgw POST /v1/messages, limits+opt-outs off", off.rate(), ms(off.p(50)), ms(off.p(99)))
+	fmt.Fprintf(out, "(accepted; \"on\" = the product defaults, which the ratios below use)\n")
 	fmt.Fprintf(out, "\naccepted/s vs floor:   %.2fx  (target >= 0.50)\n", gw.rate()/floor.rate())
 	fmt.Fprintf(out, "p99 vs floor p99:      %.2fx  (target <= 2.00)\n", float64(gw.p(99))/float64(floor.p(99)))
 	fmt.Fprintf(out, "delivered/s end to end: %.0f = %.2fx accepted/s  (target >= 0.80; %d delivered in %s)\n",
 		gw.deliveredRate(), gw.deliveredRate()/gw.rate(), gw.delivered, gw.deliveredIn.Round(time.Millisecond))
 	fmt.Fprintf(out, "gateway RSS:           %.1f MB now, %.1f MB peak  (target <= 150)\n", float64(gw.rssKiB)/1024, float64(gw.peakKiB)/1024)
-	if gw.errors > 0 || floor.errors > 0 {
-		fmt.Fprintf(out, "non-2xx answers: floor %d, gateway %d\n", floor.errors, gw.errors)
+	fmt.Fprintf(out, "limits+opt-outs on vs off: %.2fx (target >= 0.85)\n", gw.rate()/off.rate())
+	fmt.Fprintf(out, "  (off: delivered/s %.0f = %.2fx its accepted/s; p99 on vs off %.2fx)\n",
+		off.deliveredRate(), off.deliveredRate()/off.rate(), float64(gw.p(99))/float64(off.p(99)))
+	fmt.Fprintf(out, "requests per sender in the \"on\" phase: %.1f on average (limit %d per hour)\n",
+		float64(gw.sent+gw.errors)/senders, defaultPerSender)
+	fmt.Fprintf(out, "non-2xx answers: floor %d%s, gateway on %d%s, gateway off %d%s\n",
+		floor.errors, floor.codeList(), gw.errors, gw.codeList(), off.errors, off.codeList())
+	if gw.codes[http.StatusTooManyRequests] > 0 {
+		fmt.Fprintf(out, "WARNING: the \"on\" phase hit the rate limit %d times: its figures measure refusals too\n", gw.codes[http.StatusTooManyRequests])
 	}
 	return nil
 }
+
+// The load's senders and the "on" phase's preloaded opt-outs.
+const (
+	senders          = 10000
+	preloadOptOuts   = 10000
+	defaultPerSender = 50 // the product default of limits.per_sender
+)
+
+// sendBody is the i-th request of the load, for the floor and the gateway alike: `from` is
+// one of `senders` numbers in turn, so each gets only a few requests per run, and `to` is
+// spread over 10,000,000 numbers of another area code.
+func sendBody(i int64) string {
+	return fmt.Sprintf(`{"from":"+1415%07d","to":"+1628%07d","text":"bench message %d"}`, i%senders, i%10000000, i)
+}
+
+// phase is one configuration of the gateway.
+type phase struct {
+	name string
+	// policy is appended to the config; empty keeps the product defaults.
+	policy string
+	// optOuts is how many opt-outs to create through POST /v1/opt-outs before the load,
+	// for the load's senders and recipients it never uses ("+1212…").
+	optOuts int
+}
+
+var (
+	phaseOn  = phase{name: "on", optOuts: preloadOptOuts}
+	phaseOff = phase{name: "off", policy: "limits {\n  per_sender = 0\n}\nopt_out {\n  enforce = false\n}\n"}
+)
 
 // maxPool caps either server's connection pool, under Postgres' default max_connections of
 // 100 with room for the bench's own bookkeeping connection.
@@ -110,12 +188,12 @@ func envOr(k, def string) string {
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
 
 // freshDatabase creates a uniquely named database on the server and returns its URL.
-func freshDatabase(ctx context.Context, serverURL string) (string, func(), error) {
+func freshDatabase(ctx context.Context, serverURL, label string) (string, func(), error) {
 	admin, err := sql.Open("postgres", serverURL)
 	if err != nil {
 		return "", nil, err
 	}
-	name := "smsgw_bench_" + time.Now().UTC().Format("20060102150405")
+	name := "smsgw_bench_" + time.Now().UTC().Format("20060102150405") + "_" + label
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
 		admin.Close()
 		return "", nil, fmt.Errorf("create database (is Postgres running? set SMSGW_BENCH_DATABASE_URL): %w", err)
@@ -132,9 +210,10 @@ func freshDatabase(ctx context.Context, serverURL string) (string, func(), error
 
 // result is one load phase.
 type result struct {
-	accepted    int // measured (after the warm-up)
-	sent        int // accepted in all, warm-up included
-	errors      int // non-2xx answers and failed requests, warm-up included
+	accepted    int         // measured (after the warm-up)
+	sent        int         // accepted in all, warm-up included
+	errors      int         // non-2xx answers and failed requests, warm-up included
+	codes       map[int]int // errors by status code (0 = the request failed)
 	elapsed     time.Duration
 	latencies   []time.Duration
 	delivered   int
@@ -144,6 +223,22 @@ type result struct {
 }
 
 func (r *result) rate() float64 { return float64(r.accepted) / r.elapsed.Seconds() }
+
+// codeList renders the errors by status code, e.g. " (429: 3)", or "" without errors.
+func (r *result) codeList() string {
+	if len(r.codes) == 0 {
+		return ""
+	}
+	keys := slices.Sorted(maps.Keys(r.codes))
+	s := " ("
+	for i, k := range keys {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%d: %d", k, r.codes[k])
+	}
+	return s + ")"
+}
 
 func (r *result) deliveredRate() float64 {
 	if r.deliveredIn == 0 {
@@ -168,7 +263,7 @@ func load(ctx context.Context, url, user, pass string, clients int, warmup, d ti
 	defer tr.CloseIdleConnections()
 	var (
 		mu     sync.Mutex
-		res    = &result{}
+		res    = &result{codes: map[int]int{}}
 		wg     sync.WaitGroup
 		seq    atomic.Int64
 		sent   atomic.Int64
@@ -181,10 +276,10 @@ func load(ctx context.Context, url, user, pass string, clients int, warmup, d ti
 		go func() {
 			defer wg.Done()
 			var lat []time.Duration
+			codes := map[int]int{}
 			for time.Now().Before(deadline) {
 				i := seq.Add(1)
-				body := fmt.Sprintf(`{"from":"+14155550100","to":"+1415%07d","text":"bench message %d"}`, i%10000000, i)
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, stringsReader(body))
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, stringsReader(sendBody(i)))
 				req.Header.Set("Content-Type", "application/json")
 				if user != "" {
 					req.SetBasicAuth(user, pass)
@@ -194,12 +289,14 @@ func load(ctx context.Context, url, user, pass string, clients int, warmup, d ti
 				measured := !t0.Before(measureFrom)
 				if err != nil {
 					errCnt.Add(1)
+					codes[0]++
 					continue
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != okCode {
 					errCnt.Add(1)
+					codes[resp.StatusCode]++
 					continue
 				}
 				sent.Add(1)
@@ -209,6 +306,9 @@ func load(ctx context.Context, url, user, pass string, clients int, warmup, d ti
 			}
 			mu.Lock()
 			res.latencies = append(res.latencies, lat...)
+			for k, n := range codes {
+				res.codes[k] += n
+			}
 			mu.Unlock()
 		}()
 	}
@@ -264,10 +364,13 @@ func benchFloor(ctx context.Context, dbURL string, o options) (*result, error) {
 	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Shutdown(context.Background())
+	if err := settle(ctx, db); err != nil {
+		return nil, err
+	}
 	return load(ctx, "http://"+ln.Addr().String()+"/v1/messages", "", "", o.clients, o.warmup, o.duration, http.StatusAccepted), nil
 }
 
-func benchGateway(ctx context.Context, bins harness.Binaries, dir, dbURL string, o options) (*result, error) {
+func benchGateway(ctx context.Context, bins harness.Binaries, dir, dbURL string, o options, ph phase) (*result, error) {
 	addr, err := harness.FreeAddr()
 	if err != nil {
 		return nil, err
@@ -291,16 +394,19 @@ provider "loopback" {
 account "bench" {
   password_bcrypt = %q
 }
-`, addr, bins.PluginDir, dbURL, o.pool(), bins.LoopbackSHA, hash)
-	cfgPath := filepath.Join(dir, "bench.hcl")
+%s`, addr, bins.PluginDir, dbURL, o.pool(), bins.LoopbackSHA, hash, ph.policy)
+	cfgPath := filepath.Join(dir, "bench-"+ph.name+".hcl")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
-	g, err := harness.StartGateway(ctx, bins.Gateway, cfgPath, addr, filepath.Join(dir, "gateway.log"))
+	g, err := harness.StartGateway(ctx, bins.Gateway, cfgPath, addr, filepath.Join(dir, "gateway-"+ph.name+".log"))
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = g.Stop(30 * time.Second) }()
+	if err := preload(ctx, harness.NewClient(g.URL, "bench", "bench"), ph.optOuts); err != nil {
+		return nil, err
+	}
 
 	db, err := sql.Open("postgres", dbURL)
 	if err != nil {
@@ -308,9 +414,22 @@ account "bench" {
 	}
 	defer db.Close()
 
+	if ph.optOuts > 0 {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM opt_outs`).Scan(&n); err != nil {
+			return nil, fmt.Errorf("count opt-outs: %w", err)
+		}
+		if n != ph.optOuts {
+			return nil, fmt.Errorf("%d opt-outs stored, want %d", n, ph.optOuts)
+		}
+	}
+
+	if err := settle(ctx, db); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	res := load(ctx, g.URL+"/v1/messages", "bench", "bench", o.clients, o.warmup, o.duration, http.StatusAccepted)
-	fmt.Fprintf(os.Stderr, "gateway: %d accepted (%.0f/s); waiting for delivery …\n", res.accepted, res.rate())
+	fmt.Fprintf(os.Stderr, "gateway (limits+opt-outs %s): %d accepted (%.0f/s), %d non-2xx; waiting for delivery …\n", ph.name, res.accepted, res.rate(), res.errors)
 	// Wait for the backlog to drain: delivered/s is every accepted message (warm-up
 	// included) over the time from the start of the load to the last one's delivery.
 	waitCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
@@ -335,4 +454,57 @@ account "bench" {
 		return nil, err
 	}
 	return res, nil
+}
+
+// preload creates n opt-outs through POST /v1/opt-outs with a few concurrent clients: the
+// load's senders, each blocked towards recipients the load never sends to.
+func preload(ctx context.Context, c *harness.Client, n int) error {
+	if n == 0 {
+		return nil
+	}
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) {
+					return
+				}
+				body := map[string]string{"sender": fmt.Sprintf("+1415%07d", i%senders), "recipient": fmt.Sprintf("+1212%07d", i)}
+				code, err := c.Do(ctx, http.MethodPost, "/v1/opt-outs", body, nil)
+				if err == nil && code != http.StatusCreated {
+					err = fmt.Errorf("POST /v1/opt-outs %v: status %d, want 201", body, code)
+				}
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// settle is run before each phase's load, the same for every phase: VACUUM ANALYZE of the
+// phase's database (statistics for the preloaded opt-outs, as a table in service has them,
+// so no autovacuum analyze starts mid-load) and a CHECKPOINT, so no phase pays for the
+// dirty buffers of the one before it.
+func settle(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `VACUUM ANALYZE`); err != nil {
+		return fmt.Errorf("vacuum analyze: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, `CHECKPOINT`); err != nil {
+		return fmt.Errorf("checkpoint (needs a superuser or pg_checkpoint): %w", err)
+	}
+	return nil
 }

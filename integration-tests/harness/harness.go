@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -357,6 +358,83 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, out any)
 		}
 	}
 	return resp.StatusCode, nil
+}
+
+// Response is a raw HTTP answer.
+type Response struct {
+	Code   int
+	Header http.Header
+	Body   []byte
+}
+
+// Decode unmarshals the answer's JSON body into out.
+func (r *Response) Decode(out any) error {
+	if err := json.Unmarshal(r.Body, out); err != nil {
+		return fmt.Errorf("decode answer %d %q: %w", r.Code, r.Body, err)
+	}
+	return nil
+}
+
+// DoRaw sends a request with a JSON body (when non-nil) and the extra headers and returns
+// the whole answer, headers included.
+func (c *Client) DoRaw(ctx context.Context, method, path string, header http.Header, body any) (*Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("encode body: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if c.User != "" {
+		req.SetBasicAuth(c.User, c.Password)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read answer: %w", err)
+	}
+	return &Response{Code: resp.StatusCode, Header: resp.Header, Body: raw}, nil
+}
+
+// ListMessages pages through GET /v1/messages with the query (e.g. "from=%2B1415…") and
+// returns every item.
+func (c *Client) ListMessages(ctx context.Context, query string) ([]Message, error) {
+	var all []Message
+	cursor := ""
+	for {
+		path := "/v1/messages?limit=500&" + query
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		var page struct {
+			Items      []Message `json:"items"`
+			NextCursor *string   `json:"next_cursor"`
+		}
+		code, err := c.Do(ctx, http.MethodGet, path, nil, &page)
+		if err != nil || code != http.StatusOK {
+			return all, fmt.Errorf("list %s: %d %v", path, code, err)
+		}
+		all = append(all, page.Items...)
+		if page.NextCursor == nil || *page.NextCursor == "" {
+			return all, nil
+		}
+		cursor = *page.NextCursor
+	}
 }
 
 // Send posts a v1 send and returns the status code and message.
