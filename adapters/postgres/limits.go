@@ -80,7 +80,7 @@ func (t *tx) Hit(ctx context.Context, w ratelimit.Window, now time.Time, demands
 	return grants, nil
 }
 
-// PruneRateLogs implements ports.RateLogStore with one range delete on rate_logs_newest. A
+// PruneRateLogs implements ports.RateLogStore with one delete (a scan: see the migration). A
 // Hit racing with it either updates the row first (the delete re-checks newest and keeps
 // it) or waits for the delete and inserts a new log.
 func (s *Store) PruneRateLogs(ctx context.Context, before time.Time) (int, error) {

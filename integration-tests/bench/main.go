@@ -1,9 +1,10 @@
 // Command bench is `make bench`: it measures POST /v1/messages of a real smsgw process on
 // PostgreSQL (64 concurrent clients) and, in the same run against the same Postgres server, a
 // floor: a bare Gin handler that decodes the same JSON and does one INSERT of a comparable
-// row. The gateway runs twice, each time on a fresh database: with the product defaults
-// (rate limit 50 per sender per hour, opt-outs enforced, 10,000 opt-out rows preloaded for
-// pairs the load never uses) and with both switched off. The load spreads its senders over
+// row. In each round (-rounds, default 2) the gateway runs twice, each time on a fresh
+// database: with the product defaults (rate limit 50 per sender per hour, opt-outs
+// enforced, 10,000 opt-out rows preloaded for pairs the load never uses) and with both
+// switched off. The load spreads its senders over
 // 10,000 numbers, so no sender comes near its limit. It prints accepted/s, p50, p99, the
 // ratios of the default gateway against the floor and against the gateway with the checks
 // off, end-to-end delivered/s through the loopback plugin, and the gateway's RSS.
@@ -46,7 +47,7 @@ type options struct {
 	clients  int
 	warmup   time.Duration
 	duration time.Duration
-	onFirst  bool
+	rounds   int
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -56,7 +57,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.clients, "clients", 64, "concurrent HTTP clients")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each phase")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured load duration per phase")
-	fs.BoolVar(&o.onFirst, "on-first", false, "run the limits+opt-outs \"on\" phase before \"off\" (to see the order's effect)")
+	fs.IntVar(&o.rounds, "rounds", 2, "rounds of floor, off and on phases, pooled")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -81,44 +82,41 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		defer drop()
 		return f(u)
 	}
-	floor, err := inFreshDB("floor", func(u string) (*result, error) { return benchFloor(ctx, u, o) })
-	if err != nil {
-		return fmt.Errorf("floor: %w", err)
-	}
-	// By default "off" runs before "on", so that whatever an earlier phase still leaves the
-	// machine to do weighs against the product default, not for it.
-	var gw, off *result
-	phases := []func() error{
-		func() (err error) {
-			off, err = inFreshDB("off", func(u string) (*result, error) { return benchGateway(ctx, bins, dir, u, o, phaseOff) })
+	// Each round measures the floor, then the gateway with limits+opt-outs off and on, the
+	// two in alternating order (off first in odd rounds), so neither configuration is
+	// always the one that runs while the machine is still busy with the previous phase; the
+	// figures below pool the rounds. Shared machines drift by ±20% within minutes, which
+	// a single pair of phases cannot tell apart from a cost.
+	var floor, gw, off result
+	for round := range o.rounds {
+		fl, err := inFreshDB("floor", func(u string) (*result, error) { return benchFloor(ctx, u, o) })
+		if err != nil {
+			return fmt.Errorf("floor: %w", err)
+		}
+		floor.add(fl)
+		phases := []phase{phaseOff, phaseOn}
+		if round%2 == 1 {
+			slices.Reverse(phases)
+		}
+		for _, ph := range phases {
+			r, err := inFreshDB(ph.name, func(u string) (*result, error) { return benchGateway(ctx, bins, dir, u, o, ph) })
 			if err != nil {
-				return fmt.Errorf("gateway, limits+opt-outs off: %w", err)
+				return fmt.Errorf("gateway, limits+opt-outs %s: %w", ph.name, err)
 			}
-			return nil
-		},
-		func() (err error) {
-			gw, err = inFreshDB("on", func(u string) (*result, error) { return benchGateway(ctx, bins, dir, u, o, phaseOn) })
-			if err != nil {
-				return fmt.Errorf("gateway, limits+opt-outs on: %w", err)
+			fmt.Fprintf(os.Stderr, "round %d, %s: %.0f accepted/s (floor %.0f)\n", round+1, ph.name, r.rate(), fl.rate())
+			if ph.name == phaseOn.name {
+				gw.add(r)
+			} else {
+				off.add(r)
 			}
-			return nil
-		},
-	}
-	if o.onFirst {
-		slices.Reverse(phases)
-	}
-	for _, ph := range phases {
-		if err := ph(); err != nil {
-			return err
 		}
 	}
+	slices.Sort(floor.latencies)
+	slices.Sort(gw.latencies)
+	slices.Sort(off.latencies)
 
 	fmt.Fprintf(out, "\n%d clients, %s measured per phase after %s of warm-up, same Postgres (a fresh database per phase)\n", o.clients, o.duration, o.warmup)
-	order := "off, then on"
-	if o.onFirst {
-		order = "on, then off"
-	}
-	fmt.Fprintf(out, "senders spread over %d numbers; %d opt-outs preloaded in the \"on\" phase; phases: floor, %s\n", senders, preloadOptOuts, order)
+	fmt.Fprintf(out, "%d round(s) of floor, off, on (on before off in even rounds), pooled; senders spread over %d numbers; %d opt-outs preloaded for \"on\"\n", o.rounds, senders, preloadOptOuts)
 	fmt.Fprintf(out, "%-44s %10s %9s %9s\n", "", "req/s", "p50", "p99")
 	fmt.Fprintf(out, "%-44s %10.0f %9s %9s\n", "floor (gin + 1 INSERT)", floor.rate(), ms(floor.p(50)), ms(floor.p(99)))
 	fmt.Fprintf(out, "%-44s %10.0f %9s %9s\n", "smsgw POST /v1/messages, limits+opt-outs on", gw.rate(), ms(gw.p(50)), ms(gw.p(99)))
@@ -133,7 +131,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "  (off: delivered/s %.0f = %.2fx its accepted/s; p99 on vs off %.2fx)\n",
 		off.deliveredRate(), off.deliveredRate()/off.rate(), float64(gw.p(99))/float64(off.p(99)))
 	fmt.Fprintf(out, "requests per sender in the \"on\" phase: %.1f on average (limit %d per hour)\n",
-		float64(gw.sent+gw.errors)/senders, defaultPerSender)
+		float64(gw.sent+gw.errors)/float64(senders*o.rounds), defaultPerSender)
 	fmt.Fprintf(out, "non-2xx answers: floor %d%s, gateway on %d%s, gateway off %d%s\n",
 		floor.errors, floor.codeList(), gw.errors, gw.codeList(), off.errors, off.codeList())
 	if gw.codes[http.StatusTooManyRequests] > 0 {
@@ -223,6 +221,26 @@ type result struct {
 }
 
 func (r *result) rate() float64 { return float64(r.accepted) / r.elapsed.Seconds() }
+
+// add pools another phase of the same kind into r: counts, times and latencies add up
+// (rates become totals over total time), memory is the largest seen. Sort latencies after.
+func (r *result) add(o *result) {
+	r.accepted += o.accepted
+	r.sent += o.sent
+	r.errors += o.errors
+	for k, v := range o.codes {
+		if r.codes == nil {
+			r.codes = map[int]int{}
+		}
+		r.codes[k] += v
+	}
+	r.elapsed += o.elapsed
+	r.latencies = append(r.latencies, o.latencies...)
+	r.delivered += o.delivered
+	r.deliveredIn += o.deliveredIn
+	r.rssKiB = max(r.rssKiB, o.rssKiB)
+	r.peakKiB = max(r.peakKiB, o.peakKiB)
+}
 
 // codeList renders the errors by status code, e.g. " (429: 3)", or "" without errors.
 func (r *result) codeList() string {

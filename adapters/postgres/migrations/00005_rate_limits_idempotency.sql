@@ -4,15 +4,17 @@
 -- many that Hit admitted, so that its RETURNING (which sees only the new row) can report
 -- it; newest is the latest hit in the log ('-infinity' when empty), for the sweep. Keys
 -- compare bytewise (COLLATE "C"), the order Hit locks them in, as Go sorts them.
+--
+-- Every counted send updates its sender's row, so the row must stay cheap to update: no
+-- index but the key (an index on newest would rule out HOT updates and add an index write
+-- to every send; the sweep scans instead, and the table holds only the senders of the last
+-- window), and room on each page for the new version (fillfactor).
 CREATE TABLE rate_logs (
     key      text COLLATE "C" PRIMARY KEY,
     hits     timestamptz[] NOT NULL,
     admitted int NOT NULL,
     newest   timestamptz NOT NULL
-);
-
--- PruneRateLogs deletes a range of it.
-CREATE INDEX rate_logs_newest ON rate_logs (newest);
+) WITH (fillfactor = 70);
 
 -- rate_hits_after is the hits of a log after since (those still in the window), oldest
 -- first: the part of a log the next Hit keeps.
