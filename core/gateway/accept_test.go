@@ -124,6 +124,31 @@ func TestAcceptorGroupsConcurrentSends(t *testing.T) {
 	}
 }
 
+// TestAcceptorRefusals: a refusal reaches only its own caller; the group still commits in
+// one transaction, with no retry of its members one by one.
+func TestAcceptorRefusals(t *testing.T) {
+	w := newScriptedWrite()
+	refused := errors.New("refused by policy")
+	w.refuse = func(id string) error {
+		if id == "b" {
+			return refused
+		}
+		return nil
+	}
+	a := newAcceptor(newMemStore(), 1, 64, w.write)
+	res := runBlocked(t, a, w, context.Background(), "a", "b", "c")
+	for id, err := range res {
+		if want := map[string]error{"b": refused}[id]; !errors.Is(err, want) {
+			t.Errorf("%s: %v, want %v", id, err, want)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.batches) != 2 || len(w.batches[1]) != 3 {
+		t.Fatalf("transactions %v, want [first] then the three queued sends together", w.batches)
+	}
+}
+
 func TestAcceptorBatchLimit(t *testing.T) {
 	w := newScriptedWrite()
 	a := newAcceptor(newMemStore(), 1, 2, w.write)

@@ -27,10 +27,9 @@ type SendCommand struct {
 	// Verbatim marks a send from a legacy dialect that has validated From and To by its own
 	// rules (API.md §8): they are stored as given, without E.164 normalisation.
 	Verbatim bool
-	// IdempotencyKey (optional) and RequestHash, which identifies the request it came with,
-	// make a retried send return the original message (API.md §1).
+	// IdempotencyKey (optional) makes a retry of the same request return the original
+	// message (API.md §1); "the same request" is the same fields (requestHash).
 	IdempotencyKey string
-	RequestHash    string
 }
 
 // MaxIdempotencyKey is the longest Idempotency-Key accepted (API.md §1).
