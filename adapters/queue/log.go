@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/hashicorp/go-hclog"
@@ -37,12 +38,36 @@ func (h *logHandler) Enabled(_ context.Context, l slog.Level) bool {
 
 func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 	args := make([]any, 0, 2*r.NumAttrs())
+	canceled := false
 	r.Attrs(func(a slog.Attr) bool {
+		canceled = canceled || isCanceled(a)
 		args = appendAttr(args, h.prefix, a)
 		return true
 	})
-	h.log.Log(hclogLevel(r.Level), r.Message, args...)
+	level := hclogLevel(r.Level)
+	if canceled && level > hclog.Debug {
+		// River's maintenance services (the periodic job enqueuer among them) report the
+		// cancellation of their own context as an error when the client stops: that is
+		// the shutdown working, not a failure.
+		level = hclog.Debug
+	}
+	h.log.Log(level, r.Message, args...)
 	return nil
+}
+
+// isCanceled reports whether a is an "error" attribute saying only that a context was
+// canceled.
+func isCanceled(a slog.Attr) bool {
+	if a.Key != "error" {
+		return false
+	}
+	switch v := a.Value.Resolve().Any().(type) {
+	case error:
+		return errors.Is(v, context.Canceled)
+	case string:
+		return v == context.Canceled.Error()
+	}
+	return false
 }
 
 func (h *logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {

@@ -643,6 +643,26 @@ func TestLogHandler(t *testing.T) {
 			log:   func(l *slog.Logger) { l.Error("Error completing batch", "err", "x") },
 			want:  []string{"[ERROR]", "Error completing batch", "err=x"},
 		},
+		{
+			name:  "a canceled context at stop is not an error",
+			level: hclog.Info,
+			log: func(l *slog.Logger) {
+				l.Error("Error starting transaction", "error", fmt.Errorf("begin: %w", context.Canceled))
+				l.Error("Error starting transaction", "error", "context canceled")
+			},
+		},
+		{
+			name:  "and shows at debug",
+			level: hclog.Debug,
+			log:   func(l *slog.Logger) { l.Error("Error starting transaction", "error", context.Canceled) },
+			want:  []string{"[DEBUG]", "Error starting transaction"},
+		},
+		{
+			name:  "other errors stay errors",
+			level: hclog.Info,
+			log:   func(l *slog.Logger) { l.Error("Error starting transaction", "error", errors.New("connection refused")) },
+			want:  []string{"[ERROR]", "connection refused"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
