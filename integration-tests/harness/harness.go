@@ -32,6 +32,9 @@ type Binaries struct {
 	PluginDir   string
 	Loopback    string
 	LoopbackSHA string
+	// FastSMSing is the batch provider plugin (API.md §9), for use with providersim.
+	FastSMSing    string
+	FastSMSingSHA string
 }
 
 // ModuleRoot returns the directory of the smsgw go.mod.
@@ -55,7 +58,10 @@ func Build(ctx context.Context, dir string) (Binaries, error) {
 	}
 	b := Binaries{Dir: dir, Gateway: filepath.Join(dir, "smsgw"), PluginDir: filepath.Join(dir, "plugins")}
 	b.Loopback = filepath.Join(b.PluginDir, "smsgw-provider-loopback")
-	for out, pkg := range map[string]string{b.Gateway: "./cmd/smsgw", b.Loopback: "./plugins/loopback"} {
+	b.FastSMSing = filepath.Join(b.PluginDir, "smsgw-provider-fastsmsing")
+	for out, pkg := range map[string]string{
+		b.Gateway: "./cmd/smsgw", b.Loopback: "./plugins/loopback", b.FastSMSing: "./plugins/fastsmsing",
+	} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
 		cmd.Dir = root
 		if msg, err := cmd.CombinedOutput(); err != nil {
@@ -63,6 +69,9 @@ func Build(ctx context.Context, dir string) (Binaries, error) {
 		}
 	}
 	if b.LoopbackSHA, err = FileSHA256(b.Loopback); err != nil {
+		return Binaries{}, err
+	}
+	if b.FastSMSingSHA, err = FileSHA256(b.FastSMSing); err != nil {
 		return Binaries{}, err
 	}
 	return b, nil

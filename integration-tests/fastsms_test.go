@@ -1,0 +1,114 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/smsgw/smsgw/integration-tests/harness"
+	"github.com/smsgw/smsgw/integration-tests/providersim"
+)
+
+// writeFastSMSConfig writes a gateway config whose only provider is "fastsms", the fastsmsing
+// plugin against the simulator at simURL.
+func writeFastSMSConfig(t *testing.T, dir string, s setup, simURL, apiKey string) (path, addr string) {
+	t.Helper()
+	addr, err := harness.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`listen = %q
+plugin_dir = %q
+storage {
+  driver = %q
+  dsn    = %q
+}
+provider "fastsms" {
+  plugin = "smsgw-provider-fastsmsing"
+  sha256 = %q
+  config = {
+    base_url      = %q
+    api_key       = %q
+    max_batch     = 100
+    poll_interval = "50ms"
+    timeout       = "5s"
+    cursor_file   = %q
+  }
+  batch {
+    max_size = 100
+    linger   = "200ms"
+  }
+  retry {
+    max_attempts = 10
+    backoff      = "100ms"
+  }
+}
+account %q {
+  password_bcrypt = %q
+}
+%s`, addr, bins.PluginDir, s.driver, s.dsn, bins.FastSMSingSHA, simURL, apiKey,
+		filepath.Join(dir, "fastsms-cursor.json"), user, userHash, noLimits)
+	path = filepath.Join(dir, fmt.Sprintf("smsgw-fastsms-%d.hcl", time.Now().UnixNano()))
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, addr
+}
+
+// TestFastSMSBatches: 300 messages through the fastsmsing plugin and the simulator all end
+// delivered, in few provider calls, with no duplicates.
+func TestFastSMSBatches(t *testing.T) {
+	const n = 300
+	const apiKey = "it-fastsms-key"
+	sim := providersim.New(providersim.Options{APIKey: apiKey})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(func() {
+		sim.Close()
+		srv.Close()
+	})
+
+	dir := t.TempDir()
+	cfg, addr := writeFastSMSConfig(t, dir, storeSetup(t, "sqlite", dir), srv.URL, apiKey)
+	g := start(t, dir, cfg, addr)
+	c := harness.NewClient(g.URL, user, password)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	began := time.Now()
+	ids := sendMany(ctx, []*harness.Client{c}, n, 32, nil)
+	if len(ids) != n {
+		t.Fatalf("%d of %d sends accepted", len(ids), n)
+	}
+	final, err := c.WaitAllFinal(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(began)
+	notDelivered := 0
+	for _, id := range ids {
+		if m := final[id]; m.Status != "delivered" || m.Provider != "fastsms" {
+			notDelivered++
+			if notDelivered <= 5 {
+				t.Errorf("message %s: %+v", id, m)
+			}
+		}
+	}
+	st := sim.Stats()
+	perMessage := float64(st.Batches) / float64(n)
+	t.Logf("fastsms: %d messages delivered in %s; simulator saw %d batches (%v), %d distinct messages, %d duplicates; %.4f provider calls per message",
+		n-notDelivered, elapsed.Round(time.Millisecond), st.Batches, st.ByOutcome, st.Messages, st.Duplicates, perMessage)
+	if notDelivered > 0 {
+		t.Errorf("%d of %d messages not delivered", notDelivered, n)
+	}
+	if st.Messages != n || st.Duplicates != 0 {
+		t.Errorf("simulator received %d distinct messages and %d duplicates, want %d and 0", st.Messages, st.Duplicates, n)
+	}
+	// ceil(300/80) = 4 full batches, plus a few partial ones at the start and end of the burst.
+	if maxBatches := (n+79)/80 + 6; st.Batches > maxBatches || perMessage >= 0.1 {
+		t.Errorf("%d batches for %d messages, want at most %d (well under 1/10 per message)", st.Batches, n, maxBatches)
+	}
+}

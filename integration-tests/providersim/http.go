@@ -1,0 +1,271 @@
+package providersim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxBody bounds a request body (a batch of a few thousand messages fits easily).
+const maxBody = 16 << 20
+
+var _ http.Handler = (*Sim)(nil)
+
+// ServeHTTP serves the vendor and admin APIs (see the package comment).
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+func (s *Sim) mux() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("POST /batches", s.vendor(s.postBatches))
+	m.HandleFunc("GET /updates", s.vendor(s.getUpdates))
+	m.HandleFunc("GET /balance", s.vendor(s.getBalance))
+	m.HandleFunc("POST /admin/latency", s.adminLatency)
+	m.HandleFunc("POST /admin/fail", s.adminFault(s.setFail))
+	m.HandleFunc("POST /admin/hang", s.adminFault(s.setHang))
+	m.HandleFunc("POST /admin/statuses", s.adminStatuses)
+	m.HandleFunc("POST /admin/reset", func(w http.ResponseWriter, _ *http.Request) {
+		s.Reset()
+		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	})
+	m.HandleFunc("GET /admin/batches", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Batches())
+	})
+	m.HandleFunc("GET /admin/stats", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Stats())
+	})
+	return m
+}
+
+// vendor wraps a vendor API handler with the latency knob. Authentication is checked by the
+// handlers, so a refused batch is still recorded.
+func (s *Sim) vendor(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		d := s.latency
+		s.mu.Unlock()
+		if d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		h(w, r)
+	}
+}
+
+func (s *Sim) authorized(r *http.Request) bool {
+	if s.opts.APIKey == "" {
+		return true
+	}
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && token == s.opts.APIKey
+}
+
+func (s *Sim) postBatches(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
+		s.record(Batch{Outcome: OutcomeUnauthorized})
+		writeError(w, http.StatusUnauthorized, "invalid api key")
+		return
+	}
+	var req struct {
+		Messages []wireMessage `json:"messages"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		s.record(Batch{Outcome: OutcomeBadRequest})
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := validateBatch(req.Messages); err != nil {
+		s.record(Batch{Outcome: OutcomeBadRequest})
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	d, batchID := s.receive(req.Messages)
+	switch d {
+	case decideFail:
+		writeError(w, http.StatusServiceUnavailable, "temporarily unavailable")
+	case decideHang:
+		s.hang(r.Context())
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"batch_id": batchID})
+	}
+}
+
+// hang blocks until the client gives up or the simulator is reset or closed.
+func (s *Sim) hang(ctx context.Context) {
+	s.mu.Lock()
+	released := s.released
+	s.hanging++
+	s.mu.Unlock()
+	select {
+	case s.hungCh <- struct{}{}:
+	default:
+	}
+	defer func() {
+		s.mu.Lock()
+		s.hanging--
+		s.mu.Unlock()
+	}()
+	select {
+	case <-ctx.Done():
+	case <-released:
+	}
+}
+
+func validateBatch(msgs []wireMessage) error {
+	if len(msgs) == 0 {
+		return errors.New("messages: must not be empty")
+	}
+	for i, m := range msgs {
+		switch {
+		case m.ID == "":
+			return fmt.Errorf("messages[%d].id: required", i)
+		case m.PhoneNumber == "":
+			return fmt.Errorf("messages[%d].phone_number: required", i)
+		}
+	}
+	return nil
+}
+
+// record appends a batch that was refused before its messages were read.
+func (s *Sim) record(b Batch) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b.Seq = len(s.batches) + 1
+	b.At = s.opts.Now().UTC()
+	b.IDs = []string{}
+	s.batches = append(s.batches, b)
+}
+
+func (s *Sim) getUpdates(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
+		writeError(w, http.StatusUnauthorized, "invalid api key")
+		return
+	}
+	q := r.URL.Query()
+	after, err := decodeCursor(q.Get("after"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "after: not a cursor this API handed out")
+		return
+	}
+	limit := defaultPageSize
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > maxPageSize {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit: must be 1..%d", maxPageSize))
+			return
+		}
+		limit = n
+	}
+	updates, cursor := s.updatesAfter(after, limit)
+	writeJSON(w, http.StatusOK, map[string]any{"updates": updates, "cursor": cursor})
+}
+
+func (s *Sim) getBalance(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
+		writeError(w, http.StatusUnauthorized, "invalid api key")
+		return
+	}
+	amount, currency := s.balance()
+	writeJSON(w, http.StatusOK, map[string]string{"amount": amount, "currency": currency})
+}
+
+func (s *Sim) adminLatency(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Latency string `json:"latency"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	d, err := time.ParseDuration(req.Latency)
+	if err != nil || d < 0 {
+		writeError(w, http.StatusBadRequest, `latency: must be a duration such as "50ms"`)
+		return
+	}
+	s.SetLatency(d)
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+// faultRequest is the body of /admin/fail and /admin/hang.
+type faultRequest struct {
+	Next     int     `json:"next"`
+	Fraction float64 `json:"fraction"`
+	Seed     *uint64 `json:"seed"`
+}
+
+func (s *Sim) setFail(f faultRequest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failNext, s.failFraction = f.Next, f.Fraction
+}
+
+func (s *Sim) setHang(f faultRequest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hangNext, s.hangFraction = f.Next, f.Fraction
+}
+
+func (s *Sim) adminFault(set func(faultRequest)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req faultRequest
+		if err := decodeJSON(r, &req); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		if req.Next < 0 || req.Fraction < 0 || req.Fraction > 1 {
+			writeError(w, http.StatusBadRequest, "next must be >= 0 and fraction in [0, 1]")
+			return
+		}
+		if req.Seed != nil {
+			s.Seed(*req.Seed)
+		}
+		set(req)
+		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	}
+}
+
+func (s *Sim) adminStatuses(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Rules []StatusRule `json:"rules"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := s.SetStatusRules(req.Rules); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+func decodeJSON(r *http.Request, dst any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return fmt.Errorf("malformed JSON body: %w", err)
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
