@@ -33,7 +33,7 @@ provider "fastsms" {
   config = {
     base_url      = %q
     api_key       = %q
-    max_batch     = 100
+    max_batch     = 50
     poll_interval = "50ms"
     timeout       = "5s"
     cursor_file   = %q
@@ -78,6 +78,20 @@ func TestFastSMSBatches(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
+	// The plugin's max_batch (50, below the host's batch.max_size of 100) is a capability
+	// the host reads once the plugin is configured, and its aggregator keeps to it.
+	var provs struct {
+		Items []struct {
+			Name         string `json:"name"`
+			Capabilities struct {
+				MaxBatch int `json:"max_batch"`
+			} `json:"capabilities"`
+		} `json:"items"`
+	}
+	if code, err := c.Do(ctx, "GET", "/v1/providers", nil, &provs); err != nil || code != 200 || len(provs.Items) != 1 || provs.Items[0].Capabilities.MaxBatch != 50 {
+		t.Fatalf("GET /v1/providers: %d %v %+v, want max_batch 50", code, err, provs)
+	}
+
 	began := time.Now()
 	ids := sendMany(ctx, []*harness.Client{c}, n, 32, nil)
 	if len(ids) != n {
@@ -107,8 +121,13 @@ func TestFastSMSBatches(t *testing.T) {
 	if st.Messages != n || st.Duplicates != 0 {
 		t.Errorf("simulator received %d distinct messages and %d duplicates, want %d and 0", st.Messages, st.Duplicates, n)
 	}
-	// ceil(300/80) = 4 full batches, plus a few partial ones at the start and end of the burst.
-	if maxBatches := (n+79)/80 + 6; st.Batches > maxBatches || perMessage >= 0.1 {
+	for _, b := range sim.Batches() {
+		if len(b.IDs) > 50 {
+			t.Errorf("batch %d carried %d messages, over max_batch 50", b.Seq, len(b.IDs))
+		}
+	}
+	// ceil(300/50) = 6 full batches, plus a few partial ones at the start and end of the burst.
+	if maxBatches := (n+49)/50 + 6; st.Batches > maxBatches || perMessage >= 0.1 {
 		t.Errorf("%d batches for %d messages, want at most %d (well under 1/10 per message)", st.Batches, n, maxBatches)
 	}
 }

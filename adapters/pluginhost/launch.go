@@ -107,6 +107,11 @@ func launch(ctx context.Context, opts Options, cfg ProviderConfig) (*instance, e
 	case err != nil:
 		return fail(fmt.Errorf("configure plugin: %w", err))
 	}
+	// The capabilities may depend on the config (a plugin's max_batch setting): ask again
+	// now that it is configured. The first answer was only for the protocol check.
+	if in.info, err = in.rpc.Info(callCtx); err != nil {
+		return fail(fmt.Errorf("plugin info after configure: %w", err))
+	}
 	if !unhook() {
 		// ctx ended just now and its AfterFunc is already killing the process.
 		return fail(errors.New("start plugin: cancelled"))
