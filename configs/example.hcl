@@ -46,6 +46,7 @@ provider "fastsms" {
     api_key       = env.FASTSMS_API_KEY
     max_batch     = 100
     poll_interval = "2s"
+    cursor_file   = "/var/lib/smsgw/fastsms-cursor.json" # its /updates position across restarts
   }
   batch {
     max_size = 100
