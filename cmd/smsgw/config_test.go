@@ -204,6 +204,9 @@ opt_out {
 			case tt.smsappTTL != 0 && (c.SMSApp == nil || c.SMSApp.StopTTL != tt.smsappTTL || c.SMSApp.AnonymousAccount != tt.anonymous):
 				t.Errorf("smsapp = %+v, want ttl %v anonymous %q", c.SMSApp, tt.smsappTTL, tt.anonymous)
 			}
+			if p := c.Providers[0]; p.Linger != 200*time.Millisecond || p.BatchSize != 0 {
+				t.Errorf("provider without a batch block: linger %v, max_size %d; want the 200ms default", p.Linger, p.BatchSize)
+			}
 			gc := gatewayConfig(c)
 			if gc.RateLimit.Limit != tt.perSender || gc.IgnoreOptOuts == tt.enforce || gc.OptOut.StopReply != tt.stopReply {
 				t.Errorf("gateway config: %+v", gc)
