@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http/httptest"
@@ -13,13 +14,32 @@ import (
 	"github.com/smsgw/smsgw/integration-tests/providersim"
 )
 
+// fastsms describes the "fastsms" provider of a gateway config: the fastsmsing plugin
+// against a simulator. Zero fields take the defaults noted.
+type fastsms struct {
+	simURL, apiKey string
+	maxBatch       int    // the plugin's max_batch (50)
+	batchSize      int    // the host's batch.max_size (100)
+	linger         string // batch.linger ("200ms")
+	timeout        string // the plugin's per-call timeout ("5s")
+	retry          string // retry block body (10 attempts, 100ms backoff)
+}
+
 // writeFastSMSConfig writes a gateway config whose only provider is "fastsms", the fastsmsing
-// plugin against the simulator at simURL.
-func writeFastSMSConfig(t *testing.T, dir string, s setup, simURL, apiKey string) (path, addr string) {
+// plugin against the simulator, keeping its update cursor in dir.
+func writeFastSMSConfig(t *testing.T, dir string, s setup, f fastsms) (path, addr string) {
 	t.Helper()
 	addr, err := harness.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
+	}
+	f.maxBatch = cmp.Or(f.maxBatch, 50)
+	f.batchSize = cmp.Or(f.batchSize, 100)
+	f.linger = cmp.Or(f.linger, "200ms")
+	f.timeout = cmp.Or(f.timeout, "5s")
+	f.retry = cmp.Or(f.retry, "max_attempts = 10\n    backoff = \"100ms\"")
+	if s.policy == "" {
+		s.policy = noLimits
 	}
 	cfg := fmt.Sprintf(`listen = %q
 plugin_dir = %q
@@ -33,25 +53,24 @@ provider "fastsms" {
   config = {
     base_url      = %q
     api_key       = %q
-    max_batch     = 50
+    max_batch     = %d
     poll_interval = "50ms"
-    timeout       = "5s"
+    timeout       = %q
     cursor_file   = %q
   }
   batch {
-    max_size = 100
-    linger   = "200ms"
+    max_size = %d
+    linger   = %q
   }
   retry {
-    max_attempts = 10
-    backoff      = "100ms"
+    %s
   }
 }
 account %q {
   password_bcrypt = %q
 }
-%s`, addr, bins.PluginDir, s.driver, s.dsn, bins.FastSMSingSHA, simURL, apiKey,
-		filepath.Join(dir, "fastsms-cursor.json"), user, userHash, noLimits)
+%s`, addr, bins.PluginDir, s.driver, s.dsn, bins.FastSMSingSHA, f.simURL, f.apiKey, f.maxBatch, f.timeout,
+		filepath.Join(dir, "fastsms-cursor.json"), f.batchSize, f.linger, f.retry, user, userHash, s.policy)
 	path = filepath.Join(dir, fmt.Sprintf("smsgw-fastsms-%d.hcl", time.Now().UnixNano()))
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -72,7 +91,7 @@ func TestFastSMSBatches(t *testing.T) {
 	})
 
 	dir := t.TempDir()
-	cfg, addr := writeFastSMSConfig(t, dir, storeSetup(t, "sqlite", dir), srv.URL, apiKey)
+	cfg, addr := writeFastSMSConfig(t, dir, storeSetup(t, "sqlite", dir), fastsms{simURL: srv.URL, apiKey: apiKey})
 	g := start(t, dir, cfg, addr)
 	c := harness.NewClient(g.URL, user, password)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
