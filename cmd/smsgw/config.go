@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
+	"github.com/smsgw/smsgw/adapters/httpapi/compat/fastsmsing"
 	"github.com/smsgw/smsgw/core/routing"
 )
 
@@ -165,12 +167,21 @@ type Config struct {
 	Webhooks              []WebhookConfig
 	Limits                LimitsConfig
 	OptOut                OptOutConfig
-	SMSApp                *SMSAppConfig // nil: the dialect is off
+	SMSApp                *SMSAppConfig     // nil: the dialect is off
+	FastSMSing            *FastSMSingConfig // nil: the dialect is off
 }
 
 // SMSAppConfig is the compat.smsapp block.
 type SMSAppConfig struct {
 	StopTTL          time.Duration
+	AnonymousAccount string
+}
+
+// FastSMSingConfig is the compat.fastsmsing block.
+type FastSMSingConfig struct {
+	// From is the sender of every message the dialect sends (default fastsmsing.DefaultFrom),
+	// passed through as given like the dialect's phone numbers.
+	From             string
 	AnonymousAccount string
 }
 
@@ -459,6 +470,10 @@ func resolve(filename string, fc *fileConfig, ctx *hcl.EvalContext) (*Config, hc
 			diags = append(diags, errAt(fc.Compat.SMSApp.StopTTL.Range(), "compat.smsapp.stop_ttl must be more than 0"))
 		}
 		c.SMSApp = sa
+	}
+	if fc.Compat != nil && fc.Compat.FastSMSing != nil {
+		fs := fc.Compat.FastSMSing
+		c.FastSMSing = &FastSMSingConfig{From: cmp.Or(fs.From, fastsmsing.DefaultFrom), AnonymousAccount: fs.AnonymousAccount}
 	}
 	return c, diags
 }

@@ -60,6 +60,9 @@ func TestExampleConfig(t *testing.T) {
 	if c.Limits.PerSender != 50 || c.Limits.Window != time.Hour || c.StatusRefreshInterval != time.Hour {
 		t.Errorf("limits/refresh: %+v %v", c.Limits, c.StatusRefreshInterval)
 	}
+	if c.FastSMSing == nil || *c.FastSMSing != (FastSMSingConfig{From: "FASTSMS"}) {
+		t.Errorf("compat.fastsmsing: %+v", c.FastSMSing)
+	}
 }
 
 func TestConfigErrorsCarryFileLine(t *testing.T) {
@@ -212,6 +215,65 @@ opt_out {
 				t.Errorf("gateway config: %+v", gc)
 			}
 		})
+	}
+}
+
+func TestFastSMSingConfig(t *testing.T) {
+	const base = `
+storage {
+  driver = "sqlite"
+  dsn    = "x.db"
+}
+provider "p" {
+  plugin = "bin"
+  dev = true
+}
+`
+	tests := []struct {
+		name string
+		src  string
+		want *FastSMSingConfig // nil: the dialect is off
+	}{
+		{"off", base, nil},
+		{"off with another dialect", base + `compat {
+  smsapp {}
+}`, nil},
+		{"on with defaults", base + `compat {
+  fastsmsing {}
+}`, &FastSMSingConfig{From: "FASTSMS"}},
+		{"empty from is the default", base + `compat {
+  fastsmsing {
+    from = ""
+  }
+}`, &FastSMSingConfig{From: "FASTSMS"}},
+		{"from and anonymous", base + `compat {
+  fastsmsing {
+    from              = "ACME"
+    anonymous_account = "legacy"
+  }
+}`, &FastSMSingConfig{From: "ACME", AnonymousAccount: "legacy"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseConfig("c.hcl", []byte(tt.src), map[string]string{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tt.want == nil && c.FastSMSing != nil:
+				t.Errorf("fastsmsing on: %+v", c.FastSMSing)
+			case tt.want != nil && (c.FastSMSing == nil || *c.FastSMSing != *tt.want):
+				t.Errorf("fastsmsing = %+v, want %+v", c.FastSMSing, tt.want)
+			}
+		})
+	}
+	_, err := ParseConfig("c.hcl", []byte(base+`compat {
+  fastsmsing {
+    sender = "x"
+  }
+}`), map[string]string{})
+	if err == nil || !strings.Contains(err.Error(), "sender") {
+		t.Errorf("unknown attribute: %v", err)
 	}
 }
 

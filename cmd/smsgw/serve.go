@@ -20,6 +20,7 @@ import (
 
 	"github.com/smsgw/smsgw/adapters/clock"
 	"github.com/smsgw/smsgw/adapters/httpapi"
+	"github.com/smsgw/smsgw/adapters/httpapi/compat/fastsmsing"
 	"github.com/smsgw/smsgw/adapters/httpapi/compat/smsapp"
 	"github.com/smsgw/smsgw/adapters/pluginhost"
 	"github.com/smsgw/smsgw/adapters/postgres"
@@ -192,6 +193,18 @@ func cmdServe(ctx context.Context, args []string, s streams, env map[string]stri
 	return serve(ctx, cfg, newLogger(cfg, s.err))
 }
 
+// newDialects builds the legacy dialects the compat block turns on (API.md §8).
+func newDialects(cfg *Config, gw *gateway.Gateway, log hclog.Logger) []httpapi.Dialect {
+	var ds []httpapi.Dialect
+	if sa := cfg.SMSApp; sa != nil {
+		ds = append(ds, smsapp.New(gw, log.Named("smsapp"), sa.AnonymousAccount))
+	}
+	if fs := cfg.FastSMSing; fs != nil {
+		ds = append(ds, fastsmsing.New(gw, log.Named("fastsmsing"), fs.From, fs.AnonymousAccount))
+	}
+	return ds
+}
+
 // serve runs the gateway until ctx is done, then shuts down in order: readiness off →
 // HTTP Shutdown → queue drain → plugins killed → store closed.
 func serve(ctx context.Context, cfg *Config, log hclog.Logger) error {
@@ -248,13 +261,9 @@ func serve(ctx context.Context, cfg *Config, log hclog.Logger) error {
 		return fmt.Errorf("start queue: %w", err)
 	}
 
-	var dialects []httpapi.Dialect
-	if cfg.SMSApp != nil {
-		dialects = append(dialects, smsapp.New(gw, log.Named("smsapp"), cfg.SMSApp.AnonymousAccount))
-	}
 	var draining atomic.Bool
 	handler := httpapi.New(httpapi.Options{
-		Dialects: dialects,
+		Dialects: newDialects(cfg, gw, log),
 		Gateway:  gw, Accounts: st.store, Logger: log.Named("http"),
 		TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Registry: reg,
 		Version: httpapi.VersionInfo{Version: version, Commit: commit, Go: runtime.Version()},

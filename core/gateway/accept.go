@@ -32,7 +32,7 @@ const (
 type admission struct {
 	m message.Message
 	// rateLimited counts the send against its sender's window (v1 and dialect sends; not the
-	// gateway's own keyword replies).
+	// gateway's own keyword replies, nor SendCommand.Unlimited ones).
 	rateLimited bool
 	// checkOptOut refuses the send when the pair is blocked (everything but the reply that
 	// confirms a STOP or START).

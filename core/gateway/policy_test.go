@@ -107,6 +107,37 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// An Unlimited send (the fastsmsing dialect, API.md §8.2) is neither counted against its
+// sender's window nor refused by it, but still honours opt-outs.
+func TestUnlimitedSendSkipsRateLimit(t *testing.T) {
+	e := policyEnv(t, 1)
+	for i := range 3 {
+		if _, err := e.sendCmd(SendCommand{From: numA, To: numB, Unlimited: true}); err != nil {
+			t.Fatalf("unlimited send %d: %v", i, err)
+		}
+	}
+	// None of them counted: the window still has its one send.
+	if _, err := e.sendCmd(SendCommand{From: numA, To: numB}); err != nil {
+		t.Fatalf("limited send after unlimited ones: %v", err)
+	}
+	if _, err := e.sendCmd(SendCommand{From: numA, To: numB}); !isRateLimited(err) {
+		t.Fatalf("second limited send: %v, want rate limited", err)
+	}
+	// A full window does not refuse them either.
+	if _, err := e.sendCmd(SendCommand{From: numA, To: numB, Unlimited: true}); err != nil {
+		t.Fatalf("unlimited send over a full window: %v", err)
+	}
+	if got := len(e.outboundTo(t, numB)); got != 5 {
+		t.Errorf("%d messages stored, want 5", got)
+	}
+	if _, _, err := e.g.BlockPair(context.Background(), numA, numB); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sendCmd(SendCommand{From: numA, To: numB, Unlimited: true}); !errors.Is(err, ErrOptedOut) {
+		t.Errorf("unlimited send to a blocked pair: %v, want ErrOptedOut", err)
+	}
+}
+
 func isField(err error, field string) bool {
 	var fe *message.FieldError
 	return errors.As(err, &fe) && fe.Field == field

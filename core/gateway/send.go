@@ -27,6 +27,10 @@ type SendCommand struct {
 	// Verbatim marks a send from a legacy dialect that has validated From and To by its own
 	// rules (API.md §8): they are stored as given, without E.164 normalisation.
 	Verbatim bool
+	// Unlimited skips the per-sender rate limit: the send is neither counted against its
+	// sender's window nor refused by it (opt-outs still apply). For the fastsmsing dialect,
+	// which API.md §8.2 says is not rate limited (all its traffic shares one sender id).
+	Unlimited bool
 	// IdempotencyKey (optional) makes a retry of the same request return the original
 	// message (API.md §1); "the same request" is the same fields (requestHash).
 	IdempotencyKey string
@@ -77,7 +81,7 @@ func (g *Gateway) Send(ctx context.Context, cmd SendCommand) (message.Message, e
 			return replay, err
 		}
 	}
-	err = g.acceptor.accept(ctx, admission{m: m, rateLimited: true, checkOptOut: true, idempotencyKey: cmd.IdempotencyKey})
+	err = g.acceptor.accept(ctx, admission{m: m, rateLimited: !cmd.Unlimited, checkOptOut: true, idempotencyKey: cmd.IdempotencyKey})
 	if err != nil {
 		if cmd.IdempotencyKey != "" && !errors.Is(err, ports.ErrRejected) {
 			g.releaseKey(ctx, cmd.AccountID, cmd.IdempotencyKey, m.ID)
