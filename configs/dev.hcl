@@ -20,9 +20,13 @@ account "dev" {
   password_bcrypt = "$2a$10$RMaLIAFZ1K095ghUFeOVa.gSpVrcWue/f5ZvDaZoFdmlkytmeYn0W"
 }
 
-# The smsapp legacy dialect (POST /inbound/sms, /outbound/sms), with Basic auth like v1.
+# The legacy dialects, with Basic auth like v1: smsapp (POST /inbound/sms, /outbound/sms)
+# and fastsmsing (POST /sms, GET /sms/{id}).
 compat {
   smsapp {
     stop_ttl = "4h"
+  }
+  fastsmsing {
+    from = "FASTSMS"
   }
 }

@@ -412,3 +412,28 @@ func TestSweep(t *testing.T) {
 		t.Errorf("Sweep = %+v, want one of each", r)
 	}
 }
+
+// TestOptOutOfDigitsOnlyRecipient: a dialect's send to international digits without the "+"
+// is refused by the block recorded under the E.164 number; other verbatim forms are not
+// rewritten.
+func TestOptOutOfDigitsOnlyRecipient(t *testing.T) {
+	e := policyEnv(t, 0)
+	if _, _, err := e.g.BlockPair(context.Background(), "FASTSMS", numB); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		to      string
+		blocked bool
+	}{
+		{numB[1:], true},          // 14155550101
+		{numB, true},              // +14155550101
+		{"0014155550101", false},  // not the same digits once a "+" is put in front
+		{"1415555010", false},     // another number
+		{"1 415 555 0101", false}, // not digits only: passed through as given, not rewritten
+	} {
+		_, err := e.sendCmd(SendCommand{From: "FASTSMS", To: tc.to, Verbatim: true, Unlimited: true})
+		if got := errors.Is(err, ErrOptedOut); got != tc.blocked {
+			t.Errorf("send to %q: %v, blocked want %v", tc.to, err, tc.blocked)
+		}
+	}
+}

@@ -179,7 +179,7 @@ func (g *Gateway) admit(ctx context.Context, tx ports.Tx, as []admission) ([]err
 	var pairs []ports.OptOutPair
 	for i, a := range as {
 		if refusals[i] == nil && a.checkOptOut && !g.cfg.IgnoreOptOuts {
-			pairs = append(pairs, ports.OptOutPair{Sender: a.m.From, Recipient: a.m.To})
+			pairs = append(pairs, optOutPairs(a.m)...)
 		}
 	}
 	if len(pairs) > 0 {
@@ -188,8 +188,13 @@ func (g *Gateway) admit(ctx context.Context, tx ports.Tx, as []admission) ([]err
 			return nil, fmt.Errorf("check %d opt-out(s): %w", len(pairs), err)
 		}
 		for i, a := range as {
-			if refusals[i] == nil && a.checkOptOut && !g.cfg.IgnoreOptOuts && blocked[ports.OptOutPair{Sender: a.m.From, Recipient: a.m.To}] {
-				refusals[i] = ErrOptedOut
+			if refusals[i] != nil || !a.checkOptOut || g.cfg.IgnoreOptOuts {
+				continue
+			}
+			for _, p := range optOutPairs(a.m) {
+				if blocked[p] {
+					refusals[i] = ErrOptedOut
+				}
 			}
 		}
 	}
@@ -223,6 +228,21 @@ func (g *Gateway) admit(ctx context.Context, tx ports.Tx, as []admission) ([]err
 		}
 	}
 	return refusals, nil
+}
+
+// optOutPairs are the blocks that refuse m: its own (sender, recipient) pair and, when a
+// dialect passed the recipient as international digits without the "+" (fastsmsing,
+// Flowroute-style numbers), the same pair with the E.164 recipient every STOP and v1 block
+// is recorded under. A person who said STOP is not messaged again because a legacy client
+// wrote their number without the plus.
+func optOutPairs(m message.Message) []ports.OptOutPair {
+	pairs := []ports.OptOutPair{{Sender: m.From, Recipient: m.To}}
+	if m.To != "" && m.To[0] != '+' {
+		if e164, ok := message.NormalizeE164("+" + m.To); ok && e164[1:] == m.To {
+			pairs = append(pairs, ports.OptOutPair{Sender: m.From, Recipient: e164})
+		}
+	}
+	return pairs
 }
 
 // hitRateLimits counts the rate-limited admissions against their senders' windows, one
