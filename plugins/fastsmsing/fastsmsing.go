@@ -25,8 +25,10 @@ const (
 	replayWindow = 5 * time.Second
 )
 
-// e164 is what the API accepts as a phone number; anything else fails before a call.
-var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+// phoneNumber is what the API accepts: an international number, with or without its "+"
+// (the fastsmsing dialect passes its clients' digits-only numbers through as given, as the
+// legacy proxy did). Anything else fails before a call.
+var phoneNumber = regexp.MustCompile(`^\+?[1-9][0-9]{6,14}$`)
 
 // provider is the fastsmsing plugin.
 //
@@ -132,8 +134,8 @@ func (p *provider) Send(ctx context.Context, msgs []sdk.OutboundMessage) ([]sdk.
 		switch {
 		case m.ID == "":
 			results[i].Err = sdk.Errorf(sdk.ClassInvalid, "no message id")
-		case !e164.MatchString(m.To):
-			results[i].Err = sdk.Errorf(sdk.ClassInvalid, "recipient %q is not an E.164 number", m.To)
+		case !phoneNumber.MatchString(m.To):
+			results[i].Err = sdk.Errorf(sdk.ClassInvalid, "recipient %q is not an international number", m.To)
 		default:
 			batch = append(batch, batchMessage{ID: m.ID, PhoneNumber: m.To, Message: m.Text})
 			idx = append(idx, i)
