@@ -111,6 +111,15 @@ func TestFastSMSBatches(t *testing.T) {
 		t.Fatalf("GET /v1/providers: %d %v %+v, want max_batch 50", code, err, provs)
 	}
 
+	// The plugin reports the simulator's balance; loopback-style plugins without one are 501.
+	var bal struct{ Amount, Currency string }
+	if code, err := c.Do(ctx, "GET", "/v1/providers/fastsms/balance", nil, &bal); err != nil || code != 200 || bal.Amount == "" || bal.Currency == "" {
+		t.Fatalf("GET /v1/providers/fastsms/balance: %d %v %+v", code, err, bal)
+	}
+	if code, err := c.Do(ctx, "GET", "/v1/providers/nope/balance", nil, nil); err != nil || code != 404 {
+		t.Fatalf("balance of an unknown provider: %d %v, want 404", code, err)
+	}
+
 	began := time.Now()
 	ids := sendMany(ctx, []*harness.Client{c}, n, 32, nil)
 	if len(ids) != n {

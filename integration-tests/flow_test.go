@@ -61,6 +61,11 @@ func TestSendAndReceive(t *testing.T) {
 				t.Fatalf("traffic file: id seen %d times, %d lines", n, len(lines))
 			}
 
+			// The loopback plugin has no balance: 501 through the real plugin.
+			if code, err := c.Do(ctx, http.MethodGet, "/v1/providers/loopback/balance", nil, nil); err != nil || code != http.StatusNotImplemented {
+				t.Fatalf("loopback balance: %d %v, want 501", code, err)
+			}
+
 			anon := harness.NewClient(g.URL, "", "")
 			var ok map[string]any
 			code, err = anon.Do(ctx, http.MethodPost, "/webhooks/loopback/inbound",

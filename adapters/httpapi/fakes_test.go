@@ -152,8 +152,16 @@ func (p *fakeProviders) lastWebhook() ports.WebhookRequest {
 	return p.webhooks[len(p.webhooks)-1]
 }
 
-func (p *fakeProviders) Balance(context.Context, string) (ports.Balance, error) {
-	return ports.Balance{}, ports.ErrNotImplemented
+// Balance knows loopback's balance; other known providers have none, as a plugin without
+// the capability answers.
+func (p *fakeProviders) Balance(_ context.Context, provider string) (ports.Balance, error) {
+	switch {
+	case !p.known(provider):
+		return ports.Balance{}, fmt.Errorf("provider %s: %w", provider, ports.ErrNotFound)
+	case provider == "loopback":
+		return ports.Balance{Amount: "12.50", Currency: "EUR"}, nil
+	}
+	return ports.Balance{}, fmt.Errorf("balance of %s: %w", provider, ports.ErrNotImplemented)
 }
 
 func (p *fakeProviders) List(context.Context) []ports.ProviderInfo {

@@ -46,6 +46,9 @@ type Gateway interface {
 	HandleWebhook(ctx context.Context, provider string, req ports.WebhookRequest) (ports.WebhookResult, error)
 	// Providers describes the configured providers, in config order.
 	Providers(ctx context.Context) []ports.ProviderInfo
+	// Balance is a provider's balance; ErrNotFound for an unknown provider,
+	// ErrNotImplemented when its plugin has none.
+	Balance(ctx context.Context, provider string) (ports.Balance, error)
 	// ListOptOuts lists the blocks in force, newest first.
 	ListOptOuts(ctx context.Context, q ports.OptOutQuery) (ports.OptOutPage, error)
 	// BlockPair blocks a pair (source api), reporting whether the block is new.
@@ -157,6 +160,7 @@ func newEngine(opts Options) (*gin.Engine, *server) {
 	v1.DELETE("/messages/:id", s.deleteMessage)
 	v1.POST("/inbound", s.receiveMessage)
 	v1.GET("/providers", s.listProviders)
+	v1.GET("/providers/:name/balance", s.providerBalance)
 	v1.GET("/opt-outs", s.listOptOuts)
 	v1.POST("/opt-outs", s.createOptOut)
 	v1.DELETE("/opt-outs", s.deleteOptOut)

@@ -295,7 +295,7 @@ func TestSpecMatchesRoutes(t *testing.T) {
 		t.Errorf("openapi = %s", e.spec.OpenAPI)
 	}
 	served := map[string]bool{}
-	toSpec := strings.NewReplacer(":id", "{id}", ":provider", "{provider}", "*path", "{path}")
+	toSpec := strings.NewReplacer(":id", "{id}", ":provider", "{provider}", ":name", "{name}", "*path", "{path}")
 	for _, r := range e.engine.Routes() {
 		if strings.HasPrefix(r.Path, "/webhooks/") && r.Method != "GET" && r.Method != "POST" {
 			continue
@@ -715,6 +715,13 @@ func TestProviders(t *testing.T) {
 	if items[1].(map[string]any)["healthy"] != false {
 		t.Errorf("twilio = %v", items[1])
 	}
+	b := e.do(request{method: "GET", path: "/v1/providers/loopback/balance"}).status(200).json()
+	if b["amount"] != "12.50" || b["currency"] != "EUR" {
+		t.Errorf("balance = %v", b)
+	}
+	e.do(request{method: "GET", path: "/v1/providers/twilio/balance"}).apiError(501, "not_implemented", "")
+	e.do(request{method: "GET", path: "/v1/providers/nope/balance"}).apiError(404, "not_found", "")
+	e.do(request{method: "GET", path: "/v1/providers/loopback/balance", noAuth: true}).apiError(401, "unauthorized", "")
 }
 
 func TestWebhook(t *testing.T) {

@@ -205,3 +205,12 @@ func (s *server) listProviders(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, out)
 }
+
+func (s *server) providerBalance(c *gin.Context) {
+	b, err := s.gw.Balance(c.Request.Context(), c.Param("name"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"amount": b.Amount, "currency": b.Currency})
+}

@@ -131,6 +131,12 @@ func (g *Gateway) Providers(ctx context.Context) []ports.ProviderInfo {
 	return g.providers.List(ctx)
 }
 
+// Balance asks a provider for its account balance: ErrNotFound for an unknown provider,
+// ErrNotImplemented when its plugin cannot tell.
+func (g *Gateway) Balance(ctx context.Context, provider string) (ports.Balance, error) {
+	return g.providers.Balance(ctx, provider)
+}
+
 // Ready reports why the gateway cannot serve, or nil: the store must answer and every
 // provider a route can use first must be healthy.
 func (g *Gateway) Ready(ctx context.Context) []string {
