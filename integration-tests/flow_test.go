@@ -40,18 +40,32 @@ func TestSendAndReceive(t *testing.T) {
 			if final.Status != "delivered" || final.ProviderMessageID == nil || final.Provider != "loopback" {
 				t.Fatalf("final message: %+v", final)
 			}
-			var seen []string
-			for _, e := range final.Events {
-				s := e.Status
-				if e.Detail != nil && *e.Detail == "ignored" {
-					s += "(ignored)"
-				}
-				seen = append(seen, s)
-			}
 			// The loopback streams "delivered" at once, so it can overtake the worker storing
-			// the send result; the late "sent" is then recorded as ignored (API.md §1).
-			if h := fmt.Sprint(seen); h != "[queued sending sent delivered]" && h != "[queued sending delivered sent(ignored)]" {
-				t.Errorf("event history %v", seen)
+			// the send result; the late "sent" is then recorded as ignored (API.md §1). The
+			// message may be read as delivered before that late result is stored: wait for it.
+			history := func(m harness.Message) string {
+				var seen []string
+				for _, e := range m.Events {
+					s := e.Status
+					if e.Detail != nil && *e.Detail == "ignored" {
+						s += "(ignored)"
+					}
+					seen = append(seen, s)
+				}
+				return fmt.Sprint(seen)
+			}
+			for h := history(final); h == "[queued sending delivered]"; h = history(final) {
+				select {
+				case <-ctx.Done():
+					t.Fatalf("send result never recorded: history %s", h)
+				case <-time.After(20 * time.Millisecond): // poll interval
+				}
+				if _, err := c.Do(ctx, http.MethodGet, "/v1/messages/"+m.ID, nil, &final); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if h := history(final); h != "[queued sending sent delivered]" && h != "[queued sending delivered sent(ignored)]" {
+				t.Errorf("event history %v", h)
 			}
 			lines, err := harness.ReadTraffic(s.trafficFile)
 			if err != nil {

@@ -144,7 +144,7 @@ func (s *server) answerErrors() gin.HandlerFunc {
 
 func writeError(c *gin.Context, log hclog.Logger, err error) {
 	status, detail, retryAfter := errorResponse(err)
-	if status >= 500 {
+	if status >= 500 && status != http.StatusNotImplemented { // 501 is an answer, not a failure
 		log.Error("request failed", "request_id", c.Writer.Header().Get(headerRequestID),
 			"method", c.Request.Method, "route", c.FullPath(), "status", status, "error", err)
 	}
