@@ -288,17 +288,22 @@ func TestFastSMSHangingBatches(t *testing.T) {
 		next     int     // HangNext
 		fraction float64 // HangFraction
 		maxBatch int
+		poll     string // the plugin's poll_interval
 	}{
 		{name: "next 2 calls", next: 2, maxBatch: 20},
 		// Seed 10 hangs calls 2, 10, 12 and 14 of the first 20; batches of 10 make 15+ calls.
 		{name: "fraction 0.15", seed: 10, fraction: 0.15, maxBatch: 10},
+		// Updates polled every 2s: the retry of a hung call (1s timeout, then ~100ms backoff)
+		// usually comes before its messages are reported delivered, so the same ids go to the
+		// simulator again and it dedupes them.
+		{name: "next 2 calls, slow updates", next: 2, maxBatch: 20, poll: "2s"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			sim, srv := newSim(t, providersim.Options{Seed: tc.seed})
 			sim.HangNext(tc.next)
 			sim.HangFraction(tc.fraction)
-			_, c, _ := startFastSMS(t, srv, fastsms{maxBatch: tc.maxBatch, timeout: "1s"})
+			_, c, _ := startFastSMS(t, srv, fastsms{maxBatch: tc.maxBatch, timeout: "1s", pollInterval: tc.poll})
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 
