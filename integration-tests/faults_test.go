@@ -351,9 +351,9 @@ func TestFastSMSHangingBatches(t *testing.T) {
 			for _, m := range final {
 				ambiguous += countEvents(m, ambiguousAttempt)
 			}
-			t.Logf("%d accepted, %d delivered, %d lost in %s; simulator: %d batch calls %v, %d ids in hung calls, %d distinct messages, %d duplicates %v; "+
+			t.Logf("%d accepted, %d delivered, %d lost in %s; simulator: %d batch calls %v, %d ids in hung calls, %d distinct messages, %d duplicates (%d ids); "+
 				"%d ambiguous attempt events; /v1/providers: batches_sent %d, batches_failed %d, restarts %d",
-				n, n-len(bad), len(bad), elapsed.Round(time.Millisecond), st.Batches, st.ByOutcome, hungIDs, st.Messages, st.Duplicates, st.DuplicateIDs,
+				n, n-len(bad), len(bad), elapsed.Round(time.Millisecond), st.Batches, st.ByOutcome, hungIDs, st.Messages, st.Duplicates, len(st.DuplicateIDs),
 				ambiguous, p.Stats.BatchesSent, p.Stats.BatchesFailed, p.Restarts)
 
 			if len(bad) > 0 {
