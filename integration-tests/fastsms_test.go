@@ -22,6 +22,7 @@ type fastsms struct {
 	batchSize      int    // the host's batch.max_size (100)
 	linger         string // batch.linger ("200ms")
 	timeout        string // the plugin's per-call timeout ("5s")
+	pollInterval   string // the plugin's /updates poll_interval ("50ms")
 	retry          string // retry block body (10 attempts, 100ms backoff)
 }
 
@@ -37,6 +38,7 @@ func writeFastSMSConfig(t *testing.T, dir string, s setup, f fastsms) (path, add
 	f.batchSize = cmp.Or(f.batchSize, 100)
 	f.linger = cmp.Or(f.linger, "200ms")
 	f.timeout = cmp.Or(f.timeout, "5s")
+	f.pollInterval = cmp.Or(f.pollInterval, "50ms")
 	f.retry = cmp.Or(f.retry, "max_attempts = 10\n    backoff = \"100ms\"")
 	if s.policy == "" {
 		s.policy = noLimits
@@ -54,7 +56,7 @@ provider "fastsms" {
     base_url      = %q
     api_key       = %q
     max_batch     = %d
-    poll_interval = "50ms"
+    poll_interval = %q
     timeout       = %q
     cursor_file   = %q
   }
@@ -69,7 +71,7 @@ provider "fastsms" {
 account %q {
   password_bcrypt = %q
 }
-%s`, addr, bins.PluginDir, s.driver, s.dsn, bins.FastSMSingSHA, f.simURL, f.apiKey, f.maxBatch, f.timeout,
+%s`, addr, bins.PluginDir, s.driver, s.dsn, bins.FastSMSingSHA, f.simURL, f.apiKey, f.maxBatch, f.pollInterval, f.timeout,
 		filepath.Join(dir, "fastsms-cursor.json"), f.batchSize, f.linger, f.retry, user, userHash, s.policy)
 	path = filepath.Join(dir, fmt.Sprintf("smsgw-fastsms-%d.hcl", time.Now().UnixNano()))
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {

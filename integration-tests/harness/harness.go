@@ -197,7 +197,9 @@ func (g *Gateway) Stop(timeout time.Duration) error {
 }
 
 // ChildPIDs returns the pids of the processes whose parent is pid and whose command name
-// starts with prefix (Linux /proc).
+// starts with prefix (Linux /proc). The name is the base name of the process's argv[0],
+// or its comm when the command line cannot be read; comm alone is cut to 15 bytes, which
+// would make "smsgw-provider-fastsmsing" match nothing.
 func ChildPIDs(pid int, prefix string) []int {
 	entries, _ := os.ReadDir("/proc")
 	var out []int
@@ -220,7 +222,16 @@ func ChildPIDs(pid int, prefix string) []int {
 		if len(fields) < 2 {
 			continue
 		}
-		if ppid, _ := strconv.Atoi(fields[1]); ppid == pid && strings.HasPrefix(comm, prefix) {
+		if ppid, _ := strconv.Atoi(fields[1]); ppid != pid {
+			continue
+		}
+		name := comm
+		if cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil {
+			if argv0, _, _ := bytes.Cut(cmdline, []byte{0}); len(argv0) > 0 {
+				name = filepath.Base(string(argv0))
+			}
+		}
+		if strings.HasPrefix(name, prefix) {
 			out = append(out, child)
 		}
 	}

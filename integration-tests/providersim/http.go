@@ -31,6 +31,7 @@ func (s *Sim) mux() *http.ServeMux {
 	m.HandleFunc("POST /admin/fail", s.adminFault(s.setFail))
 	m.HandleFunc("POST /admin/hang", s.adminFault(s.setHang))
 	m.HandleFunc("POST /admin/statuses", s.adminStatuses)
+	m.HandleFunc("POST /admin/inject", s.adminInject)
 	m.HandleFunc("POST /admin/reset", func(w http.ResponseWriter, _ *http.Request) {
 		s.Reset()
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
@@ -168,7 +169,7 @@ func (s *Sim) getUpdates(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	updates, cursor := s.updatesAfter(after, limit)
+	updates, cursor := s.updatesAfter(q.Get("after"), after, limit)
 	writeJSON(w, http.StatusOK, map[string]any{"updates": updates, "cursor": cursor})
 }
 
@@ -245,6 +246,19 @@ func (s *Sim) adminStatuses(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.SetStatusRules(req.Rules); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+func (s *Sim) adminInject(w http.ResponseWriter, r *http.Request) {
+	var req Update
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := s.Inject(req.ID, req.Status); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}

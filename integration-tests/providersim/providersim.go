@@ -13,6 +13,7 @@
 //	POST /admin/fail     {"next": N, "fraction": 0.3, "seed": 1}   503 instead of accepting
 //	POST /admin/hang     {"next": N, "fraction": 0.1, "seed": 1}   record, then never answer
 //	POST /admin/statuses {"rules": [{"pattern": "+1555666*", "status": "FAILED"}]}
+//	POST /admin/inject   {"id": "m1", "status": "CONFIRMED"}   append an extra update
 //	POST /admin/reset
 //	GET  /admin/batches  → [Batch]
 //	GET  /admin/stats    → Stats
@@ -20,7 +21,8 @@
 // Messages are deduplicated by id, as a batch API with client ids would: a repeated id is
 // acknowledged but produces no new updates, and is counted as a duplicate. Every accepted
 // message produces CONFIRMED, then its final status (DELIVERED unless a status rule matches
-// its number), in the order the messages were accepted.
+// its number), in the order the messages were accepted. Inject appends an extra update (a
+// late or repeated report, as real providers send), for any id.
 package providersim
 
 import (
@@ -132,6 +134,7 @@ type Sim struct {
 	counts       map[string]int // times each id was received
 	batches      []Batch
 	updates      []update // seq ascending
+	polls        []string // the after cursor of every GET /updates, oldest first
 	lastSeq      uint64   // survives Reset, so cursors stay monotonic
 	spentCents   int64
 	// released is closed by Reset and Close to free hung requests.
@@ -168,6 +171,7 @@ func (s *Sim) resetLocked() {
 	s.counts = map[string]int{}
 	s.batches = nil
 	s.updates = nil
+	s.polls = nil
 	s.spentCents = 0
 	if s.released != nil {
 		close(s.released)
@@ -304,6 +308,33 @@ func (s *Sim) Stats() Stats {
 	return st
 }
 
+// Inject appends an update for id to the update log, after every update so far, whether or
+// not id was ever received: a late, repeated or contradictory report as a real provider may
+// send one. status is one of CONFIRMED, DELIVERED and FAILED.
+func (s *Sim) Inject(id, status string) error {
+	if id == "" {
+		return errors.New("id: required")
+	}
+	switch status {
+	case StatusConfirmed, StatusDelivered, StatusFailed:
+	default:
+		return fmt.Errorf("status %q must be %s, %s or %s", status, StatusConfirmed, StatusDelivered, StatusFailed)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.appendUpdateLocked(id, status)
+	return nil
+}
+
+// UpdatePolls returns the `after` cursor of every GET /updates since the last reset, oldest
+// first ("" for a reader starting from the beginning), so tests can see where a restarted
+// reader resumed.
+func (s *Sim) UpdatePolls() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.polls...)
+}
+
 // WaitHanging blocks until a batch request is hanging or ctx ends; for tests that must know
 // the simulator has the request before they act.
 func (s *Sim) WaitHanging(ctx context.Context) error {
@@ -407,10 +438,12 @@ func (s *Sim) finalStatusLocked(number string) string {
 	return StatusDelivered
 }
 
-// updatesAfter returns up to limit updates after the cursor position and the new cursor.
-func (s *Sim) updatesAfter(after uint64, limit int) ([]Update, string) {
+// updatesAfter records a poll from rawAfter (the cursor as given, whose position is after)
+// and returns up to limit updates after that position and the new cursor.
+func (s *Sim) updatesAfter(rawAfter string, after uint64, limit int) ([]Update, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.polls = append(s.polls, rawAfter)
 	// Updates are seq-ascending and contiguous since the last reset.
 	var first int
 	if len(s.updates) > 0 && after >= s.updates[0].seq {

@@ -449,3 +449,53 @@ func TestAdminAPI(t *testing.T) {
 		t.Errorf("stats after reset %+v, want empty", st)
 	}
 }
+
+func TestInjectAndUpdatePolls(t *testing.T) {
+	sim, srv := newServer(t, Options{})
+	postBatch(t, srv, "a")
+	first := getUpdates(t, srv, "", 0)
+
+	// A late report for a received id, a repeat, and one for an id never received, after
+	// everything so far; over the library and the admin API alike.
+	if err := sim.Inject("a", StatusConfirmed); err != nil {
+		t.Fatal(err)
+	}
+	if r := mustDo(t, "POST", srv.URL+"/admin/inject", "", `{"id": "a", "status": "FAILED"}`); r.status != 200 {
+		t.Fatalf("POST /admin/inject = %d %s", r.status, r.body)
+	}
+	if err := sim.Inject("ghost", StatusDelivered); err != nil {
+		t.Fatal(err)
+	}
+	want := []Update{{"a", StatusConfirmed}, {"a", StatusFailed}, {"ghost", StatusDelivered}}
+	second := getUpdates(t, srv, first.Cursor, 0)
+	if !slices.Equal(second.Updates, want) {
+		t.Errorf("updates after the first page: %v, want %v", second.Updates, want)
+	}
+	if got := getUpdates(t, srv, second.Cursor, 0).Updates; len(got) != 0 {
+		t.Errorf("after the last cursor: %v, want none", got)
+	}
+	// Injected updates are not receipts: no message, batch or duplicate is counted.
+	if st := sim.Stats(); st.Messages != 1 || st.Batches != 1 || st.Duplicates != 0 || st.Updates != 5 {
+		t.Errorf("stats %+v, want 1 message, 1 batch, 0 duplicates, 5 updates", st)
+	}
+
+	for _, bad := range []struct{ id, status string }{{"", StatusDelivered}, {"a", "LOST"}, {"a", ""}} {
+		if err := sim.Inject(bad.id, bad.status); err == nil {
+			t.Errorf("Inject(%q, %q) succeeded", bad.id, bad.status)
+		}
+	}
+	for _, body := range []string{`{"id": "a", "status": "LOST"}`, `{"id": "", "status": "FAILED"}`, `{"id": "a", "status": "FAILED", "x": 1}`} {
+		if r := mustDo(t, "POST", srv.URL+"/admin/inject", "", body); r.status != 400 {
+			t.Errorf("POST /admin/inject %s = %d, want 400", body, r.status)
+		}
+	}
+
+	// Every poll's after cursor, as given, oldest first; a reset forgets them.
+	if got, want := sim.UpdatePolls(), []string{"", first.Cursor, second.Cursor}; !slices.Equal(got, want) {
+		t.Errorf("UpdatePolls() = %q, want %q", got, want)
+	}
+	sim.Reset()
+	if got := sim.UpdatePolls(); len(got) != 0 {
+		t.Errorf("UpdatePolls() after reset = %q, want none", got)
+	}
+}
