@@ -195,6 +195,23 @@ func TestDispatch(t *testing.T) {
 	}
 }
 
+// TestDispatchProviderQueued: a provider that answers "queued" (a batch API taking the
+// message into its own queue) leaves the message sending, with the acceptance as an event
+// rather than an ignored step back.
+func TestDispatchProviderQueued(t *testing.T) {
+	e := newEnv(t)
+	e.prov.results = []sendAnswer{{res: ports.SendResult{ProviderMessageID: "p1", Status: message.StatusQueued}}}
+	m := e.send(t)
+	if completed, err := e.dispatch(t, m.ID, 1); err != nil || !completed {
+		t.Fatalf("dispatch: completed %v, %v", completed, err)
+	}
+	got := e.store.message(t, m.ID)
+	last := got.Events[len(got.Events)-1]
+	if got.Status != message.StatusSending || got.ProviderMessageID != "p1" || statuses(got) != "queued sending sending " || last.Detail != "accepted via loop" {
+		t.Fatalf("status %s, provider id %q, events %s (last %+v)", got.Status, got.ProviderMessageID, statuses(got), last)
+	}
+}
+
 func TestDispatchIsIdempotent(t *testing.T) {
 	e := newEnv(t)
 	m := e.send(t)
