@@ -165,8 +165,7 @@ func runFastSMS(ctx context.Context, bins harness.Binaries, dir string, o option
 	fmt.Fprintf(out, "\nfastsmsing end to end: the plugin (max_batch %d) and the simulator (in process, no latency), %d clients, %s measured after %s of warm-up,\n",
 		fastsmsPlugin, o.clients, o.duration, o.warmup)
 	fmt.Fprintf(out, "limits off, opt-outs on, batch.linger default; a fresh database per phase\n")
-	fmt.Fprintf(out, "%-24s %11s %12s %10s %9s %11s %10s\n", "", "accepted/s", "delivered/s", "deliv/acc", "messages", "provider", "calls/msg")
-	fmt.Fprintf(out, "%-24s %11s %12s %10s %9s %11s %10s\n", "", "", "", "", "", "calls", "")
+	fmt.Fprintf(out, "%-24s %11s %12s %10s %9s %11s %10s\n", "", "accepted/s", "delivered/s", "deliv/acc", "messages", "prov.calls", "calls/msg")
 	for _, r := range phases {
 		fmt.Fprintf(out, "%-24s %11.0f %12.0f %9.2fx %9d %11d %10.4f\n", fmt.Sprintf("batch.max_size = %d", r.maxSize),
 			r.rate(), r.deliveredRate(), r.deliveredRate()/r.rate(), r.messages, r.batches, r.callsPerMessage())
