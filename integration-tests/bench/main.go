@@ -7,7 +7,10 @@
 // switched off. The load spreads its senders over
 // 10,000 numbers, so no sender comes near its limit. It prints accepted/s, p50, p99, the
 // ratios of the default gateway against the floor and against the gateway with the checks
-// off, end-to-end delivered/s through the loopback plugin, and the gateway's RSS.
+// off, end-to-end delivered/s through the loopback plugin, and the gateway's RSS. A last
+// section (fastsms.go; -skip-fastsms leaves it out, -fastsms-only runs it alone) measures
+// end-to-end delivered/s through the fastsmsing plugin and an in-process providersim with the
+// host's batch.max_size at 100 and at 1, and the provider calls per message.
 package main
 
 import (
@@ -48,6 +51,8 @@ type options struct {
 	warmup   time.Duration
 	duration time.Duration
 	rounds   int
+	// skipFastSMS leaves out the fastsmsing section; fastsmsOnly runs nothing else.
+	skipFastSMS, fastsmsOnly bool
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -58,6 +63,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each phase")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured load duration per phase")
 	fs.IntVar(&o.rounds, "rounds", 2, "rounds of floor, off and on phases, pooled")
+	fs.BoolVar(&o.skipFastSMS, "skip-fastsms", false, "leave out the fastsmsing section (batch.max_size 100 vs 1)")
+	fs.BoolVar(&o.fastsmsOnly, "fastsms-only", false, "run only the fastsmsing section")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -81,6 +88,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		defer drop()
 		return f(u)
+	}
+	if o.fastsmsOnly {
+		return runFastSMS(ctx, bins, dir, o, out, inFreshDB)
 	}
 	// Each round measures the floor, then the gateway with limits+opt-outs off and on, the
 	// two in alternating order (off first in odd rounds), so neither configuration is
@@ -136,6 +146,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		floor.errors, floor.codeList(), gw.errors, gw.codeList(), off.errors, off.codeList())
 	if gw.codes[http.StatusTooManyRequests] > 0 {
 		fmt.Fprintf(out, "WARNING: the \"on\" phase hit the rate limit %d times: its figures measure refusals too\n", gw.codes[http.StatusTooManyRequests])
+	}
+	if !o.skipFastSMS {
+		// After every other phase, so none of the figures above changes.
+		return runFastSMS(ctx, bins, dir, o, out, inFreshDB)
 	}
 	return nil
 }
