@@ -6,6 +6,7 @@ package compattest
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -173,5 +174,24 @@ func CheckAnswer(t *testing.T, what string, op *openapi3.Operation, rec *httptes
 		if rec.Header().Get(name) == "" && h.Value.Required {
 			t.Errorf("%s %d: no %s", what, rec.Code, name)
 		}
+	}
+}
+
+// BadCredential is a request's credentials, by name, that the authenticator must refuse.
+type BadCredential struct {
+	Name string
+	Req  Request // the credentials only; the test sets the route and body
+}
+
+// BadCredentials are the ways a request's Basic credentials can be wrong; a dialect
+// answers each one 401 with WWW-Authenticate, as v1 does.
+func BadCredentials() []BadCredential {
+	return []BadCredential{
+		{"no credentials", Request{NoAuth: true}},
+		{"wrong password", Request{User: User, Pass: "wrong"}},
+		{"unknown user", Request{User: "mallory", Pass: Pass}},
+		{"empty user", Request{AuthHeader: "Basic " + base64.StdEncoding.EncodeToString([]byte(":"+Pass))}},
+		{"not Basic", Request{AuthHeader: "Bearer " + Pass}},
+		{"malformed Basic", Request{AuthHeader: "Basic !!!"}},
 	}
 }

@@ -2,7 +2,6 @@ package fastsmsing
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -397,17 +396,7 @@ func TestOtherRoutesAreNotFound(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	t.Parallel()
-	bad := []struct {
-		name string
-		r    req
-	}{
-		{"no credentials", req{NoAuth: true}},
-		{"wrong password", req{User: compattest.User, Pass: "wrong"}},
-		{"unknown user", req{User: "mallory", Pass: compattest.Pass}},
-		{"empty user", req{AuthHeader: "Basic " + base64.StdEncoding.EncodeToString([]byte(":"+compattest.Pass))}},
-		{"not Basic", req{AuthHeader: "Bearer " + compattest.Pass}},
-		{"malformed Basic", req{AuthHeader: "Basic !!!"}},
-	}
+	bad := compattest.BadCredentials()
 	ops := []req{
 		{Path: "/sms", Body: valid},
 		{Path: "/sms/", Body: `[]`}, // 401 before the body is looked at
@@ -415,10 +404,10 @@ func TestAuth(t *testing.T) {
 	}
 	for _, op := range ops {
 		for _, c := range bad {
-			t.Run(op.Method+" "+op.Path+" "+c.name, func(t *testing.T) {
+			t.Run(op.Method+" "+op.Path+" "+c.Name, func(t *testing.T) {
 				t.Parallel()
 				e := newEnv(t, "")
-				r := c.r
+				r := c.Req
 				r.Method, r.Path, r.Body = op.Method, op.Path, op.Body
 				e.do(r).is(401, "unauthorized").header("WWW-Authenticate", `Basic realm="smsgw"`)
 				e.noCoreCalls()

@@ -2,7 +2,6 @@ package smsapp
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -344,23 +343,13 @@ func TestPanicIsUnknownFailure(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	t.Parallel()
-	cases := []struct {
-		name string
-		r    req
-	}{
-		{"no credentials", req{NoAuth: true}},
-		{"wrong password", req{User: compattest.User, Pass: "wrong"}},
-		{"unknown user", req{User: "mallory", Pass: compattest.Pass}},
-		{"empty user", req{AuthHeader: "Basic " + base64.StdEncoding.EncodeToString([]byte(":"+compattest.Pass))}},
-		{"not Basic", req{AuthHeader: "Bearer " + compattest.Pass}},
-		{"malformed Basic", req{AuthHeader: "Basic !!!"}},
-	}
+	cases := compattest.BadCredentials()
 	for _, p := range allPaths {
 		for _, c := range cases {
-			t.Run(p+" "+c.name, func(t *testing.T) {
+			t.Run(p+" "+c.Name, func(t *testing.T) {
 				t.Parallel()
 				e := newEnv(t, "")
-				r := c.r
+				r := c.Req
 				r.Path, r.Body = p, valid
 				e.do(r).refused(401, "unauthorized").header("WWW-Authenticate", `Basic realm="smsgw"`)
 				e.noCoreCalls()
