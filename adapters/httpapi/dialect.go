@@ -2,9 +2,12 @@ package httpapi
 
 import (
 	"errors"
+	"io"
 	"net/http"
+	"runtime/debug"
 
 	"github.com/gin-gonic/gin"
+	"github.com/hashicorp/go-hclog"
 )
 
 // Dialect is a legacy HTTP dialect of API.md §8 (a package under compat/). The engine mounts
@@ -31,6 +34,85 @@ type Authenticator interface {
 
 // ErrUnauthorized: the request carries no Basic credentials, or wrong ones.
 var ErrUnauthorized = errors.New("missing or wrong Basic credentials")
+
+// DialectKit is the request mechanics every dialect's handlers share (auth, body, failure,
+// panic), so that the dialects differ only in their routes and answers. The funcs write the
+// dialect's own body for a status and abort; the texts are the dialect's, not this package's.
+type DialectKit struct {
+	Name      string       // the dialect's name in log messages
+	Log       hclog.Logger // where failures and panics are logged; not nil
+	Anonymous string       // when not empty, the account of every request; no credentials needed
+
+	Unauthorized func(c *gin.Context) // 401, missing or wrong credentials
+	TooLarge     func(c *gin.Context) // 413, a body over MaxBodyBytes
+	Failure      func(c *gin.Context) // 500, never the cause's text
+}
+
+// Account is the account the request acts as; false once it has answered the refusal. A
+// store that cannot answer is a failure: v1 says 503, but the dialects know only 500.
+func (k DialectKit) Account(c *gin.Context, auth Authenticator) (string, bool) {
+	if k.Anonymous != "" {
+		return k.Anonymous, true
+	}
+	id, err := auth.Authenticate(c.Request)
+	switch {
+	case errors.Is(err, ErrUnauthorized):
+		c.Header("WWW-Authenticate", `Basic realm="smsgw"`)
+		k.Unauthorized(c)
+		return "", false
+	case err != nil:
+		k.Fail(c, "authenticate", err)
+		return "", false
+	}
+	return id, true
+}
+
+// Body reads the request's body; false once it has answered the refusal (413 over the
+// limit the shared middleware set, else a failure).
+func (k DialectKit) Body(c *gin.Context) ([]byte, bool) {
+	if c.Request.Body == nil {
+		return nil, true
+	}
+	body, err := io.ReadAll(c.Request.Body)
+	var big *http.MaxBytesError
+	switch {
+	case errors.As(err, &big):
+		k.TooLarge(c)
+		return nil, false
+	case err != nil:
+		k.Fail(c, "read body", err)
+		return nil, false
+	}
+	return body, true
+}
+
+// Fail logs err with the request id, for the operator to find, and answers the dialect's
+// 500: err's text is not for the client.
+func (k DialectKit) Fail(c *gin.Context, op string, err error) {
+	k.Log.Error(k.Name+" request failed", "op", op, "request_id", c.Writer.Header().Get("X-Request-Id"),
+		"method", c.Request.Method, "route", c.FullPath(), "error", err)
+	k.Failure(c)
+}
+
+// Recover answers a panic in a handler as the dialect's 500 (the shared recovery would
+// answer in v1's shape); http.ErrAbortHandler keeps its meaning. Defer it directly
+// (defer k.Recover(c)): recover() only works when called by the deferred function itself.
+func (k DialectKit) Recover(c *gin.Context) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+		panic(p)
+	}
+	k.Log.Error("panic in "+k.Name+" handler", "request_id", c.Writer.Header().Get("X-Request-Id"),
+		"method", c.Request.Method, "route", c.FullPath(), "panic", p, "stack", string(debug.Stack()))
+	if c.Writer.Written() {
+		c.Abort()
+		return
+	}
+	k.Failure(c)
+}
 
 // mountDialects mounts ds on e and remembers which routes each one added, so that errors
 // the shared middleware raises on them are answered in the dialect's shape.

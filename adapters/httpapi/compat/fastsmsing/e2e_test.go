@@ -10,6 +10,7 @@ import (
 
 	"github.com/smsgw/smsgw/adapters/clock"
 	"github.com/smsgw/smsgw/adapters/httpapi"
+	"github.com/smsgw/smsgw/adapters/httpapi/compat/compattest"
 	"github.com/smsgw/smsgw/core/gateway"
 	"github.com/smsgw/smsgw/core/message"
 	"github.com/smsgw/smsgw/core/optout"
@@ -61,7 +62,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	store := porttest.NewMemStore()
-	for _, a := range []ports.Account{{ID: testUser, PasswordHash: testHash}, {ID: "bob", PasswordHash: testHash}} {
+	for _, a := range []ports.Account{{ID: compattest.User, PasswordHash: compattest.Hash()}, {ID: "bob", PasswordHash: compattest.Hash()}} {
 		if err := store.PutAccount(ctx, a); err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +76,7 @@ func TestEndToEnd(t *testing.T) {
 		Store: store, Jobs: jobs, Providers: noProviders{}, IDs: &seqIDs{}, Router: rt,
 		Clock: clock.NewFake(time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)),
 		// One send per sender and hour: the dialect's sends must not be counted.
-		Config: gateway.Config{DefaultAccount: testUser, RateLimit: ratelimit.Window{Limit: 1, Period: time.Hour}},
+		Config: gateway.Config{DefaultAccount: compattest.User, RateLimit: ratelimit.Window{Limit: 1, Period: time.Hour}},
 	})
 	h := httpapi.New(httpapi.Options{
 		Accounts: store,
@@ -85,14 +86,14 @@ func TestEndToEnd(t *testing.T) {
 	const phone = "0044770090012"
 	var ids []string
 	for i := range 3 {
-		r := do(t, h, req{path: sendPaths[i%2], body: fmt.Sprintf(`{"phonenumber": %q, "CONTENT": "hello %d"}`, phone, i)})
+		r := do(t, h, req{Path: sendPaths[i%2], Body: fmt.Sprintf(`{"phonenumber": %q, "CONTENT": "hello %d"}`, phone, i)})
 		if r.rec.Code != http.StatusAccepted {
 			t.Fatalf("send %d: %d %s", i, r.rec.Code, r.rec.Body)
 		}
 		ids = append(ids, r.val)
 	}
 	for i, id := range ids {
-		m, err := store.GetMessage(ctx, testUser, id)
+		m, err := store.GetMessage(ctx, compattest.User, id)
 		if err != nil {
 			t.Fatalf("message %s: %v", id, err)
 		}
@@ -107,9 +108,9 @@ func TestEndToEnd(t *testing.T) {
 
 	status := func(user, id string) string {
 		t.Helper()
-		return do(t, h, req{method: http.MethodGet, path: "/sms/" + id, user: user, pass: testPass}).val
+		return do(t, h, req{Method: http.MethodGet, Path: "/sms/" + id, User: user, Pass: compattest.Pass}).val
 	}
-	if got := status(testUser, ids[0]); got != statusAccepted {
+	if got := status(compattest.User, ids[0]); got != statusAccepted {
 		t.Errorf("status of a queued message: %s", got)
 	}
 	for _, c := range []struct {
@@ -117,20 +118,20 @@ func TestEndToEnd(t *testing.T) {
 		want string
 	}{{message.StatusSent, statusConfirmed}, {message.StatusDelivered, statusDelivered}} {
 		setStatus(t, store, ids[0], c.to)
-		if got := status(testUser, ids[0]); got != c.want {
+		if got := status(compattest.User, ids[0]); got != c.want {
 			t.Errorf("status after %s: %s, want %s", c.to, got, c.want)
 		}
 	}
-	if _, err := gw.Cancel(ctx, testUser, ids[1]); err != nil {
+	if _, err := gw.Cancel(ctx, compattest.User, ids[1]); err != nil {
 		t.Fatal(err)
 	}
-	if got := status(testUser, ids[1]); got != statusFailed {
+	if got := status(compattest.User, ids[1]); got != statusFailed {
 		t.Errorf("status of a canceled message: %s", got)
 	}
 	if got := status("bob", ids[2]); got != statusNotFound {
 		t.Errorf("another account's message: %s", got)
 	}
-	if got := status(testUser, "msg-999"); got != statusNotFound {
+	if got := status(compattest.User, "msg-999"); got != statusNotFound {
 		t.Errorf("unknown message: %s", got)
 	}
 
@@ -142,8 +143,8 @@ func TestEndToEnd(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	do(t, h, req{path: "/sms", body: body(phone, "still there?")}).is(http.StatusForbidden, textOptedOut)
-	page, err := store.ListMessages(ctx, testUser, ports.MessageQuery{Limit: 10})
+	do(t, h, req{Path: "/sms", Body: body(phone, "still there?")}).is(http.StatusForbidden, textOptedOut)
+	page, err := store.ListMessages(ctx, compattest.User, ports.MessageQuery{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

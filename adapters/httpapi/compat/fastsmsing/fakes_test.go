@@ -1,7 +1,6 @@
 package fastsmsing
 
 import (
-	"bytes"
 	"context"
 	"sync"
 
@@ -59,41 +58,4 @@ func (f *fakeCore) calls() ([]gateway.SendCommand, []getCall) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]gateway.SendCommand(nil), f.sends...), append([]getCall(nil), f.gets...)
-}
-
-// fakeAccounts is an account store with one account (real bcrypt hash) that can go down.
-type fakeAccounts struct {
-	hash string
-	mu   sync.Mutex
-	err  error
-}
-
-func (a *fakeAccounts) GetAccount(_ context.Context, id string) (ports.Account, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.err != nil {
-		return ports.Account{}, a.err
-	}
-	if id != testUser {
-		return ports.Account{}, ports.ErrNotFound
-	}
-	return ports.Account{ID: testUser, PasswordHash: a.hash}, nil
-}
-
-// syncBuffer is a log sink safe for concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

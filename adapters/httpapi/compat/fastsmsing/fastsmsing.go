@@ -7,9 +7,7 @@ package fastsmsing
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
-	"runtime/debug"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -61,10 +59,9 @@ const maxIDLen = 128
 
 // Dialect serves the fastsmsing routes; build it with New.
 type Dialect struct {
-	core      Core
-	log       hclog.Logger
-	from      string
-	anonymous string
+	core Core
+	kit  httpapi.DialectKit
+	from string
 }
 
 var _ httpapi.Dialect = (*Dialect)(nil)
@@ -80,7 +77,12 @@ func New(core Core, log hclog.Logger, from, anonymousAccount string) *Dialect {
 	if from == "" {
 		from = DefaultFrom
 	}
-	return &Dialect{core: core, log: log, from: from, anonymous: anonymousAccount}
+	return &Dialect{core: core, from: from, kit: httpapi.DialectKit{
+		Name: "fastsmsing", Log: log, Anonymous: anonymousAccount,
+		Unauthorized: func(c *gin.Context) { refuse(c, http.StatusUnauthorized, textUnauth) },
+		TooLarge:     func(c *gin.Context) { refuse(c, http.StatusRequestEntityTooLarge, textTooLarge) },
+		Failure:      func(c *gin.Context) { refuse(c, http.StatusInternalServerError, unknownFailure) },
+	}}
 }
 
 // Mount implements httpapi.Dialect. Everything under /sms is routed here (every method,
@@ -161,13 +163,13 @@ func notFound(c *gin.Context) {
 // auth, like v1's unknown paths: there is nothing there to protect.
 func (d *Dialect) handler(auth httpapi.Authenticator) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		defer d.recoverPanic(c)
+		defer d.kit.Recover(c)
 		op, id := operationOf(c)
 		if op == opNone {
 			notFound(c)
 			return
 		}
-		account, ok := d.account(c, auth)
+		account, ok := d.kit.Account(c, auth)
 		if !ok {
 			return
 		}
@@ -179,38 +181,13 @@ func (d *Dialect) handler(auth httpapi.Authenticator) gin.HandlerFunc {
 	}
 }
 
-// account is the account the request acts as; false once it has answered the refusal.
-func (d *Dialect) account(c *gin.Context, auth httpapi.Authenticator) (string, bool) {
-	if d.anonymous != "" {
-		return d.anonymous, true
-	}
-	id, err := auth.Authenticate(c.Request)
-	switch {
-	case errors.Is(err, httpapi.ErrUnauthorized):
-		c.Header("WWW-Authenticate", `Basic realm="smsgw"`)
-		refuse(c, http.StatusUnauthorized, textUnauth)
-		return "", false
-	case err != nil:
-		// The store cannot answer; v1 says 503, but this dialect knows only 500.
-		d.fail(c, "authenticate", err)
-		return "", false
-	}
-	return id, true
-}
-
 // send is POST /sms. The body is parsed before any field is checked: §8.2 lists "malformed
 // JSON" after the field checks, but the fields of a body that does not parse cannot be
 // checked, so a malformed body answers its reason and the listed order holds among the
 // checks of a body that parses.
 func (d *Dialect) send(c *gin.Context, account string) {
-	body, err := readBody(c.Request)
-	var big *http.MaxBytesError
-	switch {
-	case errors.As(err, &big):
-		refuse(c, http.StatusRequestEntityTooLarge, textTooLarge)
-		return
-	case err != nil:
-		d.fail(c, "read body", err)
+	body, ok := d.kit.Body(c)
+	if !ok {
 		return
 	}
 	req, err := decode(body)
@@ -232,17 +209,10 @@ func (d *Dialect) send(c *gin.Context, account string) {
 	case err != nil:
 		// Includes a *message.FieldError: the values passed this dialect's rules, so the
 		// core refusing one is a bug to see in the log, not the client's fault.
-		d.fail(c, "send", err)
+		d.kit.Fail(c, "send", err)
 	default:
 		c.JSON(http.StatusAccepted, acceptedReply{ID: m.ID})
 	}
-}
-
-func readBody(r *http.Request) ([]byte, error) {
-	if r.Body == nil {
-		return nil, nil
-	}
-	return io.ReadAll(r.Body)
 }
 
 // status is GET /sms/{id}. An id that cannot be one of the gateway's (too long, or not
@@ -258,7 +228,7 @@ func (d *Dialect) status(c *gin.Context, account, id string) {
 	case errors.Is(err, ports.ErrNotFound):
 		c.JSON(http.StatusOK, statusReply{Status: statusNotFound})
 	case err != nil:
-		d.fail(c, "get", err)
+		d.kit.Fail(c, "get", err)
 	default:
 		c.JSON(http.StatusOK, statusReply{Status: legacyStatus(m)})
 	}
@@ -293,30 +263,4 @@ func legacyStatus(m message.Message) string {
 		return statusFailed
 	}
 	return statusNotFound
-}
-
-// fail logs err with the request id and answers 500 "unknown failure", never err's text.
-func (d *Dialect) fail(c *gin.Context, op string, err error) {
-	d.log.Error("fastsmsing request failed", "op", op, "request_id", c.Writer.Header().Get("X-Request-Id"),
-		"method", c.Request.Method, "route", c.FullPath(), "error", err)
-	refuse(c, http.StatusInternalServerError, unknownFailure)
-}
-
-// recoverPanic answers a panic in the handler as 500 "unknown failure" (the shared
-// recovery would answer in v1's shape); http.ErrAbortHandler keeps its meaning.
-func (d *Dialect) recoverPanic(c *gin.Context) {
-	p := recover()
-	if p == nil {
-		return
-	}
-	if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
-		panic(p)
-	}
-	d.log.Error("panic in fastsmsing handler", "request_id", c.Writer.Header().Get("X-Request-Id"),
-		"method", c.Request.Method, "route", c.FullPath(), "panic", p, "stack", string(debug.Stack()))
-	if c.Writer.Written() {
-		c.Abort()
-		return
-	}
-	refuse(c, http.StatusInternalServerError, unknownFailure)
 }

@@ -2,42 +2,27 @@ package fastsmsing
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"go.uber.org/goleak"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/smsgw/smsgw/adapters/httpapi"
+	"github.com/smsgw/smsgw/adapters/httpapi/compat/compattest"
 	"github.com/smsgw/smsgw/core/gateway"
 	"github.com/smsgw/smsgw/core/message"
 	"github.com/smsgw/smsgw/ports"
 )
 
-const (
-	testUser = "alice"
-	testPass = "correct horse"
-)
-
-var testHash string
-
 func TestMain(m *testing.M) {
-	h, err := bcrypt.GenerateFromPassword([]byte(testPass), bcrypt.MinCost)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testHash = string(h)
 	goleak.VerifyTestMain(m)
 }
 
@@ -47,8 +32,8 @@ type env struct {
 	t        *testing.T
 	h        http.Handler
 	core     *fakeCore
-	accounts *fakeAccounts
-	logs     *syncBuffer
+	accounts *compattest.Accounts
+	logs     *compattest.SyncBuffer
 }
 
 // newEnv serves the dialect (sender DefaultFrom) on the real v1 engine: shared middleware,
@@ -60,7 +45,7 @@ func newEnv(t *testing.T, anonymous string) *env {
 
 func newEnvFrom(t *testing.T, from, anonymous string) *env {
 	t.Helper()
-	e := &env{t: t, core: &fakeCore{}, accounts: &fakeAccounts{hash: testHash}, logs: &syncBuffer{}}
+	e := &env{t: t, core: &fakeCore{}, accounts: compattest.NewAccounts(), logs: &compattest.SyncBuffer{}}
 	log := hclog.New(&hclog.LoggerOptions{Output: e.logs, Level: hclog.Debug, JSONFormat: true})
 	e.h = httpapi.New(httpapi.Options{
 		Accounts: e.accounts, Logger: log,
@@ -69,15 +54,7 @@ func newEnvFrom(t *testing.T, from, anonymous string) *env {
 	return e
 }
 
-type req struct {
-	method     string // default POST
-	path       string
-	body       string
-	bodyReader io.Reader // instead of body; sent without Content-Length (chunked)
-	user, pass string    // default testUser/testPass
-	noAuth     bool
-	authHeader string // instead of user and pass
-}
+type req = compattest.Request
 
 type resp struct {
 	t   *testing.T
@@ -89,28 +66,7 @@ type resp struct {
 // do serves r on h and holds the answer to the dialect's shapes and to openapi.yaml.
 func do(t *testing.T, h http.Handler, r req) *resp {
 	t.Helper()
-	if r.method == "" {
-		r.method = http.MethodPost
-	}
-	body := r.bodyReader
-	if body == nil {
-		body = strings.NewReader(r.body)
-	}
-	hr := httptest.NewRequest(r.method, r.path, body)
-	if r.bodyReader != nil {
-		hr.ContentLength = -1
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	switch {
-	case r.authHeader != "":
-		hr.Header.Set("Authorization", r.authHeader)
-	case !r.noAuth:
-		user, pass := r.user, r.pass
-		if user == "" {
-			user, pass = testUser, testPass
-		}
-		hr.SetBasicAuth(user, pass)
-	}
+	hr := r.HTTP()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, hr)
 	out := checkShape(t, rec)
@@ -206,10 +162,10 @@ func TestSendOnBothPaths(t *testing.T) {
 			t.Run(fmt.Sprintf("%s from %q", p, from), func(t *testing.T) {
 				t.Parallel()
 				e := newEnvFrom(t, from, "")
-				e.do(req{path: p, body: body("0044770090012", "hi <&> ü")}).is(202, "m1")
+				e.do(req{Path: p, Body: body("0044770090012", "hi <&> ü")}).is(202, "m1")
 				sends, gets := e.core.calls()
 				want := gateway.SendCommand{
-					AccountID: testUser, From: DefaultFrom, To: "0044770090012", Text: "hi <&> ü",
+					AccountID: compattest.User, From: DefaultFrom, To: "0044770090012", Text: "hi <&> ü",
 					Verbatim: true, Unlimited: true,
 				}
 				if from != "" {
@@ -240,7 +196,7 @@ func runSendCases(t *testing.T, cases []sendCase) {
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
 					e := newEnv(t, "")
-					r := e.do(req{path: path, body: c.body})
+					r := e.do(req{Path: path, Body: c.body})
 					if c.want != "" {
 						r.is(400, c.want)
 						e.noCoreCalls()
@@ -350,10 +306,10 @@ func TestStatus(t *testing.T) {
 	var cases []statusCase
 	for st, want := range statuses {
 		id := "out-" + string(st)
-		msgs[id] = message.Message{ID: id, AccountID: testUser, Direction: message.Outbound, Status: st}
+		msgs[id] = message.Message{ID: id, AccountID: compattest.User, Direction: message.Outbound, Status: st}
 		cases = append(cases, statusCase{id, want, true})
 	}
-	msgs["in-1"] = message.Message{ID: "in-1", AccountID: testUser, Direction: message.Inbound, Status: message.StatusReceived}
+	msgs["in-1"] = message.Message{ID: "in-1", AccountID: compattest.User, Direction: message.Inbound, Status: message.StatusReceived}
 	msgs["bobs"] = message.Message{ID: "bobs", AccountID: "bob", Direction: message.Outbound, Status: message.StatusDelivered}
 	cases = append(cases,
 		statusCase{"in-1", "NOT_FOUND", true},                                 // inbound: not an SMS this dialect sent
@@ -373,13 +329,13 @@ func TestStatus(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, "")
 			e.core.msgs = msgs
-			e.do(req{method: http.MethodGet, path: "/sms/" + pathEscape(c.id)}).is(200, c.want)
+			e.do(req{Method: http.MethodGet, Path: "/sms/" + pathEscape(c.id)}).is(200, c.want)
 			sends, gets := e.core.calls()
 			switch {
 			case len(sends) != 0:
 				t.Errorf("sends %+v", sends)
-			case c.asksCore && (len(gets) != 1 || gets[0] != getCall{testUser, c.id}):
-				t.Errorf("gets %+v, want one of %q as %s", gets, c.id, testUser)
+			case c.asksCore && (len(gets) != 1 || gets[0] != getCall{compattest.User, c.id}):
+				t.Errorf("gets %+v, want one of %q as %s", gets, c.id, compattest.User)
 			case !c.asksCore && len(gets) != 0:
 				t.Errorf("a malformed id reached the core: %+v", gets)
 			}
@@ -426,9 +382,9 @@ func TestOtherRoutesAreNotFound(t *testing.T) {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
 			t.Parallel()
 			for _, r := range []req{
-				{method: c.method, path: c.path, body: valid},
-				{method: c.method, path: c.path, body: valid, noAuth: true}, // no route, nothing to guard
-				{method: c.method, path: c.path, body: `{`, user: "mallory", pass: "x"},
+				{Method: c.method, Path: c.path, Body: valid},
+				{Method: c.method, Path: c.path, Body: valid, NoAuth: true}, // no route, nothing to guard
+				{Method: c.method, Path: c.path, Body: `{`, User: "mallory", Pass: "x"},
 			} {
 				e := newEnv(t, "")
 				e.do(r).is(404, "not found").header("WWW-Authenticate", "")
@@ -440,29 +396,19 @@ func TestOtherRoutesAreNotFound(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	t.Parallel()
-	bad := []struct {
-		name string
-		r    req
-	}{
-		{"no credentials", req{noAuth: true}},
-		{"wrong password", req{user: testUser, pass: "wrong"}},
-		{"unknown user", req{user: "mallory", pass: testPass}},
-		{"empty user", req{authHeader: "Basic " + base64.StdEncoding.EncodeToString([]byte(":"+testPass))}},
-		{"not Basic", req{authHeader: "Bearer " + testPass}},
-		{"malformed Basic", req{authHeader: "Basic !!!"}},
-	}
+	bad := compattest.BadCredentials()
 	ops := []req{
-		{path: "/sms", body: valid},
-		{path: "/sms/", body: `[]`}, // 401 before the body is looked at
-		{method: http.MethodGet, path: "/sms/m1"},
+		{Path: "/sms", Body: valid},
+		{Path: "/sms/", Body: `[]`}, // 401 before the body is looked at
+		{Method: http.MethodGet, Path: "/sms/m1"},
 	}
 	for _, op := range ops {
 		for _, c := range bad {
-			t.Run(op.method+" "+op.path+" "+c.name, func(t *testing.T) {
+			t.Run(op.Method+" "+op.Path+" "+c.Name, func(t *testing.T) {
 				t.Parallel()
 				e := newEnv(t, "")
-				r := c.r
-				r.method, r.path, r.body = op.method, op.path, op.body
+				r := c.Req
+				r.Method, r.Path, r.Body = op.Method, op.Path, op.Body
 				e.do(r).is(401, "unauthorized").header("WWW-Authenticate", `Basic realm="smsgw"`)
 				e.noCoreCalls()
 			})
@@ -472,7 +418,7 @@ func TestAuth(t *testing.T) {
 		t.Parallel()
 		for _, op := range ops {
 			e := newEnv(t, "")
-			e.accounts.err = fmt.Errorf("ping 10.0.0.7: %w", ports.ErrUnavailable)
+			e.accounts.SetErr(fmt.Errorf("ping 10.0.0.7: %w", ports.ErrUnavailable))
 			e.do(op).is(500, unknownFailure).header("WWW-Authenticate", "").notLeaking("10.0.0.7")
 			e.logged("10.0.0.7")
 			e.noCoreCalls()
@@ -483,17 +429,17 @@ func TestAuth(t *testing.T) {
 func TestAnonymousAccount(t *testing.T) {
 	t.Parallel()
 	for _, creds := range []req{
-		{noAuth: true},
-		{user: "mallory", pass: "whatever"}, // credentials are ignored, not checked
+		{NoAuth: true},
+		{User: "mallory", Pass: "whatever"}, // credentials are ignored, not checked
 		{},
 	} {
 		e := newEnv(t, "legacy")
-		e.accounts.err = errors.New("the store is never asked")
+		e.accounts.SetErr(errors.New("the store is never asked"))
 		e.core.msgs = map[string]message.Message{"m1": {ID: "m1", AccountID: "legacy", Direction: message.Outbound, Status: message.StatusSent}}
 		r := creds
-		r.path, r.body = "/sms", valid
+		r.Path, r.Body = "/sms", valid
 		e.do(r).is(202, "m1")
-		r.method, r.path, r.body = http.MethodGet, "/sms/m1", ""
+		r.Method, r.Path, r.Body = http.MethodGet, "/sms/m1", ""
 		e.do(r).is(200, "CONFIRMED")
 		sends, gets := e.core.calls()
 		if len(sends) != 1 || sends[0].AccountID != "legacy" || len(gets) != 1 || gets[0].account != "legacy" {
@@ -502,7 +448,7 @@ func TestAnonymousAccount(t *testing.T) {
 	}
 	// The checks still apply.
 	e := newEnv(t, "legacy")
-	e.do(req{path: "/sms/", noAuth: true, body: `{}`}).is(400, textEmptyMessage)
+	e.do(req{Path: "/sms/", NoAuth: true, Body: `{}`}).is(400, textEmptyMessage)
 	e.noCoreCalls()
 }
 
@@ -529,7 +475,7 @@ func TestSendRefusals(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, "")
 			e.core.sendErr = c.err
-			e.do(req{path: "/sms", body: valid}).is(c.status, c.text).notLeaking("10.0.0.7").header("Retry-After", "")
+			e.do(req{Path: "/sms", Body: valid}).is(c.status, c.text).notLeaking("10.0.0.7").header("Retry-After", "")
 			if c.logged != "" {
 				e.logged(c.logged)
 			}
@@ -541,13 +487,13 @@ func TestStatusFailure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "")
 	e.core.getErr = fmt.Errorf("select message: disk on fire at /var/lib/smsgw: %w", ports.ErrUnavailable)
-	e.do(req{method: http.MethodGet, path: "/sms/m1"}).is(500, unknownFailure).notLeaking("disk")
+	e.do(req{Method: http.MethodGet, Path: "/sms/m1"}).is(500, unknownFailure).notLeaking("disk")
 	e.logged("disk on fire")
 }
 
 func TestPanicIsUnknownFailure(t *testing.T) {
 	t.Parallel()
-	for _, r := range []req{{path: "/sms", body: valid}, {method: http.MethodGet, path: "/sms/m1"}} {
+	for _, r := range []req{{Path: "/sms", Body: valid}, {Method: http.MethodGet, Path: "/sms/m1"}} {
 		e := newEnv(t, "")
 		e.core.panicV = "boom in core"
 		e.do(r).is(500, unknownFailure)
@@ -563,9 +509,9 @@ func TestBodyTooLarge(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, "")
 			// Declared Content-Length: refused by the shared limit before the handler runs.
-			e.do(req{path: p, body: big}).is(413, textTooLarge)
+			e.do(req{Path: p, Body: big}).is(413, textTooLarge)
 			// Chunked: refused while the handler reads.
-			e.do(req{path: p, bodyReader: io.MultiReader(strings.NewReader(big))}).is(413, textTooLarge)
+			e.do(req{Path: p, BodyReader: io.MultiReader(strings.NewReader(big))}).is(413, textTooLarge)
 			e.noCoreCalls()
 			// At the limit it is read (and here valid).
 			atLimit := `{"PhoneNumber": "1", "Content": "hi", "pad": "`
@@ -573,21 +519,21 @@ func TestBodyTooLarge(t *testing.T) {
 			if len(atLimit) != httpapi.MaxBodyBytes {
 				t.Fatal(len(atLimit))
 			}
-			e.do(req{path: p, bodyReader: bytes.NewReader([]byte(atLimit))}).is(202, "m1")
+			e.do(req{Path: p, BodyReader: bytes.NewReader([]byte(atLimit))}).is(202, "m1")
 		})
 	}
 	t.Run("status", func(t *testing.T) {
 		t.Parallel()
 		// GET bodies are limited too (and otherwise ignored).
 		e := newEnv(t, "")
-		e.do(req{method: http.MethodGet, path: "/sms/m1", body: big}).is(413, textTooLarge)
+		e.do(req{Method: http.MethodGet, Path: "/sms/m1", Body: big}).is(413, textTooLarge)
 		e.noCoreCalls()
 	})
 	t.Run("no route", func(t *testing.T) {
 		t.Parallel()
 		// Not an operation of the dialect: 404, whatever the body.
 		e := newEnv(t, "")
-		e.do(req{method: http.MethodPut, path: "/sms/x", body: big}).is(404, "not found")
+		e.do(req{Method: http.MethodPut, Path: "/sms/x", Body: big}).is(404, "not found")
 		e.noCoreCalls()
 	})
 }

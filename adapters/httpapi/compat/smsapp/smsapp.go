@@ -6,9 +6,7 @@ package smsapp
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -45,9 +43,8 @@ const (
 
 // Dialect serves the smsapp routes; build it with New.
 type Dialect struct {
-	core      Core
-	log       hclog.Logger
-	anonymous string
+	core Core
+	kit  httpapi.DialectKit
 }
 
 var _ httpapi.Dialect = (*Dialect)(nil)
@@ -59,7 +56,12 @@ func New(core Core, log hclog.Logger, anonymousAccount string) *Dialect {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Dialect{core: core, log: log, anonymous: anonymousAccount}
+	return &Dialect{core: core, kit: httpapi.DialectKit{
+		Name: "smsapp", Log: log, Anonymous: anonymousAccount,
+		Unauthorized: func(c *gin.Context) { refuse(c, http.StatusUnauthorized, textUnauth) },
+		TooLarge:     func(c *gin.Context) { refuse(c, http.StatusRequestEntityTooLarge, textTooLarge) },
+		Failure:      func(c *gin.Context) { refuse(c, http.StatusInternalServerError, unknownFailure) },
+	}}
 }
 
 // Mount implements httpapi.Dialect. Every method is routed here, so that a wrong one is
@@ -104,24 +106,18 @@ func refuse(c *gin.Context, status int, text string) {
 // the account and the valid request. Nothing reaches the core before all of them pass.
 func (d *Dialect) handler(auth httpapi.Authenticator, do func(*gin.Context, string, request)) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		defer d.recoverPanic(c)
+		defer d.kit.Recover(c)
 		if c.Request.Method != http.MethodPost {
 			c.Header("Allow", http.MethodPost)
 			refuse(c, http.StatusMethodNotAllowed, textMethod)
 			return
 		}
-		account, ok := d.account(c, auth)
+		account, ok := d.kit.Account(c, auth)
 		if !ok {
 			return
 		}
-		body, err := readBody(c.Request)
-		var big *http.MaxBytesError
-		switch {
-		case errors.As(err, &big):
-			refuse(c, http.StatusRequestEntityTooLarge, textTooLarge)
-			return
-		case err != nil:
-			d.fail(c, "read body", err)
+		body, ok := d.kit.Body(c)
+		if !ok {
 			return
 		}
 		req, err := decode(body)
@@ -133,38 +129,12 @@ func (d *Dialect) handler(auth httpapi.Authenticator, do func(*gin.Context, stri
 	}
 }
 
-// account is the account the request acts as; false once it has answered the refusal.
-func (d *Dialect) account(c *gin.Context, auth httpapi.Authenticator) (string, bool) {
-	if d.anonymous != "" {
-		return d.anonymous, true
-	}
-	id, err := auth.Authenticate(c.Request)
-	switch {
-	case errors.Is(err, httpapi.ErrUnauthorized):
-		c.Header("WWW-Authenticate", `Basic realm="smsgw"`)
-		refuse(c, http.StatusUnauthorized, textUnauth)
-		return "", false
-	case err != nil:
-		// The store cannot answer; v1 says 503, but this dialect knows only 500.
-		d.fail(c, "authenticate", err)
-		return "", false
-	}
-	return id, true
-}
-
-func readBody(r *http.Request) ([]byte, error) {
-	if r.Body == nil {
-		return nil, nil
-	}
-	return io.ReadAll(r.Body)
-}
-
 func (d *Dialect) inbound(c *gin.Context, account string, req request) {
 	_, err := d.core.Receive(c.Request.Context(), gateway.ReceiveCommand{
 		AccountID: account, From: req.From, To: req.To, Text: req.Text, Keywords: gateway.LegacyStop,
 	})
 	if err != nil {
-		d.fail(c, "receive", err)
+		d.kit.Fail(c, "receive", err)
 		return
 	}
 	answer(c, http.StatusOK, inboundOK)
@@ -185,34 +155,8 @@ func (d *Dialect) outbound(c *gin.Context, account string, req request) {
 	case err != nil:
 		// Includes a *message.FieldError: the values passed this dialect's rules, so the
 		// core refusing one is a bug to see in the log, not the client's fault.
-		d.fail(c, "send", err)
+		d.kit.Fail(c, "send", err)
 	default:
 		answer(c, http.StatusOK, outboundOK)
 	}
-}
-
-// fail logs err with the request id and answers 500 "unknown failure", never err's text.
-func (d *Dialect) fail(c *gin.Context, op string, err error) {
-	d.log.Error("smsapp request failed", "op", op, "request_id", c.Writer.Header().Get("X-Request-Id"),
-		"method", c.Request.Method, "route", c.FullPath(), "error", err)
-	refuse(c, http.StatusInternalServerError, unknownFailure)
-}
-
-// recoverPanic answers a panic in the handler as 500 "unknown failure" (the shared
-// recovery would answer in v1's shape); http.ErrAbortHandler keeps its meaning.
-func (d *Dialect) recoverPanic(c *gin.Context) {
-	p := recover()
-	if p == nil {
-		return
-	}
-	if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
-		panic(p)
-	}
-	d.log.Error("panic in smsapp handler", "request_id", c.Writer.Header().Get("X-Request-Id"),
-		"method", c.Request.Method, "route", c.FullPath(), "panic", p, "stack", string(debug.Stack()))
-	if c.Writer.Written() {
-		c.Abort()
-		return
-	}
-	refuse(c, http.StatusInternalServerError, unknownFailure)
 }

@@ -2,42 +2,27 @@ package smsapp
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"go.uber.org/goleak"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/smsgw/smsgw/adapters/httpapi"
+	"github.com/smsgw/smsgw/adapters/httpapi/compat/compattest"
 	"github.com/smsgw/smsgw/core/gateway"
 	"github.com/smsgw/smsgw/core/message"
 	"github.com/smsgw/smsgw/ports"
 )
 
-const (
-	testUser = "alice"
-	testPass = "correct horse"
-)
-
-var testHash string
-
 func TestMain(m *testing.M) {
-	h, err := bcrypt.GenerateFromPassword([]byte(testPass), bcrypt.MinCost)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testHash = string(h)
 	goleak.VerifyTestMain(m)
 }
 
@@ -51,14 +36,14 @@ type env struct {
 	t        *testing.T
 	h        http.Handler
 	core     *fakeCore
-	accounts *fakeAccounts
-	logs     *syncBuffer
+	accounts *compattest.Accounts
+	logs     *compattest.SyncBuffer
 }
 
 // newEnv serves the dialect on the real v1 engine (shared middleware, real authenticator).
 func newEnv(t *testing.T, anonymous string) *env {
 	t.Helper()
-	e := &env{t: t, core: &fakeCore{}, accounts: &fakeAccounts{hash: testHash}, logs: &syncBuffer{}}
+	e := &env{t: t, core: &fakeCore{}, accounts: compattest.NewAccounts(), logs: &compattest.SyncBuffer{}}
 	log := hclog.New(&hclog.LoggerOptions{Output: e.logs, Level: hclog.Debug, JSONFormat: true})
 	e.h = httpapi.New(httpapi.Options{
 		Accounts: e.accounts, Logger: log,
@@ -67,15 +52,7 @@ func newEnv(t *testing.T, anonymous string) *env {
 	return e
 }
 
-type req struct {
-	method     string // default POST
-	path       string
-	body       string
-	bodyReader io.Reader // instead of body; sent without Content-Length (chunked)
-	user, pass string    // default testUser/testPass
-	noAuth     bool
-	authHeader string // instead of user and pass
-}
+type req = compattest.Request
 
 type resp struct {
 	t   *testing.T
@@ -86,33 +63,12 @@ type resp struct {
 
 func (e *env) do(r req) *resp {
 	e.t.Helper()
-	if r.method == "" {
-		r.method = http.MethodPost
-	}
-	body := r.bodyReader
-	if body == nil {
-		body = strings.NewReader(r.body)
-	}
-	hr := httptest.NewRequest(r.method, r.path, body)
-	if r.bodyReader != nil {
-		hr.ContentLength = -1
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	switch {
-	case r.authHeader != "":
-		hr.Header.Set("Authorization", r.authHeader)
-	case !r.noAuth:
-		user, pass := r.user, r.pass
-		if user == "" {
-			user, pass = testUser, testPass
-		}
-		hr.SetBasicAuth(user, pass)
-	}
+	hr := r.HTTP()
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, hr)
 	r2 := checkShape(e.t, rec)
-	if r.method == http.MethodPost {
-		checkSpec(e.t, r.path, rec)
+	if hr.Method == http.MethodPost {
+		checkSpec(e.t, r.Path, rec)
 	}
 	return r2
 }
@@ -205,7 +161,7 @@ func TestOKOnEveryPath(t *testing.T) {
 			if strings.HasPrefix(p, "/inbound") {
 				want = inboundOK
 			}
-			e.do(req{path: p, body: valid}).ok(200, want)
+			e.do(req{Path: p, Body: valid}).ok(200, want)
 			s, r := e.core.calls()
 			if len(s)+len(r) != 1 {
 				t.Fatalf("core calls: sends %d, receives %d", len(s), len(r))
@@ -282,7 +238,7 @@ func TestValidation(t *testing.T) {
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
 					e := newEnv(t, "")
-					r := e.do(req{path: path, body: c.body})
+					r := e.do(req{Path: path, Body: c.body})
 					if c.want != "" {
 						r.refused(400, c.want)
 						e.noCoreCalls()
@@ -302,9 +258,9 @@ func TestInboundPassesLegacyStopAndExactStrings(t *testing.T) {
 	for _, p := range inboundPaths {
 		for _, text := range []string{" STOP\n", "stop", "hello <&> ü"} {
 			e := newEnv(t, "")
-			e.do(req{path: p, body: body(" abc def ", "+44 7700 900", text)}).ok(200, inboundOK)
+			e.do(req{Path: p, Body: body(" abc def ", "+44 7700 900", text)}).ok(200, inboundOK)
 			sends, got := e.core.calls()
-			want := gateway.ReceiveCommand{AccountID: testUser, From: " abc def ", To: "+44 7700 900", Text: text, Keywords: gateway.LegacyStop}
+			want := gateway.ReceiveCommand{AccountID: compattest.User, From: " abc def ", To: "+44 7700 900", Text: text, Keywords: gateway.LegacyStop}
 			if len(sends) != 0 || len(got) != 1 || got[0] != want {
 				t.Fatalf("%s: receives %+v, want %+v (sends %+v)", p, got, want, sends)
 			}
@@ -316,9 +272,9 @@ func TestOutboundPassesVerbatim(t *testing.T) {
 	t.Parallel()
 	for _, p := range outboundPaths {
 		e := newEnv(t, "")
-		e.do(req{path: p, body: body("abcdef", "0044 7700 900", "STOP")}).ok(200, outboundOK)
+		e.do(req{Path: p, Body: body("abcdef", "0044 7700 900", "STOP")}).ok(200, outboundOK)
 		got, receives := e.core.calls()
-		want := gateway.SendCommand{AccountID: testUser, From: "abcdef", To: "0044 7700 900", Text: "STOP", Verbatim: true}
+		want := gateway.SendCommand{AccountID: compattest.User, From: "abcdef", To: "0044 7700 900", Text: "STOP", Verbatim: true}
 		if len(receives) != 0 || len(got) != 1 || fmt.Sprintf("%+v", got[0]) != fmt.Sprintf("%+v", want) {
 			t.Fatalf("%s: sends %+v, want %+v", p, got, want)
 		}
@@ -351,7 +307,7 @@ func TestOutboundRefusals(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, "")
 			e.core.err = c.err
-			r := e.do(req{path: "/outbound/sms", body: body("abcdef", "ghijkl", "hi")}).refused(c.status, c.text)
+			r := e.do(req{Path: "/outbound/sms", Body: body("abcdef", "ghijkl", "hi")}).refused(c.status, c.text)
 			r.header("Retry-After", c.retryAfter)
 			if strings.Contains(r.rec.Body.String(), "10.0.0.7") {
 				t.Errorf("internal error text leaked: %s", r.rec.Body)
@@ -367,7 +323,7 @@ func TestInboundFailure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "")
 	e.core.err = errors.New("disk on fire at /var/lib/smsgw")
-	r := e.do(req{path: "/inbound/sms", body: valid}).refused(500, unknownFailure)
+	r := e.do(req{Path: "/inbound/sms", Body: valid}).refused(500, unknownFailure)
 	if strings.Contains(r.rec.Body.String(), "disk") || !strings.Contains(e.logs.String(), "disk on fire") {
 		t.Errorf("body %s; log:\n%s", r.rec.Body, e.logs)
 	}
@@ -378,7 +334,7 @@ func TestPanicIsUnknownFailure(t *testing.T) {
 	for _, p := range []string{"/inbound/sms", "/outbound/sms/"} {
 		e := newEnv(t, "")
 		e.core.panicV = "boom in core"
-		e.do(req{path: p, body: valid}).refused(500, unknownFailure)
+		e.do(req{Path: p, Body: valid}).refused(500, unknownFailure)
 		if !strings.Contains(e.logs.String(), "boom in core") {
 			t.Errorf("panic not logged:\n%s", e.logs)
 		}
@@ -387,24 +343,14 @@ func TestPanicIsUnknownFailure(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	t.Parallel()
-	cases := []struct {
-		name string
-		r    req
-	}{
-		{"no credentials", req{noAuth: true}},
-		{"wrong password", req{user: testUser, pass: "wrong"}},
-		{"unknown user", req{user: "mallory", pass: testPass}},
-		{"empty user", req{authHeader: "Basic " + base64.StdEncoding.EncodeToString([]byte(":"+testPass))}},
-		{"not Basic", req{authHeader: "Bearer " + testPass}},
-		{"malformed Basic", req{authHeader: "Basic !!!"}},
-	}
+	cases := compattest.BadCredentials()
 	for _, p := range allPaths {
 		for _, c := range cases {
-			t.Run(p+" "+c.name, func(t *testing.T) {
+			t.Run(p+" "+c.Name, func(t *testing.T) {
 				t.Parallel()
 				e := newEnv(t, "")
-				r := c.r
-				r.path, r.body = p, valid
+				r := c.Req
+				r.Path, r.Body = p, valid
 				e.do(r).refused(401, "unauthorized").header("WWW-Authenticate", `Basic realm="smsgw"`)
 				e.noCoreCalls()
 			})
@@ -413,13 +359,13 @@ func TestAuth(t *testing.T) {
 	t.Run("invalid body still 401 first", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "")
-		e.do(req{path: "/outbound/sms", body: `[]`, noAuth: true}).refused(401, "unauthorized")
+		e.do(req{Path: "/outbound/sms", Body: `[]`, NoAuth: true}).refused(401, "unauthorized")
 	})
 	t.Run("store unavailable", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, "")
-		e.accounts.err = fmt.Errorf("ping 10.0.0.7: %w", ports.ErrUnavailable)
-		r := e.do(req{path: "/inbound/sms", body: valid}).refused(500, unknownFailure).header("WWW-Authenticate", "")
+		e.accounts.SetErr(fmt.Errorf("ping 10.0.0.7: %w", ports.ErrUnavailable))
+		r := e.do(req{Path: "/inbound/sms", Body: valid}).refused(500, unknownFailure).header("WWW-Authenticate", "")
 		if strings.Contains(r.rec.Body.String(), "10.0.0.7") || !strings.Contains(e.logs.String(), "10.0.0.7") {
 			t.Errorf("body %s; log:\n%s", r.rec.Body, e.logs)
 		}
@@ -430,15 +376,15 @@ func TestAuth(t *testing.T) {
 func TestAnonymousAccount(t *testing.T) {
 	t.Parallel()
 	for _, r := range []req{
-		{noAuth: true},
-		{user: "mallory", pass: "whatever"}, // credentials are ignored, not checked
+		{NoAuth: true},
+		{User: "mallory", Pass: "whatever"}, // credentials are ignored, not checked
 		{},
 	} {
 		e := newEnv(t, "legacy")
-		e.accounts.err = errors.New("the store is never asked")
-		r.path, r.body = "/outbound/sms", valid
+		e.accounts.SetErr(errors.New("the store is never asked"))
+		r.Path, r.Body = "/outbound/sms", valid
 		e.do(r).ok(200, outboundOK)
-		r.path = "/inbound/sms/"
+		r.Path = "/inbound/sms/"
 		e.do(r).ok(200, inboundOK)
 		sends, receives := e.core.calls()
 		if len(sends) != 1 || sends[0].AccountID != "legacy" || len(receives) != 1 || receives[0].AccountID != "legacy" {
@@ -447,7 +393,7 @@ func TestAnonymousAccount(t *testing.T) {
 	}
 	// Validation still applies.
 	e := newEnv(t, "legacy")
-	e.do(req{path: "/outbound/sms", noAuth: true, body: `{}`}).refused(400, "from is missing")
+	e.do(req{Path: "/outbound/sms", NoAuth: true, Body: `{}`}).refused(400, "from is missing")
 	e.noCoreCalls()
 }
 
@@ -456,7 +402,7 @@ func TestWrongMethod(t *testing.T) {
 	for _, p := range allPaths {
 		for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions} {
 			e := newEnv(t, "")
-			e.do(req{method: m, path: p, body: valid}).refused(405, textMethod).header("Allow", "POST")
+			e.do(req{Method: m, Path: p, Body: valid}).refused(405, textMethod).header("Allow", "POST")
 			e.noCoreCalls()
 		}
 	}
@@ -470,9 +416,9 @@ func TestBodyTooLarge(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, "")
 			// Declared Content-Length: refused by the shared limit before the handler runs.
-			e.do(req{path: p, body: big}).refused(413, textTooLarge)
+			e.do(req{Path: p, Body: big}).refused(413, textTooLarge)
 			// Chunked: refused while the handler reads.
-			e.do(req{path: p, bodyReader: io.MultiReader(strings.NewReader(big))}).refused(413, textTooLarge)
+			e.do(req{Path: p, BodyReader: io.MultiReader(strings.NewReader(big))}).refused(413, textTooLarge)
 			e.noCoreCalls()
 			// At the limit it is read (and here valid).
 			atLimit := `{"from": "abcdef", "to": "ghijkl", "text": "hi", "pad": "`
@@ -480,7 +426,7 @@ func TestBodyTooLarge(t *testing.T) {
 			if len(atLimit) != httpapi.MaxBodyBytes {
 				t.Fatal(len(atLimit))
 			}
-			e.do(req{path: p, bodyReader: bytes.NewReader([]byte(atLimit))}).rec.Result().Body.Close()
+			e.do(req{Path: p, BodyReader: bytes.NewReader([]byte(atLimit))}).rec.Result().Body.Close()
 			if s, r := e.core.calls(); len(s)+len(r) != 1 {
 				t.Errorf("a body of exactly MaxBodyBytes was not served")
 			}

@@ -1,62 +1,23 @@
 package smsapp
 
 import (
-	"encoding/json"
 	"net/http/httptest"
 	"strconv"
-	"sync"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/gin-gonic/gin"
 
-	"github.com/smsgw/smsgw/adapters/httpapi"
+	"github.com/smsgw/smsgw/adapters/httpapi/compat/compattest"
 )
-
-var (
-	specOnce sync.Once
-	spec     *openapi3.T
-	specErr  error
-)
-
-// loadSpec loads and validates the served OpenAPI document, which describes this dialect.
-func loadSpec(t *testing.T) *openapi3.T {
-	t.Helper()
-	specOnce.Do(func() {
-		loader := openapi3.NewLoader()
-		if spec, specErr = loader.LoadFromData(httpapi.OpenAPISpec()); specErr == nil {
-			specErr = spec.Validate(loader.Context)
-		}
-	})
-	if specErr != nil {
-		t.Fatalf("openapi.yaml: %v", specErr)
-	}
-	return spec
-}
 
 // checkSpec holds a POST answer to the operation openapi.yaml describes for its path.
 func checkSpec(t *testing.T, path string, rec *httptest.ResponseRecorder) {
 	t.Helper()
-	item := loadSpec(t).Paths.Value(path)
+	item := compattest.Spec(t).Paths.Value(path)
 	if item == nil || item.Post == nil {
 		t.Fatalf("POST %s is not in openapi.yaml", path)
 	}
-	ref := item.Post.Responses.Status(rec.Code)
-	if ref == nil || ref.Value == nil {
-		t.Fatalf("POST %s: status %d is not documented", path, rec.Code)
-	}
-	var v any
-	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
-		t.Fatal(err)
-	}
-	if err := ref.Value.Content.Get("application/json").Schema.Value.VisitJSON(v); err != nil {
-		t.Errorf("POST %s %d: body %s does not match openapi.yaml: %v", path, rec.Code, rec.Body, err)
-	}
-	for name, h := range ref.Value.Headers {
-		if rec.Header().Get(name) == "" && h.Value.Required {
-			t.Errorf("POST %s %d: no %s", path, rec.Code, name)
-		}
-	}
+	compattest.CheckAnswer(t, "POST "+path, item.Post, rec)
 }
 
 func TestSpecDescribesTheRoutes(t *testing.T) {
@@ -70,7 +31,7 @@ func TestSpecDescribesTheRoutes(t *testing.T) {
 		}
 	}
 	described := map[string]bool{}
-	for path, item := range loadSpec(t).Paths.Map() {
+	for path, item := range compattest.Spec(t).Paths.Map() {
 		for method, op := range item.Operations() {
 			if op.Extensions["x-dialect"] == "smsapp" {
 				if method != "POST" {
@@ -96,7 +57,7 @@ func TestSpecDescribesTheRoutes(t *testing.T) {
 	// Every status the dialect answers is documented on each operation it can occur on.
 	for _, p := range allPaths {
 		for _, code := range []int{200, 400, 401, 405, 413, 500} {
-			if loadSpec(t).Paths.Value(p).Post.Responses.Status(code) == nil {
+			if compattest.Spec(t).Paths.Value(p).Post.Responses.Status(code) == nil {
 				t.Errorf("POST %s: %s undocumented", p, strconv.Itoa(code))
 			}
 		}
