@@ -2,17 +2,12 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/smsgw/smsgw/integration-tests/harness"
 	"github.com/smsgw/smsgw/integration-tests/providersim"
@@ -51,24 +46,8 @@ func benchFastSMS(ctx context.Context, bins harness.Binaries, dir, dbURL string,
 		sim.Close()
 		srv.Close()
 	}()
-	addr, err := harness.FreeAddr()
-	if err != nil {
-		return nil, err
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte("bench"), bcrypt.MinCost)
-	if err != nil {
-		return nil, err
-	}
 	name := fmt.Sprintf("fastsms-%d", maxSize)
-	cfg := fmt.Sprintf(`listen = %q
-plugin_dir = %q
-log_level = "warn"
-storage {
-  driver = "postgres"
-  dsn = %q
-  max_open_conns = %d
-}
-provider "fastsms" {
+	provider := fmt.Sprintf(`provider "fastsms" {
   plugin = "smsgw-provider-fastsmsing"
   sha256 = %q
   config = {
@@ -81,53 +60,8 @@ provider "fastsms" {
     max_size = %d
   }
 }
-account "bench" {
-  password_bcrypt = %q
-}
-limits {
-  per_sender = 0
-}
-`, addr, bins.PluginDir, dbURL, o.pool(), bins.FastSMSingSHA, srv.URL, apiKey, fastsmsPlugin,
-		filepath.Join(dir, name+"-cursor.json"), maxSize, hash)
-	cfgPath := filepath.Join(dir, "bench-"+name+".hcl")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return nil, err
-	}
-	g, err := harness.StartGateway(ctx, bins.Gateway, cfgPath, addr, filepath.Join(dir, "gateway-"+name+".log"))
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = g.Stop(30 * time.Second) }()
-
-	db, err := sql.Open("postgres", dbURL)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	if err := settle(ctx, db); err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	res := load(ctx, g.URL+"/v1/messages", "bench", "bench", o.clients, o.warmup, o.duration, http.StatusAccepted)
-	fmt.Fprintf(os.Stderr, "gateway (fastsmsing, batch.max_size %d): %d accepted (%.0f/s), %d non-2xx; waiting for delivery …\n", maxSize, res.accepted, res.rate(), res.errors)
-	waitCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	for {
-		var n int
-		if err := db.QueryRowContext(waitCtx, `SELECT count(*) FROM messages WHERE status = 'delivered'`).Scan(&n); err != nil {
-			return nil, fmt.Errorf("count delivered: %w", err)
-		}
-		if n >= res.sent {
-			res.delivered, res.deliveredIn = n, time.Since(start)
-			break
-		}
-		select {
-		case <-waitCtx.Done():
-			return nil, fmt.Errorf("%d of %d accepted messages delivered within 5 minutes", n, res.sent)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	res.rssKiB, res.peakKiB, err = harness.RSSKiB(g.Cmd.Process.Pid)
+`, bins.FastSMSingSHA, srv.URL, apiKey, fastsmsPlugin, filepath.Join(dir, name+"-cursor.json"), maxSize)
+	res, err := runGateway(ctx, bins, dir, dbURL, o, gatewayRun{name: name, provider: provider, policy: "limits {\n  per_sender = 0\n}\n"})
 	if err != nil {
 		return nil, err
 	}

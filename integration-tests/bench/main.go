@@ -403,6 +403,42 @@ func benchFloor(ctx context.Context, dbURL string, o options) (*result, error) {
 }
 
 func benchGateway(ctx context.Context, bins harness.Binaries, dir, dbURL string, o options, ph phase) (*result, error) {
+	provider := fmt.Sprintf(`provider "loopback" {
+  plugin = "smsgw-provider-loopback"
+  sha256 = %q
+}
+`, bins.LoopbackSHA)
+	return runGateway(ctx, bins, dir, dbURL, o, gatewayRun{name: ph.name, provider: provider, policy: ph.policy,
+		before: func(g *harness.Gateway, db *sql.DB) error {
+			if err := preload(ctx, harness.NewClient(g.URL, "bench", "bench"), ph.optOuts); err != nil {
+				return err
+			}
+			if ph.optOuts == 0 {
+				return nil
+			}
+			var n int
+			if err := db.QueryRowContext(ctx, `SELECT count(*) FROM opt_outs`).Scan(&n); err != nil {
+				return fmt.Errorf("count opt-outs: %w", err)
+			}
+			if n != ph.optOuts {
+				return fmt.Errorf("%d opt-outs stored, want %d", n, ph.optOuts)
+			}
+			return nil
+		}})
+}
+
+// gatewayRun is one gateway phase: its name (for files and logs), its provider block, the
+// policy blocks appended to the config, and what to do once it serves, before the load.
+type gatewayRun struct {
+	name, provider, policy string
+	before                 func(g *harness.Gateway, db *sql.DB) error
+}
+
+// runGateway starts a gateway on dbURL with the run's provider, runs the load against it,
+// waits until every accepted message is delivered and reads the gateway's memory.
+// delivered/s is every accepted message (warm-up included) over the time from the start of
+// the load to the last one's delivery.
+func runGateway(ctx context.Context, bins harness.Binaries, dir, dbURL string, o options, run gatewayRun) (*result, error) {
 	addr, err := harness.FreeAddr()
 	if err != nil {
 		return nil, err
@@ -419,51 +455,36 @@ storage {
   dsn = %q
   max_open_conns = %d
 }
-provider "loopback" {
-  plugin = "smsgw-provider-loopback"
-  sha256 = %q
-}
-account "bench" {
+%saccount "bench" {
   password_bcrypt = %q
 }
-%s`, addr, bins.PluginDir, dbURL, o.pool(), bins.LoopbackSHA, hash, ph.policy)
-	cfgPath := filepath.Join(dir, "bench-"+ph.name+".hcl")
+%s`, addr, bins.PluginDir, dbURL, o.pool(), run.provider, hash, run.policy)
+	cfgPath := filepath.Join(dir, "bench-"+run.name+".hcl")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
-	g, err := harness.StartGateway(ctx, bins.Gateway, cfgPath, addr, filepath.Join(dir, "gateway-"+ph.name+".log"))
+	g, err := harness.StartGateway(ctx, bins.Gateway, cfgPath, addr, filepath.Join(dir, "gateway-"+run.name+".log"))
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = g.Stop(30 * time.Second) }()
-	if err := preload(ctx, harness.NewClient(g.URL, "bench", "bench"), ph.optOuts); err != nil {
-		return nil, err
-	}
-
 	db, err := sql.Open("postgres", dbURL)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-
-	if ph.optOuts > 0 {
-		var n int
-		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM opt_outs`).Scan(&n); err != nil {
-			return nil, fmt.Errorf("count opt-outs: %w", err)
-		}
-		if n != ph.optOuts {
-			return nil, fmt.Errorf("%d opt-outs stored, want %d", n, ph.optOuts)
+	if run.before != nil {
+		if err := run.before(g, db); err != nil {
+			return nil, err
 		}
 	}
-
 	if err := settle(ctx, db); err != nil {
 		return nil, err
 	}
+
 	start := time.Now()
 	res := load(ctx, g.URL+"/v1/messages", "bench", "bench", o.clients, o.warmup, o.duration, http.StatusAccepted)
-	fmt.Fprintf(os.Stderr, "gateway (limits+opt-outs %s): %d accepted (%.0f/s), %d non-2xx; waiting for delivery …\n", ph.name, res.accepted, res.rate(), res.errors)
-	// Wait for the backlog to drain: delivered/s is every accepted message (warm-up
-	// included) over the time from the start of the load to the last one's delivery.
+	fmt.Fprintf(os.Stderr, "gateway (%s): %d accepted (%.0f/s), %d non-2xx; waiting for delivery …\n", run.name, res.accepted, res.rate(), res.errors)
 	waitCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	for {
@@ -477,12 +498,11 @@ account "bench" {
 		}
 		select {
 		case <-waitCtx.Done():
-			return nil, errors.New("accepted messages not all delivered within 5 minutes")
+			return nil, fmt.Errorf("%d of %d accepted messages delivered within 5 minutes", n, res.sent)
 		case <-time.After(100 * time.Millisecond): // the count is a scan: keep it off the deliveries' back
 		}
 	}
-	res.rssKiB, res.peakKiB, err = harness.RSSKiB(g.Cmd.Process.Pid)
-	if err != nil {
+	if res.rssKiB, res.peakKiB, err = harness.RSSKiB(g.Cmd.Process.Pid); err != nil {
 		return nil, err
 	}
 	return res, nil
