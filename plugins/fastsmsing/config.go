@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -33,38 +31,29 @@ const (
 // parseConfig validates raw completely; every problem is a *sdk.ConfigError naming the key.
 func parseConfig(raw json.RawMessage) (config, error) {
 	cfg := config{maxBatch: defaultMaxBatch, pollInterval: defaultPollInterval, timeout: defaultTimeout}
-	raw = bytes.TrimSpace(raw)
-	var fields map[string]json.RawMessage
-	if len(raw) > 0 && string(raw) != "null" {
-		if err := json.Unmarshal(raw, &fields); err != nil {
-			return config{}, &sdk.ConfigError{Field: "config", Message: "must be a JSON object"}
-		}
+	fields, err := sdk.ConfigFields(raw)
+	if err != nil {
+		return config{}, err
 	}
-	// Sorted, so the error for a config with several problems is always the same.
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		v := fields[k]
+	for _, f := range fields {
+		k := f.Key
 		var err error
 		switch k {
 		case "base_url":
-			cfg.baseURL, err = parseBaseURL(v)
+			cfg.baseURL, err = parseBaseURL(f)
 		case "api_key":
-			err = decodeField(k, v, &cfg.apiKey, "must be a string")
+			err = f.Decode(&cfg.apiKey, "must be a string")
 		case "max_batch":
-			err = decodeField(k, v, &cfg.maxBatch, "must be a whole number")
+			err = f.Decode(&cfg.maxBatch, "must be a whole number")
 			if err == nil && (cfg.maxBatch < 1 || cfg.maxBatch > maxMaxBatch) {
 				err = &sdk.ConfigError{Field: k, Message: fmt.Sprintf("must be 1..%d", maxMaxBatch)}
 			}
 		case "poll_interval":
-			cfg.pollInterval, err = parsePositiveDuration(k, v)
+			cfg.pollInterval, err = positiveDuration(f)
 		case "timeout":
-			cfg.timeout, err = parsePositiveDuration(k, v)
+			cfg.timeout, err = positiveDuration(f)
 		case "cursor_file":
-			err = decodeField(k, v, &cfg.cursorFile, "must be a file path")
+			err = f.Decode(&cfg.cursorFile, "must be a file path")
 		default:
 			err = &sdk.ConfigError{Field: k, Message: "unknown key"}
 		}
@@ -81,16 +70,9 @@ func parseConfig(raw json.RawMessage) (config, error) {
 	return cfg, nil
 }
 
-func decodeField(field string, v json.RawMessage, dst any, what string) error {
-	if err := json.Unmarshal(v, dst); err != nil {
-		return &sdk.ConfigError{Field: field, Message: what}
-	}
-	return nil
-}
-
-func parseBaseURL(v json.RawMessage) (string, error) {
+func parseBaseURL(f sdk.ConfigField) (string, error) {
 	var s string
-	if err := decodeField("base_url", v, &s, "must be a URL string"); err != nil {
+	if err := f.Decode(&s, "must be a URL string"); err != nil {
 		return "", err
 	}
 	u, err := url.Parse(s)
@@ -103,17 +85,10 @@ func parseBaseURL(v json.RawMessage) (string, error) {
 	return strings.TrimRight(s, "/"), nil
 }
 
-func parsePositiveDuration(field string, v json.RawMessage) (time.Duration, error) {
-	var s string
-	if err := decodeField(field, v, &s, `must be a duration string such as "2s"`); err != nil {
-		return 0, err
+func positiveDuration(f sdk.ConfigField) (time.Duration, error) {
+	d, err := f.Duration()
+	if err == nil && d == 0 {
+		err = &sdk.ConfigError{Field: f.Key, Message: "must be positive"}
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, &sdk.ConfigError{Field: field, Message: fmt.Sprintf(`%q is not a duration such as "2s"`, s)}
-	}
-	if d <= 0 {
-		return 0, &sdk.ConfigError{Field: field, Message: "must be positive"}
-	}
-	return d, nil
+	return d, err
 }

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -28,36 +26,25 @@ const defaultTimeout = 10 * time.Second
 // parseConfig validates raw completely; every problem is a *sdk.ConfigError naming the key.
 func parseConfig(raw json.RawMessage) (config, error) {
 	cfg := config{timeout: defaultTimeout}
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return cfg, nil
+	fields, err := sdk.ConfigFields(raw)
+	if err != nil {
+		return config{}, err
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return config{}, &sdk.ConfigError{Field: "config", Message: "must be a JSON object"}
-	}
-	// Sorted, so the error for a config with several problems is always the same.
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		v := fields[k]
+	for _, f := range fields {
 		var err error
-		switch k {
+		switch f.Key {
 		case "delivery_delay":
-			cfg.deliveryDelay, err = parseDuration(k, v)
+			cfg.deliveryDelay, err = f.Duration()
 		case "timeout":
-			cfg.timeout, err = parseDuration(k, v)
+			cfg.timeout, err = f.Duration()
 		case "fail_numbers":
-			cfg.failNumbers, err = parseFailNumbers(v)
+			cfg.failNumbers, err = parseFailNumbers(f)
 		case "traffic_file":
-			err = decodeField(k, v, &cfg.trafficFile, "must be a file path")
+			err = f.Decode(&cfg.trafficFile, "must be a file path")
 		case "subscribers":
-			cfg.subscribers, err = parseSubscribers(v)
+			cfg.subscribers, err = parseSubscribers(f)
 		default:
-			err = &sdk.ConfigError{Field: k, Message: "unknown key"}
+			err = &sdk.ConfigError{Field: f.Key, Message: "unknown key"}
 		}
 		if err != nil {
 			return config{}, err
@@ -66,31 +53,9 @@ func parseConfig(raw json.RawMessage) (config, error) {
 	return cfg, nil
 }
 
-func decodeField(field string, v json.RawMessage, dst any, what string) error {
-	if err := json.Unmarshal(v, dst); err != nil {
-		return &sdk.ConfigError{Field: field, Message: what}
-	}
-	return nil
-}
-
-func parseDuration(field string, v json.RawMessage) (time.Duration, error) {
-	var s string
-	if err := decodeField(field, v, &s, `must be a duration string such as "2s"`); err != nil {
-		return 0, err
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, &sdk.ConfigError{Field: field, Message: fmt.Sprintf(`%q is not a duration such as "2s"`, s)}
-	}
-	if d < 0 {
-		return 0, &sdk.ConfigError{Field: field, Message: "must not be negative"}
-	}
-	return d, nil
-}
-
-func parseFailNumbers(v json.RawMessage) ([]string, error) {
+func parseFailNumbers(f sdk.ConfigField) ([]string, error) {
 	var patterns []string
-	if err := decodeField("fail_numbers", v, &patterns, "must be a list of numbers or prefixes ending in *"); err != nil {
+	if err := f.Decode(&patterns, "must be a list of numbers or prefixes ending in *"); err != nil {
 		return nil, err
 	}
 	for i, p := range patterns {
@@ -105,9 +70,9 @@ func parseFailNumbers(v json.RawMessage) ([]string, error) {
 	return patterns, nil
 }
 
-func parseSubscribers(v json.RawMessage) (map[string]string, error) {
+func parseSubscribers(f sdk.ConfigField) (map[string]string, error) {
 	var subs map[string]string
-	if err := decodeField("subscribers", v, &subs, `must map numbers to reply texts, e.g. {"+15551234567": "hi"}`); err != nil {
+	if err := f.Decode(&subs, `must map numbers to reply texts, e.g. {"+15551234567": "hi"}`); err != nil {
 		return nil, err
 	}
 	for number, reply := range subs {
