@@ -122,16 +122,7 @@ func TestFastSMSBatches(t *testing.T) {
 		t.Fatalf("balance of an unknown provider: %d %v, want 404", code, err)
 	}
 
-	began := time.Now()
-	ids := sendMany(ctx, []*harness.Client{c}, n, 32, nil)
-	if len(ids) != n {
-		t.Fatalf("%d of %d sends accepted", len(ids), n)
-	}
-	final, err := c.WaitAllFinal(ctx, ids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	elapsed := time.Since(began)
+	ids, final, elapsed := sendAllFinal(ctx, t, c, n)
 	notDelivered := 0
 	for _, id := range ids {
 		if m := final[id]; m.Status != "delivered" || m.Provider != "fastsms" {

@@ -180,6 +180,23 @@ func history(m harness.Message) []string {
 
 // notDelivered returns the accepted ids that did not end delivered through fastsms, and
 // reports the first few.
+// sendAllFinal sends n messages with 32 concurrent clients, all of which must be accepted,
+// and waits until every one has a final status; it returns the ids, their final state and
+// how long it all took.
+func sendAllFinal(ctx context.Context, t *testing.T, c *harness.Client, n int) ([]string, map[string]harness.Message, time.Duration) {
+	t.Helper()
+	began := time.Now()
+	ids := sendMany(ctx, []*harness.Client{c}, n, 32, nil)
+	if len(ids) != n {
+		t.Fatalf("%d of %d sends accepted", len(ids), n)
+	}
+	final, err := c.WaitAllFinal(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids, final, time.Since(began)
+}
+
 func notDelivered(t *testing.T, ids []string, final map[string]harness.Message) []string {
 	t.Helper()
 	var bad []string
@@ -208,16 +225,7 @@ func TestFastSMSFailingBatches(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	began := time.Now()
-	ids := sendMany(ctx, []*harness.Client{c}, n, 32, nil)
-	if len(ids) != n {
-		t.Fatalf("%d of %d sends accepted", len(ids), n)
-	}
-	final, err := c.WaitAllFinal(ctx, ids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	elapsed := time.Since(began)
+	ids, final, elapsed := sendAllFinal(ctx, t, c, n)
 	bad := notDelivered(t, ids, final)
 	if len(bad) > 0 {
 		t.Errorf("%d of %d accepted messages not delivered", len(bad), n)
@@ -307,16 +315,7 @@ func TestFastSMSHangingBatches(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 
-			began := time.Now()
-			ids := sendMany(ctx, []*harness.Client{c}, n, 32, nil)
-			if len(ids) != n {
-				t.Fatalf("%d of %d sends accepted", len(ids), n)
-			}
-			final, err := c.WaitAllFinal(ctx, ids)
-			if err != nil {
-				t.Fatal(err)
-			}
-			elapsed := time.Since(began)
+			ids, final, elapsed := sendAllFinal(ctx, t, c, n)
 			bad := notDelivered(t, ids, final)
 
 			// A hung call's messages are usually delivered (the simulator reports them) before
@@ -344,7 +343,8 @@ func TestFastSMSHangingBatches(t *testing.T) {
 					return countEvents(m, ambiguousAttempt) >= want
 				})
 			}
-			if final, err = c.WaitAllFinal(ctx, ids); err != nil {
+			final, err := c.WaitAllFinal(ctx, ids)
+			if err != nil {
 				t.Fatal(err)
 			}
 			ambiguous := 0

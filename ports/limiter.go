@@ -20,7 +20,7 @@ type RateGrant struct {
 	// room); the rest are refused and not counted.
 	Admitted int
 	// RetryAfter, when some were refused, is how long until the oldest counted hit leaves the
-	// window.
+	// window, at most the window (ratelimit.Window.RetryAfter).
 	RetryAfter time.Duration
 }
 

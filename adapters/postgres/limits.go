@@ -74,7 +74,7 @@ func (t *tx) Hit(ctx context.Context, w ratelimit.Window, now time.Time, demands
 		r := rows[j]
 		grants[i].Admitted = r.Admitted
 		if r.Admitted < d.N && r.Oldest != nil {
-			grants[i].RetryAfter = r.Oldest.Sub(since)
+			grants[i].RetryAfter = w.RetryAfter(*r.Oldest, now)
 		}
 	}
 	return grants, nil

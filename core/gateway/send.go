@@ -280,13 +280,8 @@ func (g *Gateway) hitRateLimits(ctx context.Context, tx ports.Tx, as []admission
 		return fmt.Errorf("count %d sender(s) against the rate limit: %w", len(demands), err)
 	}
 	for j, gr := range grants {
-		// now was read before the store waited for the sender's row lock, so the log may
-		// hold hits of a concurrent transaction stamped later than now, and the store's
-		// RetryAfter then exceeds the window by that wait. Every counted hit was made at or
-		// before the answer, so the window itself is an upper bound that is never too early.
-		retry := min(gr.RetryAfter, w.Period)
 		for _, i := range members[j][gr.Admitted:] {
-			refusals[i] = &RateLimitedError{Sender: demands[j].Key, RetryAfter: retry}
+			refusals[i] = &RateLimitedError{Sender: demands[j].Key, RetryAfter: gr.RetryAfter}
 		}
 	}
 	return nil

@@ -42,9 +42,17 @@ func (w Window) Admit(hits []time.Time, now time.Time, n int) (kept []time.Time,
 		kept = append(kept, now)
 	}
 	if admitted < n && len(kept) > 0 {
-		retryAfter = kept[0].Sub(since)
+		retryAfter = w.RetryAfter(kept[0], now)
 	}
 	return kept, admitted, retryAfter
+}
+
+// RetryAfter is how long after now the hit at oldest leaves the window, at most Period: a
+// caller reads now before it waits for the key's lock, so the log may hold a concurrent
+// caller's hit stamped later than now; every counted hit was made before the answer, so the
+// window itself is a bound that is never too early.
+func (w Window) RetryAfter(oldest, now time.Time) time.Duration {
+	return max(0, min(oldest.Sub(w.Since(now)), w.Period))
 }
 
 // RetryAfterSeconds renders a wait as the whole seconds of a Retry-After header: rounded up,

@@ -26,6 +26,7 @@ func TestAdmit(t *testing.T) {
 		{"a hit exactly one period old has left", []time.Time{at(0), at(10 * time.Minute), at(20 * time.Minute)}, at(time.Hour), 1, 3, 1, 0},
 		{"a hit just inside still counts", []time.Time{at(0), at(10 * time.Minute), at(20 * time.Minute)}, at(time.Hour - time.Microsecond), 1, 3, 0, time.Microsecond},
 		{"old hits are dropped", []time.Time{at(-2 * time.Hour), at(-90 * time.Minute)}, t0, 1, 1, 1, 0},
+		{"a hit stamped after now (a racing caller) waits at most the window", []time.Time{at(0), at(10 * time.Minute), at(20 * time.Minute)}, at(-time.Second), 1, 3, 0, time.Hour},
 		{"zero demand only prunes", []time.Time{at(-2 * time.Hour), at(0)}, at(time.Minute), 0, 1, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
