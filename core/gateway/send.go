@@ -176,27 +176,8 @@ func (g *Gateway) admit(ctx context.Context, tx ports.Tx, as []admission) ([]err
 	if err := g.hitRateLimits(ctx, tx, as, refusals); err != nil {
 		return nil, err
 	}
-	var pairs []ports.OptOutPair
-	for i, a := range as {
-		if refusals[i] == nil && a.checkOptOut && !g.cfg.IgnoreOptOuts {
-			pairs = append(pairs, optOutPairs(a.m)...)
-		}
-	}
-	if len(pairs) > 0 {
-		blocked, err := tx.BlockedPairs(ctx, pairs, g.now())
-		if err != nil {
-			return nil, fmt.Errorf("check %d opt-out(s): %w", len(pairs), err)
-		}
-		for i, a := range as {
-			if refusals[i] != nil || !a.checkOptOut || g.cfg.IgnoreOptOuts {
-				continue
-			}
-			for _, p := range optOutPairs(a.m) {
-				if blocked[p] {
-					refusals[i] = ErrOptedOut
-				}
-			}
-		}
+	if err := g.checkOptOuts(ctx, tx, as, refusals); err != nil {
+		return nil, err
 	}
 	accepted := make([]message.Message, 0, len(as))
 	for i, a := range as {
@@ -228,6 +209,37 @@ func (g *Gateway) admit(ctx context.Context, tx ports.Tx, as []admission) ([]err
 		}
 	}
 	return refusals, nil
+}
+
+// checkOptOuts refuses, with one lookup for the group, the admissions not yet refused whose
+// pair is blocked.
+func (g *Gateway) checkOptOuts(ctx context.Context, tx ports.Tx, as []admission, refusals []error) error {
+	if g.cfg.IgnoreOptOuts {
+		return nil
+	}
+	var (
+		pairs []ports.OptOutPair
+		of    = make([][]ports.OptOutPair, len(as)) // the pairs that refuse each admission
+	)
+	for i, a := range as {
+		if refusals[i] == nil && a.checkOptOut {
+			of[i] = optOutPairs(a.m)
+			pairs = append(pairs, of[i]...)
+		}
+	}
+	if len(pairs) == 0 {
+		return nil
+	}
+	blocked, err := tx.BlockedPairs(ctx, pairs, g.now())
+	if err != nil {
+		return fmt.Errorf("check %d opt-out(s): %w", len(pairs), err)
+	}
+	for i, ps := range of {
+		if slices.ContainsFunc(ps, func(p ports.OptOutPair) bool { return blocked[p] }) {
+			refusals[i] = ErrOptedOut
+		}
+	}
+	return nil
 }
 
 // optOutPairs are the blocks that refuse m: its own (sender, recipient) pair and, when a
