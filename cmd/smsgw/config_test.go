@@ -152,8 +152,9 @@ compat {
 	}
 }
 
-func TestPolicyConfig(t *testing.T) {
-	const base = `
+// minimalConfig is a valid config with nothing but a store and one provider, for tests
+// that append the blocks they are about.
+const minimalConfig = `
 storage {
   driver = "sqlite"
   dsn    = "x.db"
@@ -163,6 +164,9 @@ provider "p" {
   dev = true
 }
 `
+
+func TestPolicyConfig(t *testing.T) {
+	const base = minimalConfig
 	tests := []struct {
 		name      string
 		src       string
@@ -219,16 +223,7 @@ opt_out {
 }
 
 func TestFastSMSingConfig(t *testing.T) {
-	const base = `
-storage {
-  driver = "sqlite"
-  dsn    = "x.db"
-}
-provider "p" {
-  plugin = "bin"
-  dev = true
-}
-`
+	const base = minimalConfig
 	tests := []struct {
 		name string
 		src  string
