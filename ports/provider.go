@@ -36,6 +36,9 @@ type ProviderError struct {
 	Code       string // the provider's own code, if any
 	Message    string
 	RetryAfter time.Duration
+	// OptOut: the provider refused the message because the recipient unsubscribed from the
+	// sender (e.g. Twilio error 21610); the core records an opt-out for the pair.
+	OptOut bool
 }
 
 func (e *ProviderError) Error() string {

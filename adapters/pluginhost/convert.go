@@ -62,6 +62,7 @@ func providerError(provider string, e *sdk.Error) *ports.ProviderError {
 		Code:       e.Code,
 		Message:    e.Message,
 		RetryAfter: e.RetryAfter,
+		OptOut:     e.OptOut,
 	}
 }
 

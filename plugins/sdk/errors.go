@@ -43,6 +43,9 @@ type Error struct {
 	Code       string // provider's own error code, e.g. "21610"
 	Message    string
 	RetryAfter time.Duration // for ClassRateLimited; 0 = unknown
+	// OptOut: the provider refused the message because the recipient unsubscribed from the
+	// sender (e.g. Twilio error 21610); the host records an opt-out for the pair.
+	OptOut bool
 }
 
 func (e *Error) Error() string {

@@ -102,6 +102,7 @@ func errorToProto(e *Error) *providerv1.ErrorDetail {
 		Code:         e.Code,
 		Message:      e.Message,
 		RetryAfterMs: durationToMillis(e.RetryAfter),
+		OptOut:       e.OptOut,
 	}
 }
 
@@ -115,6 +116,7 @@ func errorFromProto(d *providerv1.ErrorDetail) *Error {
 		Code:       d.GetCode(),
 		Message:    d.GetMessage(),
 		RetryAfter: time.Duration(d.GetRetryAfterMs()) * time.Millisecond,
+		OptOut:     d.GetOptOut(),
 	}
 }
 

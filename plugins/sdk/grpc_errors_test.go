@@ -54,8 +54,11 @@ func TestDurationToMillis(t *testing.T) {
 func TestErrorsSurviveTheWire(t *testing.T) {
 	for _, class := range allClasses() {
 		want := &Error{Class: class, Code: "c-" + string(class), Message: "m " + string(class)}
-		if class == ClassRateLimited {
+		switch class {
+		case ClassRateLimited:
 			want.RetryAfter = 2500 * time.Millisecond
+		case ClassRejected:
+			want.OptOut = true // e.g. Twilio's 21610, unsubscribed recipient
 		}
 		t.Run(string(class), func(t *testing.T) {
 			var callErr error // what the provider returns for the whole call

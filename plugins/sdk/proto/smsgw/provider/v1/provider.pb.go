@@ -107,8 +107,11 @@ type ErrorDetail struct {
 	Message      string                 `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
 	RetryAfterMs int64                  `protobuf:"varint,4,opt,name=retry_after_ms,json=retryAfterMs,proto3" json:"retry_after_ms,omitempty"` // for ERROR_CLASS_RATE_LIMITED; 0 = unknown
 	// config marks a configuration error: field names the bad config key and class is unused.
-	Config        bool   `protobuf:"varint,5,opt,name=config,proto3" json:"config,omitempty"`
-	Field         string `protobuf:"bytes,6,opt,name=field,proto3" json:"field,omitempty"`
+	Config bool   `protobuf:"varint,5,opt,name=config,proto3" json:"config,omitempty"`
+	Field  string `protobuf:"bytes,6,opt,name=field,proto3" json:"field,omitempty"`
+	// opt_out: the provider refused the message because the recipient unsubscribed (e.g.
+	// Twilio error 21610); the host records an opt-out for the pair.
+	OptOut        bool `protobuf:"varint,7,opt,name=opt_out,json=optOut,proto3" json:"opt_out,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -183,6 +186,13 @@ func (x *ErrorDetail) GetField() string {
 		return x.Field
 	}
 	return ""
+}
+
+func (x *ErrorDetail) GetOptOut() bool {
+	if x != nil {
+		return x.OptOut
+	}
+	return false
 }
 
 type InfoRequest struct {
@@ -1347,14 +1357,15 @@ var File_smsgw_provider_v1_provider_proto protoreflect.FileDescriptor
 
 const file_smsgw_provider_v1_provider_proto_rawDesc = "" +
 	"\n" +
-	" smsgw/provider/v1/provider.proto\x12\x11smsgw.provider.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc4\x01\n" +
+	" smsgw/provider/v1/provider.proto\x12\x11smsgw.provider.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdd\x01\n" +
 	"\vErrorDetail\x123\n" +
 	"\x05class\x18\x01 \x01(\x0e2\x1d.smsgw.provider.v1.ErrorClassR\x05class\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12$\n" +
 	"\x0eretry_after_ms\x18\x04 \x01(\x03R\fretryAfterMs\x12\x16\n" +
 	"\x06config\x18\x05 \x01(\bR\x06config\x12\x14\n" +
-	"\x05field\x18\x06 \x01(\tR\x05field\"\r\n" +
+	"\x05field\x18\x06 \x01(\tR\x05field\x12\x17\n" +
+	"\aopt_out\x18\a \x01(\bR\x06optOut\"\r\n" +
 	"\vInfoRequest\"\xe7\x01\n" +
 	"\fCapabilities\x12\x1b\n" +
 	"\tmax_batch\x18\x01 \x01(\x05R\bmaxBatch\x120\n" +
