@@ -43,8 +43,10 @@ type MessageQuery struct {
 	To            string
 	CreatedAfter  time.Time // inclusive
 	CreatedBefore time.Time // inclusive
-	Limit         int       // 1..500; the store uses it as given
-	After         *Cursor   // continue after this position (exclusive)
+	// Tags: the message has every one of these tags with exactly this value (nil = any).
+	Tags  map[string]string
+	Limit int     // 1..500; the store uses it as given
+	After *Cursor // continue after this position (exclusive)
 }
 
 // MessagePage is one page of a list, newest first.
