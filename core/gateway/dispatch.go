@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
+	"github.com/smsgw/smsgw/core/optout"
 	"github.com/smsgw/smsgw/ports"
 )
 
@@ -72,6 +73,11 @@ func (g *Gateway) Dispatch(ctx context.Context, a ports.DispatchAttempt) error {
 				u = attemptNoted(m, fmt.Sprintf("attempt %d via %s failed: %s", a.Attempt, sent.Provider, pe.Class), now)
 				retry = pe
 			default:
+				if pe.OptOut {
+					if err := g.recordProviderOptOut(ctx, tx, m, now); err != nil {
+						return err
+					}
+				}
 				var changed bool
 				if u, changed = failed(m, pe, now); !changed {
 					continue
@@ -229,7 +235,7 @@ func failed(m message.Message, pe *ports.ProviderError, now time.Time) (ports.Me
 	if pe.Code != "" {
 		msg = pe.Code + ": " + msg
 	}
-	m.Error = &message.Error{Code: string(pe.Class), Message: pe.Provider + ": " + msg}
+	m.Error = &message.Error{Code: errorCode(pe.Code, string(pe.Class)), Message: pe.Provider + ": " + msg}
 	return withStatus(m, message.StatusFailed, "via "+pe.Provider+": "+string(pe.Class), now), true
 }
 
@@ -251,6 +257,27 @@ func (g *Gateway) recordAccepted(ctx context.Context, tx ports.Tx, id, provider 
 	u := accepted(m, provider, res, g.now())
 	if err := tx.UpdateMessage(ctx, u.Message, u.NewEvents...); err != nil {
 		return fmt.Errorf("update message %s: %w", id, err)
+	}
+	return nil
+}
+
+// errorCode is the code of a message's error: the provider's own code when it gave one (what
+// its users look up, e.g. Twilio's 30003), else the gateway's word for what happened (the
+// error class, or the failed status). The class is in the message's events either way.
+func errorCode(providerCode, fallback string) string {
+	if providerCode != "" {
+		return providerCode
+	}
+	return fallback
+}
+
+// recordProviderOptOut blocks m's pair for good because its provider reported the recipient
+// unsubscribed (API.md §2, source "provider"): the provider refuses the pair until the
+// person opts back in, and an inbound START lifts the block as any keyword does.
+func (g *Gateway) recordProviderOptOut(ctx context.Context, tx ports.Tx, m message.Message, now time.Time) error {
+	o := ports.OptOut{Sender: m.From, Recipient: m.To, Source: optout.SourceProvider, CreatedAt: now}
+	if _, _, err := tx.BlockOptOut(ctx, o); err != nil {
+		return fmt.Errorf("record provider opt-out %s→%s of message %s: %w", m.From, m.To, m.ID, err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
+	"github.com/smsgw/smsgw/core/optout"
 	"github.com/smsgw/smsgw/core/routing"
 	"github.com/smsgw/smsgw/ports"
 )
@@ -162,7 +163,7 @@ func TestDispatch(t *testing.T) {
 		{"success", []sendAnswer{ok}, 1, message.StatusSent, true, 1, ""},
 		{"transient then success", []sendAnswer{{err: unavailable}, ok}, 2, message.StatusSent, true, 2, ""},
 		{"transient until max attempts", []sendAnswer{{err: unavailable}}, 3, message.StatusFailed, true, 3, "unavailable"},
-		{"permanent fails at once", []sendAnswer{{err: rejected}}, 1, message.StatusFailed, true, 1, "rejected"},
+		{"permanent fails at once, with the provider's code", []sendAnswer{{err: rejected}}, 1, message.StatusFailed, true, 1, "21610"},
 		{"unclassified error is ambiguous and retried", []sendAnswer{{err: errors.New("boom")}, ok}, 2, message.StatusSent, true, 2, ""},
 	}
 	for _, tt := range tests {
@@ -307,10 +308,62 @@ func TestApplyStatus(t *testing.T) {
 		_, _ = e.dispatch(t, m.ID, 1)
 		_ = e.g.ApplyStatus(context.Background(), "loop", ports.StatusReport{ProviderMessageID: "p1", Status: message.StatusUndelivered, ErrorCode: "30003", ErrorMessage: "unreachable"})
 		got, _ := e.store.GetMessage(context.Background(), "", m.ID)
-		if got.Error == nil || got.Error.Message != "loop: 30003: unreachable" {
+		if got.Error == nil || got.Error.Code != "30003" || got.Error.Message != "loop: 30003: unreachable" {
 			t.Fatalf("error %+v", got.Error)
 		}
 	})
+}
+
+// TestProviderOptOut: a provider that reports the recipient unsubscribed (Twilio's 21610),
+// whether it refuses the send or says so in a status report, leaves a permanent block of
+// source "provider", so the next send to the pair is refused before it reaches the provider.
+func TestProviderOptOut(t *testing.T) {
+	unsubscribed := &ports.ProviderError{Provider: "loop", Class: ports.ClassRejected, Code: "21610", Message: "unsubscribed", OptOut: true}
+	tests := []struct {
+		name   string
+		answer sendAnswer
+		report *ports.StatusReport // applied after the send, when set
+		want   bool                // a block is recorded
+	}{
+		{"send refused", sendAnswer{err: unsubscribed}, nil, true},
+		{"refused without the opt-out flag", sendAnswer{err: &ports.ProviderError{Provider: "loop", Class: ports.ClassRejected, Code: "21610", Message: "x"}}, nil, false},
+		{"status report", sendAnswer{res: ports.SendResult{ProviderMessageID: "p1", Status: message.StatusSent}},
+			&ports.StatusReport{ProviderMessageID: "p1", Status: message.StatusUndelivered, ErrorCode: "21610", OptOut: true}, true},
+		{"status report without the flag", sendAnswer{res: ports.SendResult{ProviderMessageID: "p1", Status: message.StatusSent}},
+			&ports.StatusReport{ProviderMessageID: "p1", Status: message.StatusUndelivered, ErrorCode: "30003"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.prov.results = []sendAnswer{tt.answer}
+			m := e.send(t)
+			if _, err := e.dispatch(t, m.ID, 1); err != nil {
+				t.Fatal(err)
+			}
+			if tt.report != nil {
+				if err := e.g.ApplyStatus(context.Background(), "loop", *tt.report); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := e.mustGet(t, m.ID)
+			if got.Error == nil || got.Error.Code != "21610" && got.Error.Code != "30003" {
+				t.Fatalf("error %+v, want the provider's code", got.Error)
+			}
+			if blocked := e.optedOut(t, m.From, m.To); blocked != tt.want {
+				t.Fatalf("opted out = %v, want %v", blocked, tt.want)
+			}
+			if !tt.want {
+				return
+			}
+			page, err := e.g.ListOptOuts(context.Background(), ports.OptOutQuery{Sender: m.From, Limit: 10})
+			if err != nil || len(page.Items) != 1 || page.Items[0].Source != optout.SourceProvider || page.Items[0].ExpiresAt != nil {
+				t.Fatalf("opt-outs %+v, %v; want one permanent block of source provider", page.Items, err)
+			}
+			if _, err := e.g.Send(context.Background(), SendCommand{AccountID: "acc", From: m.From, To: m.To, Text: "again"}); !errors.Is(err, ErrOptedOut) {
+				t.Fatalf("next send: %v, want ErrOptedOut", err)
+			}
+		})
+	}
 }
 
 func TestApplyStatusesInOneTransaction(t *testing.T) {

@@ -184,6 +184,11 @@ func (g *Gateway) applyStatuses(ctx context.Context, tx ports.Tx, provider strin
 			errs[i] = fmt.Errorf("status %s/%s for message %q: %w", provider, r.ProviderMessageID, r.MessageID, ports.ErrNotFound)
 			continue
 		}
+		if r.OptOut {
+			if err := g.recordProviderOptOut(ctx, tx, m, now); err != nil {
+				return nil, err
+			}
+		}
 		next, ev, changed := statusApplied(m, provider, r, now)
 		if next.ProviderMessageID != "" && m.Provider == provider {
 			// A later report of this burst may name the message by the id this one set.
@@ -225,7 +230,7 @@ func statusApplied(m message.Message, provider string, r ports.StatusReport, now
 	case message.Apply:
 		m.Status = r.Status
 		if (r.Status == message.StatusUndelivered || r.Status == message.StatusFailed) && m.Error == nil {
-			m.Error = &message.Error{Code: string(r.Status), Message: errorText(provider, r)}
+			m.Error = &message.Error{Code: errorCode(r.ErrorCode, string(r.Status)), Message: errorText(provider, r)}
 		}
 	}
 	m.UpdatedAt = now
