@@ -38,6 +38,10 @@ type Options struct {
 	// Sweeper, when set, runs every SweepInterval (default 5m) as a periodic job.
 	Sweeper       Sweeper
 	SweepInterval time.Duration
+	// StatusRefresher, when set and StatusRefreshInterval > 0, runs every
+	// StatusRefreshInterval as a periodic job (not at start-up).
+	StatusRefresher       StatusRefresher
+	StatusRefreshInterval time.Duration
 }
 
 const (
@@ -120,16 +124,9 @@ func newQueue[D riverdriver.Driver[*sql.Tx]](driver D, opts Options) (*Queue, er
 	if err := river.AddWorkerSafely(registry, w); err != nil {
 		return nil, fmt.Errorf("queue: register send worker: %w", err)
 	}
-	var periodic []*river.PeriodicJob
-	if opts.Sweeper != nil {
-		if err := river.AddWorkerSafely(registry, &sweepWorker{sweeper: opts.Sweeper}); err != nil {
-			return nil, fmt.Errorf("queue: register sweep worker: %w", err)
-		}
-		interval := opts.SweepInterval
-		if interval <= 0 {
-			interval = defaultSweepInterval
-		}
-		periodic = append(periodic, sweepJob(interval))
+	periodic, err := addPeriodic(registry, opts)
+	if err != nil {
+		return nil, fmt.Errorf("queue: register periodic workers: %w", err)
 	}
 
 	client, err := river.NewClient(driver, &river.Config{
