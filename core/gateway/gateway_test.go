@@ -295,6 +295,23 @@ func TestApplyStatus(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the provider's queued while sending is dropped", func(t *testing.T) {
+		e := newEnv(t)
+		e.prov.results = []sendAnswer{{res: ports.SendResult{ProviderMessageID: "p1", Status: message.StatusQueued}}}
+		m := e.send(t)
+		if _, err := e.dispatch(t, m.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []message.Status{message.StatusQueued, message.StatusSent, message.StatusQueued, message.StatusDelivered} {
+			if err := e.g.ApplyStatus(context.Background(), "loop", ports.StatusReport{ProviderMessageID: "p1", Status: s}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The second queued comes after sent: that one is a step back.
+		if got := e.mustGet(t, m.ID); got.Status != message.StatusDelivered || statuses(got) != "queued sending sending sent queued(ignored) delivered " {
+			t.Fatalf("status %s events %s", got.Status, statuses(got))
+		}
+	})
 	t.Run("unknown message", func(t *testing.T) {
 		e := newEnv(t)
 		err := e.g.ApplyStatus(context.Background(), "loop", ports.StatusReport{ProviderMessageID: "nope", Status: message.StatusDelivered})

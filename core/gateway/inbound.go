@@ -104,42 +104,54 @@ func (g *Gateway) ApplyStatus(ctx context.Context, provider string, r ports.Stat
 // reason other than the store being unavailable, each report is applied again in a
 // transaction of its own, so one report the store refuses cannot hold up the others.
 func (g *Gateway) ApplyStatuses(ctx context.Context, provider string, rs []ports.StatusReport) []error {
-	errs, err := g.applyStatusesTx(ctx, provider, rs)
+	return g.applyReports(ctx, provider, rs).errs
+}
+
+// applied is what applying a burst of status reports did.
+type applied struct {
+	errs    []error // one per report, as ApplyStatuses returns them
+	updated int     // messages whose status changed
+}
+
+// applyReports is ApplyStatuses, also counting the messages whose status changed.
+func (g *Gateway) applyReports(ctx context.Context, provider string, rs []ports.StatusReport) applied {
+	res, err := g.applyStatusesTx(ctx, provider, rs)
 	if err == nil {
-		return errs
+		return res
 	}
-	errs = make([]error, len(rs))
+	res = applied{errs: make([]error, len(rs))}
 	if len(rs) == 1 || errors.Is(err, ports.ErrUnavailable) || ctx.Err() != nil {
-		for i := range errs {
-			errs[i] = err
+		for i := range res.errs {
+			res.errs[i] = err
 		}
-		return errs
+		return res
 	}
 	for i, r := range rs {
 		one, err := g.applyStatusesTx(ctx, provider, []ports.StatusReport{r})
 		if err != nil {
-			errs[i] = err
-		} else {
-			errs[i] = one[0]
+			res.errs[i] = err
+			continue
 		}
+		res.errs[i] = one.errs[0]
+		res.updated += one.updated
 	}
-	return errs
+	return res
 }
 
-func (g *Gateway) applyStatusesTx(ctx context.Context, provider string, rs []ports.StatusReport) ([]error, error) {
-	var errs []error
+func (g *Gateway) applyStatusesTx(ctx context.Context, provider string, rs []ports.StatusReport) (applied, error) {
+	var res applied
 	err := g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
 		var err error
-		errs, err = g.applyStatuses(ctx, tx, provider, rs)
+		res, err = g.applyStatuses(ctx, tx, provider, rs)
 		return err
 	})
-	return errs, err
+	return res, err
 }
 
 // applyStatuses applies rs inside tx; see ApplyStatuses. Reports that name the message only
 // by provider id are resolved to message ids first, without locking, so that every message
 // is then locked in id order, as every multi-row transaction locks (no deadlocks).
-func (g *Gateway) applyStatuses(ctx context.Context, tx ports.Tx, provider string, rs []ports.StatusReport) ([]error, error) {
+func (g *Gateway) applyStatuses(ctx context.Context, tx ports.Tx, provider string, rs []ports.StatusReport) (applied, error) {
 	var ids, pids []string
 	for _, r := range rs {
 		switch {
@@ -153,7 +165,7 @@ func (g *Gateway) applyStatuses(ctx context.Context, tx ports.Tx, provider strin
 	if len(pids) > 0 {
 		var err error
 		if byPID, err = tx.MessageIDsByProviderID(ctx, message.Outbound, provider, pids); err != nil {
-			return nil, fmt.Errorf("look up %d message(s) for status by provider id: %w", len(pids), err)
+			return applied{}, fmt.Errorf("look up %d message(s) for status by provider id: %w", len(pids), err)
 		}
 		for _, id := range byPID {
 			ids = append(ids, id)
@@ -164,11 +176,15 @@ func (g *Gateway) applyStatuses(ctx context.Context, tx ports.Tx, provider strin
 		slices.Sort(ids)
 		ms, err := tx.GetMessagesForUpdate(ctx, slices.Compact(ids))
 		if err != nil {
-			return nil, fmt.Errorf("lock %d message(s) for status: %w", len(ids), err)
+			return applied{}, fmt.Errorf("lock %d message(s) for status: %w", len(ids), err)
 		}
 		for _, m := range ms {
 			byID[m.ID] = m
 		}
+	}
+	before := make(map[string]message.Status, len(byID))
+	for id, m := range byID {
+		before[id] = m.Status
 	}
 	errs := make([]error, len(rs))
 	var order []string // ids of changed messages, first change first
@@ -186,7 +202,7 @@ func (g *Gateway) applyStatuses(ctx context.Context, tx ports.Tx, provider strin
 		}
 		if r.OptOut {
 			if err := g.recordProviderOptOut(ctx, tx, m, now); err != nil {
-				return nil, err
+				return applied{}, err
 			}
 		}
 		next, ev, changed := statusApplied(m, provider, r, now)
@@ -202,17 +218,21 @@ func (g *Gateway) applyStatuses(ctx context.Context, tx ports.Tx, provider strin
 		}
 		byID[id], events[id] = next, append(events[id], ev)
 	}
+	res := applied{errs: errs}
 	if len(order) == 0 {
-		return errs, nil
+		return res, nil
 	}
 	updates := make([]ports.MessageUpdate, len(order))
 	for i, id := range order {
 		updates[i] = ports.MessageUpdate{Message: byID[id], NewEvents: events[id]}
+		if byID[id].Status != before[id] {
+			res.updated++
+		}
 	}
 	if err := tx.UpdateMessages(ctx, updates); err != nil {
-		return nil, fmt.Errorf("apply %d status report(s): %w", len(updates), err)
+		return applied{}, fmt.Errorf("apply %d status report(s): %w", len(updates), err)
 	}
-	return errs, nil
+	return res, nil
 }
 
 // statusApplied is m after the report r of provider, and the event to record; false when
@@ -242,6 +262,11 @@ func statusApplied(m message.Message, provider string, r ports.StatusReport, now
 // that was already recorded as ignored, is dropped without a new event (providers resend
 // callbacks; each distinct report is recorded once).
 func decide(m message.Message, to message.Status) message.Decision {
+	if to == message.StatusQueued && m.Status == message.StatusSending {
+		// The provider reports its own queue (Twilio's "queued" callback): for the gateway
+		// that is still "sending", and the acceptance is already an event. Not a step back.
+		return message.Drop
+	}
 	for _, e := range m.Events {
 		if e.Status == to && e.Detail == message.DetailIgnored {
 			return message.Drop
