@@ -13,8 +13,9 @@ package providersim
 // Errors are Twilio's JSON body {"code", "message", "more_info", "status"}: 401 20003 for
 // missing or wrong credentials (or another account's path), 400 21604/21603/21602 for a
 // missing To/From/Body, 400 21211 for a To that is not E.164, 400 21617 for a Body over 1600
-// characters, 400 21609 for a StatusCallback that is not an absolute http(s) URL, and the codes
-// of the rules and fail knobs below.
+// characters, 400 21609 for a StatusCallback that is not an absolute http(s) URL, 400 20001
+// (the simulator's own "invalid parameter") for a body that is no form or a parameter that is
+// not UTF-8, and the codes of the rules and fail knobs below. Unknown parameters are ignored.
 //
 // Admin API (no auth, JSON; see twilio_http.go):
 //
@@ -548,6 +549,7 @@ func (t *Twilio) WaitCallbacks(ctx context.Context, n int) error {
 
 // WaitIdle blocks until every accepted message is final and has no callback left to send
 // (delivered or dropped), or ctx ends: for tests of polling and of failing receivers.
+// Messages accepted after Close, which stay queued, do not count.
 func (t *Twilio) WaitIdle(ctx context.Context) error {
 	return t.wait(ctx, func() bool { return t.pending == 0 }, func() string {
 		return fmt.Sprintf("wait for the simulator to be idle (%d messages pending)", t.pending)

@@ -137,6 +137,12 @@ func (t *Twilio) postMessage(w http.ResponseWriter, r *http.Request) {
 // validateCreate checks a create call's parameters in Twilio's order and returns the Twilio
 // error code and message of the first problem, or 0.
 func validateCreate(to, from, body, callback string) (int, string) {
+	for _, p := range [][2]string{{"To", to}, {"From", from}, {"Body", body}, {"StatusCallback", callback}} {
+		if !utf8.ValidString(p[1]) {
+			// JSON could not give the text back as it came; Twilio takes UTF-8 only.
+			return 20001, fmt.Sprintf("Invalid parameter %s: not valid UTF-8", p[0])
+		}
+	}
 	switch {
 	case to == "":
 		return 21604, twilioErrorMessage(21604)
