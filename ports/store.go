@@ -3,6 +3,7 @@ package ports
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
@@ -43,11 +44,43 @@ type MessageQuery struct {
 	To            string
 	CreatedAfter  time.Time // inclusive
 	CreatedBefore time.Time // inclusive
-	// Tags: the message has every one of these tags with exactly this value (nil = any).
+	// Tags: the message has every one of these tags (keys compare exactly, case included),
+	// each with exactly this value; "" matches only a tag that is there with an empty value,
+	// and a message without tags matches no non-empty Tags. nil or empty = any.
 	Tags  map[string]string
 	Limit int     // 1..500; the store uses it as given
 	After *Cursor // continue after this position (exclusive)
 }
+
+// MaxAwaitingLimit is the largest AwaitingQuery.Limit.
+const MaxAwaitingLimit = 500
+
+// AwaitingQuery selects outbound messages that wait for a status from their provider: they
+// have a provider message id and a non-final status, and are not hidden.
+type AwaitingQuery struct {
+	Provider  string    // required
+	AccountID string    // "" = every account
+	Since     time.Time // created at or after (inclusive)
+	// After continues after this (created_at, id) position, exclusive. The list is oldest
+	// first, so the items come after it in ascending order (unlike ListMessages' cursors).
+	After *Cursor
+	Limit int // 1..MaxAwaitingLimit
+}
+
+// Validate checks what every store requires of the query: a provider and a limit in
+// 1..MaxAwaitingLimit. Failures wrap ErrInvalid.
+func (q AwaitingQuery) Validate() error {
+	switch {
+	case q.Provider == "":
+		return fmt.Errorf("awaiting-status query: empty provider: %w", ErrInvalid)
+	case q.Limit < 1 || q.Limit > MaxAwaitingLimit:
+		return fmt.Errorf("awaiting-status query of %s: limit %d not in 1..%d: %w", q.Provider, q.Limit, MaxAwaitingLimit, ErrInvalid)
+	}
+	return nil
+}
+
+// DayLayout is the layout of the day keys of CountStatuses.
+const DayLayout = "2006-01-02"
 
 // MessagePage is one page of a list, newest first.
 type MessagePage struct {
@@ -64,9 +97,17 @@ type MessageStore interface {
 	GetMessage(ctx context.Context, accountID, id string) (message.Message, error)
 	// ListMessages lists the account's messages newest first, ordered by (created_at, id) desc.
 	ListMessages(ctx context.Context, accountID string, q MessageQuery) (MessagePage, error)
-	// ListAwaitingStatus returns up to limit outbound messages of the provider, created at or
-	// after since, that have a provider message id and a non-final status (oldest first).
-	ListAwaitingStatus(ctx context.Context, provider string, since time.Time, limit int) ([]message.Message, error)
+	// ListAwaitingStatus returns up to q.Limit messages that q selects, oldest first, ordered
+	// by (created_at, id) ascending. It returns fewer (possibly none) on the last page; the
+	// caller continues with After set to the last item's position, which is exact even when
+	// many messages share one created_at. A query that fails q.Validate wraps ErrInvalid.
+	ListAwaitingStatus(ctx context.Context, q AwaitingQuery) ([]message.Message, error)
+	// CountStatuses counts the account's visible messages, outbound and inbound, created
+	// from start to end (both inclusive), by the UTC calendar day of their creation (keyed
+	// in DayLayout) and status. Days without messages are absent; the result is never nil —
+	// it is empty when nothing matches, start after end included. The bounds are compared at
+	// the store's microsecond precision.
+	CountStatuses(ctx context.Context, accountID string, start, end time.Time) (map[string]map[message.Status]int, error)
 }
 
 // Tx is a unit of work: everything done through it commits or rolls back together.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -161,6 +162,20 @@ func (s *Store) ListMessages(ctx context.Context, accountID string, q ports.Mess
 	if !q.CreatedBefore.IsZero() {
 		f.where("m.created_at <= ?", ts(q.CreatedBefore))
 	}
+	if len(q.Tags) > 0 {
+		if tagsHoldNUL(q.Tags) {
+			// jsonb cannot hold U+0000, so no stored message has such a tag; Postgres would
+			// reject the parameter instead of matching nothing.
+			return ports.MessagePage{}, nil
+		}
+		// Containment of string values is equality, key by key; a NULL (no tags) contains
+		// nothing. The keys travel inside the bound JSON, never in the query text.
+		tags, err := encodeTags(q.Tags)
+		if err != nil {
+			return ports.MessagePage{}, fmt.Errorf("list messages of %s: %w", accountID, err)
+		}
+		f.where("m.tags @> ?::jsonb", *tags)
+	}
 	if q.After != nil {
 		f.where("(m.created_at, m.id) < (?, ?)", ts(q.After.CreatedAt), q.After.ID)
 	}
@@ -187,21 +202,85 @@ func (s *Store) ListMessages(ctx context.Context, accountID string, q ports.Mess
 	return page, nil
 }
 
-// ListAwaitingStatus implements ports.MessageStore.
-func (s *Store) ListAwaitingStatus(ctx context.Context, provider string, since time.Time, limit int) ([]message.Message, error) {
+// tagsHoldNUL reports whether a tag key or value contains U+0000.
+func tagsHoldNUL(tags map[string]string) bool {
+	for k, v := range tags {
+		if strings.ContainsRune(k, 0) || strings.ContainsRune(v, 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// ListAwaitingStatus implements ports.MessageStore. Its conditions imply the predicate of
+// the partial index messages_awaiting_status on (provider, created_at, id), which holds only
+// the messages still waiting (a small, recent set), so the scan reads them in list order
+// from the cursor position on. The account is a filter on those rows rather than an index
+// column: without one every account's waiting messages are polled, and with one the scan
+// skips the others' waiting messages, which are few — not worth another index to maintain
+// on every send and status change.
+func (s *Store) ListAwaitingStatus(ctx context.Context, q ports.AwaitingQuery) ([]message.Message, error) {
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("list messages awaiting status: %w", err)
+	}
+	query, args := awaitingQuery(q)
 	var rows []messageRow
-	err := s.db.SelectContext(ctx, &rows, selectMessage+`
-WHERE m.provider = $1 AND m.created_at >= $2
-  AND m.direction = 'outbound' AND m.provider_message_id <> '' AND m.hidden_at IS NULL
-  AND m.status IN `+nonFinal+`
-ORDER BY m.created_at, m.id
-LIMIT $3`, provider, ts(since), limit)
-	if err != nil {
-		return nil, fmt.Errorf("list messages awaiting status from %s: %w", provider, mapErr(err))
+	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
+		return nil, fmt.Errorf("list messages awaiting status from %s: %w", q.Provider, mapErr(err))
 	}
 	out, err := toMessages(rows)
 	if err != nil {
-		return nil, fmt.Errorf("list messages awaiting status from %s: %w", provider, err)
+		return nil, fmt.Errorf("list messages awaiting status from %s: %w", q.Provider, err)
+	}
+	return out, nil
+}
+
+// awaitingQuery is the statement of ListAwaitingStatus and its parameters.
+func awaitingQuery(q ports.AwaitingQuery) (string, []any) {
+	var f filter
+	f.where("m.provider = ?", q.Provider)
+	f.where("m.direction = 'outbound' AND m.provider_message_id <> '' AND m.hidden_at IS NULL")
+	f.where("m.status IN " + nonFinal)
+	// Only the tighter lower bound: a cursor at or after Since implies Since, and a Since
+	// after the cursor implies the cursor. With one range condition the index scan starts
+	// at the position, rather than at Since with every row up to the cursor filtered out.
+	switch {
+	case q.After != nil && !ts(q.After.CreatedAt).Before(ts(q.Since)):
+		f.where("(m.created_at, m.id) > (?, ?)", ts(q.After.CreatedAt), q.After.ID)
+	case !q.Since.IsZero():
+		f.where("m.created_at >= ?", ts(q.Since))
+	}
+	if q.AccountID != "" {
+		f.where("m.account_id = ?", q.AccountID)
+	}
+	query := selectMessage + "\nWHERE " + f.sql() + "\nORDER BY m.created_at, m.id\nLIMIT " + f.limit(q.Limit)
+	return query, f.args
+}
+
+// countStatuses groups on the UTC day as text, in ports.DayLayout; the range condition on
+// created_at uses messages_account_created.
+const countStatuses = `
+SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, status, count(*) AS n
+FROM messages
+WHERE account_id = $1 AND created_at >= $2 AND created_at <= $3 AND hidden_at IS NULL
+GROUP BY 1, 2`
+
+// CountStatuses implements ports.MessageStore.
+func (s *Store) CountStatuses(ctx context.Context, accountID string, start, end time.Time) (map[string]map[message.Status]int, error) {
+	var rows []struct {
+		Day    string `db:"day"`
+		Status string `db:"status"`
+		N      int    `db:"n"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, countStatuses, accountID, ts(start), ts(end)); err != nil {
+		return nil, fmt.Errorf("count statuses of %s: %w", accountID, mapErr(err))
+	}
+	out := make(map[string]map[message.Status]int)
+	for _, r := range rows {
+		if out[r.Day] == nil {
+			out[r.Day] = make(map[message.Status]int)
+		}
+		out[r.Day][message.Status(r.Status)] = r.N
 	}
 	return out, nil
 }

@@ -443,7 +443,7 @@ func TestListAwaitingStatus(t *testing.T) {
 		mk("f", 0, message.StatusSent, "p", "6"),
 		mk("g", 6, message.StatusQueued, "p", "7"),
 		in)
-	got, err := s.ListAwaitingStatus(ctx, "p", t0.Add(time.Minute), 10)
+	got, err := s.ListAwaitingStatus(ctx, ports.AwaitingQuery{Provider: "p", Since: t0.Add(time.Minute), Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +454,7 @@ func TestListAwaitingStatus(t *testing.T) {
 	if want := []string{"b", "a", "g"}; !reflect.DeepEqual(ids, want) {
 		t.Errorf("awaiting = %v, want %v", ids, want)
 	}
-	if got, _ := s.ListAwaitingStatus(ctx, "p", t0, 2); len(got) != 2 || got[0].ID != "f" {
+	if got, _ := s.ListAwaitingStatus(ctx, ports.AwaitingQuery{Provider: "p", Since: t0, Limit: 2}); len(got) != 2 || got[0].ID != "f" {
 		t.Errorf("limit 2 gave %d messages", len(got))
 	}
 }

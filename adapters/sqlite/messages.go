@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,6 +70,12 @@ func (s *Store) ListMessages(ctx context.Context, accountID string, q ports.Mess
 	if !q.CreatedBefore.IsZero() {
 		add("created_at <= ?", toDB(q.CreatedBefore))
 	}
+	// One condition per tag, in key order so that a set of keys always makes the same
+	// statement. json_each takes the key as a bound value: a JSON path would have to quote
+	// it, and SQLite's paths cannot express every key (a double quote, for one).
+	for _, k := range slices.Sorted(maps.Keys(q.Tags)) {
+		add("EXISTS (SELECT 1 FROM json_each(messages.tags) AS t WHERE t.key = ? AND t.type = 'text' AND t.value = ?)", k, q.Tags[k])
+	}
 	if q.After != nil {
 		add("(created_at, id) < (?, ?)", toDB(q.After.CreatedAt), q.After.ID)
 	}
@@ -93,16 +101,86 @@ func (s *Store) ListMessages(ctx context.Context, accountID string, q ports.Mess
 	return page, nil
 }
 
-// ListAwaitingStatus returns up to limit visible outbound messages of provider, created at
-// or after since, with a provider message id and a non-final status, oldest first.
-func (s *Store) ListAwaitingStatus(ctx context.Context, provider string, since time.Time, limit int) ([]message.Message, error) {
-	query := `SELECT ` + messageColumns + ` FROM messages WHERE provider = ? AND ` + awaitingStatus +
-		` AND created_at >= ? ORDER BY created_at, id LIMIT ?`
-	msgs, err := listMessages(ctx, s.db, query, provider, toDB(since), limit)
+// ListAwaitingStatus implements ports.MessageStore on the partial index
+// messages_awaiting_status_idx (provider, created_at, id), which holds only the messages
+// still waiting: the query repeats its predicate (awaitingStatus) and reads it in list order
+// from the cursor position on. The account is filtered on those rows; see the Postgres store
+// for why it has no index of its own.
+func (s *Store) ListAwaitingStatus(ctx context.Context, q ports.AwaitingQuery) ([]message.Message, error) {
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("list messages awaiting status: %w", err)
+	}
+	query, args := awaitingQuery(q)
+	msgs, err := listMessages(ctx, s.db, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list messages awaiting status from %s: %w", provider, err)
+		return nil, fmt.Errorf("list messages awaiting status from %s: %w", q.Provider, err)
 	}
 	return msgs, nil
+}
+
+// awaitingQuery is the statement of ListAwaitingStatus.
+func awaitingQuery(q ports.AwaitingQuery) (string, []any) {
+	where := []string{"provider = ?", awaitingStatus}
+	args := []any{q.Provider}
+	// Only the tighter lower bound: a cursor at or after Since implies Since, and a Since
+	// after the cursor implies the cursor. With one range condition the index scan starts
+	// at the position, rather than at Since with every row up to the cursor filtered out.
+	switch {
+	case q.After != nil && toDB(q.After.CreatedAt) >= toDB(q.Since):
+		where = append(where, "(created_at, id) > (?, ?)")
+		args = append(args, toDB(q.After.CreatedAt), q.After.ID)
+	case !q.Since.IsZero():
+		where = append(where, "created_at >= ?")
+		args = append(args, toDB(q.Since))
+	}
+	if q.AccountID != "" {
+		where = append(where, "account_id = ?")
+		args = append(args, q.AccountID)
+	}
+	query := `SELECT ` + messageColumns + ` FROM messages WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY created_at, id LIMIT ?`
+	return query, append(args, q.Limit)
+}
+
+// countStatuses groups on the start of the UTC day in created_at's unit (86400000000 µs a
+// day): unix time has no leap seconds, so every UTC day starts at a multiple of it. The
+// modulo is taken twice so that the floor is right before 1970 too (% truncates towards
+// zero). SQLite's date functions would go through floating-point seconds, which near
+// midnight can round a microsecond into the next day. The range condition uses
+// messages_account_created_idx.
+const countStatuses = `SELECT created_at - (created_at % 86400000000 + 86400000000) % 86400000000 AS day,
+		status, count(*)
+	FROM messages
+	WHERE account_id = ? AND created_at >= ? AND created_at <= ? AND hidden_at IS NULL
+	GROUP BY day, status`
+
+// CountStatuses implements ports.MessageStore.
+func (s *Store) CountStatuses(ctx context.Context, accountID string, start, end time.Time) (map[string]map[message.Status]int, error) {
+	rows, err := s.db.QueryContext(ctx, countStatuses, accountID, toDB(start), toDB(end))
+	if err != nil {
+		return nil, fmt.Errorf("count statuses of %s: %w", accountID, classify(err))
+	}
+	defer rows.Close()
+	out := make(map[string]map[message.Status]int)
+	for rows.Next() {
+		var (
+			day    int64
+			status string
+			n      int
+		)
+		if err := rows.Scan(&day, &status, &n); err != nil {
+			return nil, fmt.Errorf("count statuses of %s: %w", accountID, err)
+		}
+		key := fromDB(day).Format(ports.DayLayout)
+		if out[key] == nil {
+			out[key] = make(map[message.Status]int)
+		}
+		out[key][message.Status(status)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count statuses of %s: %w", accountID, classify(err))
+	}
+	return out, nil
 }
 
 // GetMessageForUpdate loads a message, hidden or not. The transaction began IMMEDIATE and

@@ -367,8 +367,9 @@ func (g *Gateway) ProviderRestarted(ctx context.Context, provider string) error 
 func (g *Gateway) refreshProvider(ctx context.Context, provider string, since time.Time) (int, error) {
 	const page = 500
 	checked := 0
+	q := ports.AwaitingQuery{Provider: provider, Since: since, Limit: page}
 	for {
-		ms, err := g.store.ListAwaitingStatus(ctx, provider, since, page)
+		ms, err := g.store.ListAwaitingStatus(ctx, q)
 		if err != nil {
 			return checked, fmt.Errorf("list awaiting status of %s: %w", provider, err)
 		}
@@ -395,7 +396,9 @@ func (g *Gateway) refreshProvider(ctx context.Context, provider string, since ti
 		if len(ms) < page {
 			return checked, nil
 		}
-		// Next page: everything after the newest message of this page.
-		since = ms[len(ms)-1].CreatedAt.Add(time.Microsecond)
+		// Next page: everything after the newest message of this page, by (created_at, id):
+		// messages sharing its created_at may be on the next page.
+		last := ms[len(ms)-1]
+		q.After = &ports.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
 	}
 }

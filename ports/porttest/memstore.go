@@ -96,19 +96,50 @@ func (s *MemStore) ListMessages(_ context.Context, accountID string, q ports.Mes
 	return page, nil
 }
 
-func (s *MemStore) ListAwaitingStatus(_ context.Context, provider string, since time.Time, limit int) ([]message.Message, error) {
+// oldestFirst orders messages by (created_at, id) ascending, ListAwaitingStatus' order.
+func oldestFirst(a, b message.Message) int { return newestFirst(b, a) }
+
+func (s *MemStore) ListAwaitingStatus(_ context.Context, q ports.AwaitingQuery) ([]message.Message, error) {
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("list messages awaiting status: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []message.Message
 	for _, r := range s.msgs {
 		m := r.m
-		if !r.hidden && m.Provider == provider && m.Direction == message.Outbound && m.ProviderMessageID != "" &&
-			!m.Status.Final() && !m.CreatedAt.Before(since) {
-			out = append(out, cloneMsg(m))
+		if r.hidden || m.Provider != q.Provider || m.Direction != message.Outbound || m.ProviderMessageID == "" ||
+			m.Status.Final() || m.CreatedAt.Before(q.Since) || (q.AccountID != "" && m.AccountID != q.AccountID) {
+			continue
 		}
+		if q.After != nil && oldestFirst(m, message.Message{ID: q.After.ID, CreatedAt: q.After.CreatedAt}) <= 0 {
+			continue
+		}
+		out = append(out, cloneMsg(m))
 	}
-	slices.SortFunc(out, func(a, b message.Message) int { return newestFirst(b, a) })
-	return out[:min(limit, len(out))], nil
+	slices.SortFunc(out, oldestFirst)
+	return out[:min(q.Limit, len(out))], nil
+}
+
+// CountStatuses implements ports.MessageStore.
+func (s *MemStore) CountStatuses(_ context.Context, accountID string, start, end time.Time) (map[string]map[message.Status]int, error) {
+	start, end = storedTime(start), storedTime(end)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]map[message.Status]int{}
+	for _, r := range s.msgs {
+		m := r.m
+		created := storedTime(m.CreatedAt)
+		if r.hidden || m.AccountID != accountID || created.Before(start) || created.After(end) {
+			continue
+		}
+		day := created.Format(ports.DayLayout)
+		if out[day] == nil {
+			out[day] = map[message.Status]int{}
+		}
+		out[day][m.Status]++
+	}
+	return out, nil
 }
 
 func (s *MemStore) GetAccount(_ context.Context, id string) (ports.Account, error) {

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -63,6 +64,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store) {
 		{"ListMessagesFilters", testListMessagesFilters},
 		{"ListMessagesPaging", testListMessagesPaging},
 		{"ListAwaitingStatus", testListAwaitingStatus},
+		{"CountStatuses", testCountStatuses},
 		{"InTxRollback", testInTxRollback},
 		{"InTxCommit", testInTxCommit},
 		{"LockForUpdate", testLockForUpdate},
@@ -652,7 +654,7 @@ func testHidden(t *testing.T, s ports.Store) {
 	if got := ids(page.Items); !slices.Equal(got, []string{"vis"}) {
 		t.Errorf("ListMessages = %v, want [vis]", got)
 	}
-	aw, err := s.ListAwaitingStatus(ctx, "p1", time.Time{}, 50)
+	aw, err := s.ListAwaitingStatus(ctx, ports.AwaitingQuery{Provider: "p1", Limit: 50})
 	if err != nil {
 		t.Fatalf("ListAwaitingStatus: %v", err)
 	}
@@ -770,12 +772,46 @@ func listFixture(t *testing.T, s ports.Store) []message.Message {
 			m.Status = statuses[i%len(statuses)]
 			m.To = fmt.Sprintf("+1555111%04d", i%5)
 		}
+		if tags := fixtureTags(i); tags != nil {
+			m.Tags = tags
+		}
+		b := outbound("b-"+id, accountB, created)
+		b.Tags = maps.Clone(m.Tags) // the same tags in another account
 		mine = append(mine, m)
-		all = append(all, m)
-		all = append(all, outbound("b-"+id, accountB, created))
+		all = append(all, m, b)
 	}
 	insert(t, s, all...)
 	return mine
+}
+
+// Tags of listFixture, as the DHOS dialect sets them on a tenant's messages.
+const (
+	tagTenant  = "trustomer_code"
+	tagProduct = "product_name"
+	// oddTagKey and oddTagValue hold what JSON paths, SQL string literals and identifiers
+	// quote: a store must bind a tag key, never splice it into its query.
+	oddTagKey   = `we"ird.$[0]'key\`
+	oddTagValue = `it's "odd"`
+)
+
+// fixtureTags are the tags of listFixture's i-th message; nil leaves it without tags (an
+// empty map outbound, nil inbound).
+func fixtureTags(i int) map[string]string {
+	var tags map[string]string
+	switch i % 5 {
+	case 0:
+		tags = map[string]string{tagTenant: "T1", tagProduct: "P1"}
+	case 1:
+		tags = map[string]string{tagTenant: "T1", tagProduct: "P2"}
+	case 2:
+		tags = map[string]string{tagTenant: "T2", tagProduct: "P1"}
+	case 3:
+		tags = map[string]string{tagTenant: "T1", "note": ""}
+	}
+	if i == 7 {
+		tags[oddTagKey] = oddTagValue
+	}
+	return tags
 }
 
 // expectList is the reference implementation of ListMessages' filter and order.
@@ -785,7 +821,7 @@ func expectList(msgs []message.Message, q ports.MessageQuery) []string {
 		if (q.Direction != "" && m.Direction != q.Direction) || (q.Status != "" && m.Status != q.Status) ||
 			(q.From != "" && m.From != q.From) || (q.To != "" && m.To != q.To) ||
 			(!q.CreatedAfter.IsZero() && m.CreatedAt.Before(q.CreatedAfter)) ||
-			(!q.CreatedBefore.IsZero() && m.CreatedAt.After(q.CreatedBefore)) {
+			(!q.CreatedBefore.IsZero() && m.CreatedAt.After(q.CreatedBefore)) || !hasTags(m, q.Tags) {
 			continue
 		}
 		out = append(out, m)
@@ -805,16 +841,45 @@ func expectList(msgs []message.Message, q ports.MessageQuery) []string {
 	return ids(out)
 }
 
+// hasTags reports whether m has every one of tags with exactly its value.
+func hasTags(m message.Message, tags map[string]string) bool {
+	for k, v := range tags {
+		if got, ok := m.Tags[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// listQueries are the queries the list tests run on listFixture; those named "no match…"
+// match nothing there, every other one matches something.
 func listQueries() []struct {
 	name string
 	q    ports.MessageQuery
 } {
 	same := at(10*time.Second + 7*time.Millisecond)
+	type tags = map[string]string
 	return []struct {
 		name string
 		q    ports.MessageQuery
 	}{
 		{"all", ports.MessageQuery{}},
+		{"tag", ports.MessageQuery{Tags: tags{tagTenant: "T1"}}},
+		{"two tags", ports.MessageQuery{Tags: tags{tagTenant: "T1", tagProduct: "P2"}}},
+		{"tag with an empty value", ports.MessageQuery{Tags: tags{"note": ""}}},
+		{"tag key needing quotes", ports.MessageQuery{Tags: tags{oddTagKey: oddTagValue}}},
+		{"empty tag map", ports.MessageQuery{Tags: tags{}}},
+		{"tags with other filters", ports.MessageQuery{Direction: message.Outbound, CreatedAfter: at(4 * time.Second),
+			Tags: tags{tagTenant: "T1", tagProduct: "P1"}}},
+		{"tag on the shared instant", ports.MessageQuery{CreatedAfter: same, CreatedBefore: same, Tags: tags{tagProduct: "P1"}}},
+		{"tag inbound", ports.MessageQuery{Direction: message.Inbound, Tags: tags{tagTenant: "T1"}}},
+		{"no match: tag value differs", ports.MessageQuery{Tags: tags{tagTenant: "T3"}}},
+		{"no match: tag value differs in case", ports.MessageQuery{Tags: tags{tagTenant: "t1"}}},
+		{"no match: one of two tags differs", ports.MessageQuery{Tags: tags{tagTenant: "T2", tagProduct: "P2"}}},
+		{"no match: tag key absent", ports.MessageQuery{Tags: tags{"customer": "T1"}}},
+		{"no match: empty value of an absent key", ports.MessageQuery{Tags: tags{"customer": ""}}},
+		{"no match: NUL in a tag", ports.MessageQuery{Tags: tags{tagTenant + "\x00": "T1", "note": "\x00"}}},
+		{"no match: tag key like SQL", ports.MessageQuery{Tags: tags{`') OR 1=1 OR ('`: "x", `$.` + tagTenant: "T1"}}},
 		{"inbound", ports.MessageQuery{Direction: message.Inbound}},
 		{"outbound", ports.MessageQuery{Direction: message.Outbound}},
 		{"status delivered", ports.MessageQuery{Status: message.StatusDelivered}},
@@ -826,7 +891,7 @@ func listQueries() []struct {
 		{"window on the shared instant", ports.MessageQuery{CreatedAfter: same, CreatedBefore: same}},
 		{"window", ports.MessageQuery{CreatedAfter: at(5 * time.Second), CreatedBefore: at(24 * time.Second)}},
 		{"combined", ports.MessageQuery{Direction: message.Outbound, Status: message.StatusQueued, CreatedAfter: at(4 * time.Second)}},
-		{"nothing matches", ports.MessageQuery{To: "+10000000000"}},
+		{"no match: to", ports.MessageQuery{To: "+10000000000"}},
 	}
 }
 
@@ -841,6 +906,9 @@ func testListMessagesFilters(t *testing.T, s ports.Store) {
 				t.Fatalf("ListMessages: %v", err)
 			}
 			want := expectList(mine, tc.q)
+			if noMatch := strings.HasPrefix(tc.name, "no match"); noMatch != (len(want) == 0) {
+				t.Fatalf("fixture: the reference lists %v for %q", want, tc.name)
+			}
 			if got := ids(page.Items); !slices.Equal(got, want) {
 				t.Errorf("ListMessages ids\n got %v\nwant %v", got, want)
 			}
@@ -939,50 +1007,77 @@ func pageAll(t *testing.T, limit, total int, page func(after *ports.Cursor) ([]s
 
 func testListAwaitingStatus(t *testing.T, s ports.Store) {
 	seedAccounts(t, s)
-	mk := func(id string, created time.Duration, st message.Status, provider, pid string) message.Message {
-		m := outbound(id, accountA, at(created))
+	mk := func(id, account string, created time.Duration, st message.Status, provider, pid string) message.Message {
+		m := outbound(id, account, at(created))
 		m.Status, m.Provider, m.ProviderMessageID = st, provider, pid
 		return m
 	}
+	const tie = 3 * time.Minute // w3 and the t* messages share it
 	msgs := []message.Message{
-		mk("w3", 3*time.Minute, message.StatusSent, "p1", "P3"),
-		mk("w1", 1*time.Minute, message.StatusQueued, "p1", "P1"),
-		mk("w2", 2*time.Minute, message.StatusSending, "p1", "P2"),
-		mk("w4", 4*time.Minute, message.StatusScheduled, "p1", "P4"),
-		mk("w5", 5*time.Minute, message.StatusSent, "p1", "P5"),
-		mk("old", 0, message.StatusSent, "p1", "P0"),
-		mk("delivered", 2*time.Minute, message.StatusDelivered, "p1", "PD"),
-		mk("undelivered", 2*time.Minute, message.StatusUndelivered, "p1", "PU"),
-		mk("failed", 2*time.Minute, message.StatusFailed, "p1", "PF"),
-		mk("canceled", 2*time.Minute, message.StatusCanceled, "p1", "PC"),
-		mk("no-pid", 2*time.Minute, message.StatusSent, "p1", ""),
-		mk("other-provider", 2*time.Minute, message.StatusSent, "p2", "PO"),
-		mk("hidden", 2*time.Minute, message.StatusSent, "p1", "PH"),
+		mk("w3", accountA, tie, message.StatusSent, "p1", "P3"),
+		mk("w1", accountA, 1*time.Minute, message.StatusQueued, "p1", "P1"),
+		mk("w2", accountA, 2*time.Minute, message.StatusSending, "p1", "P2"),
+		mk("w4", accountA, 4*time.Minute, message.StatusScheduled, "p1", "P4"),
+		mk("w5", accountA, 5*time.Minute, message.StatusSent, "p1", "P5"),
+		mk("old", accountA, 0, message.StatusSent, "p1", "P0"),
+		mk("t4", accountA, tie, message.StatusSent, "p1", "PT4"),
+		mk("t1", accountA, tie, message.StatusSent, "p1", "PT1"),
+		mk("t3", accountA, tie, message.StatusQueued, "p1", "PT3"),
+		mk("t0", accountA, tie, message.StatusSent, "p1", "PT0"),
+		mk("t2", accountB, tie, message.StatusSent, "p1", "PT2"),
+		mk("w-b", accountB, 150*time.Second, message.StatusSent, "p1", "PB"),
+		// Never listed: final, without a provider id, of another provider, hidden, inbound.
+		mk("delivered", accountA, 2*time.Minute, message.StatusDelivered, "p1", "PD"),
+		mk("undelivered", accountA, 2*time.Minute, message.StatusUndelivered, "p1", "PU"),
+		mk("failed", accountA, tie, message.StatusFailed, "p1", "PF"),
+		mk("canceled", accountA, 2*time.Minute, message.StatusCanceled, "p1", "PC"),
+		mk("no-pid", accountA, tie, message.StatusSent, "p1", ""),
+		mk("other-provider", accountA, 2*time.Minute, message.StatusSent, "p2", "PO"),
+		mk("hidden", accountA, tie, message.StatusSent, "p1", "PH"),
 		inbound("inbound", accountA, "p1", "PI", at(2*time.Minute)),
 	}
-	other := mk("w-b", 150*time.Second, message.StatusSent, "p1", "PB")
-	other.AccountID = accountB
-	msgs = append(msgs, other)
 	insert(t, s, msgs...)
 	inTx(t, s, func(ctx context.Context, tx ports.Tx) error { return tx.HideMessage(ctx, "hidden", at(time.Hour)) })
 
+	after := func(created time.Duration, id string) *ports.Cursor {
+		return &ports.Cursor{CreatedAt: at(created), ID: id}
+	}
 	tests := []struct {
-		name     string
-		provider string
-		since    time.Time
-		limit    int
-		want     []string
+		name string
+		q    ports.AwaitingQuery
+		want []string
 	}{
-		{"all since", "p1", at(time.Minute), 100, []string{"w1", "w2", "w-b", "w3", "w4", "w5"}},
-		{"limit", "p1", at(time.Minute), 2, []string{"w1", "w2"}},
-		{"since inclusive", "p1", at(3 * time.Minute), 100, []string{"w3", "w4", "w5"}},
-		{"zero since", "p1", time.Time{}, 100, []string{"old", "w1", "w2", "w-b", "w3", "w4", "w5"}},
-		{"other provider", "p2", time.Time{}, 100, []string{"other-provider"}},
-		{"unknown provider", "p9", time.Time{}, 100, nil},
+		{"all since", ports.AwaitingQuery{Provider: "p1", Since: at(time.Minute), Limit: 100},
+			[]string{"w1", "w2", "w-b", "t0", "t1", "t2", "t3", "t4", "w3", "w4", "w5"}},
+		{"limit", ports.AwaitingQuery{Provider: "p1", Since: at(time.Minute), Limit: 2}, []string{"w1", "w2"}},
+		{"limit max", ports.AwaitingQuery{Provider: "p1", Since: at(4 * time.Minute), Limit: ports.MaxAwaitingLimit}, []string{"w4", "w5"}},
+		{"since inclusive", ports.AwaitingQuery{Provider: "p1", Since: at(tie), Limit: 100},
+			[]string{"t0", "t1", "t2", "t3", "t4", "w3", "w4", "w5"}},
+		{"zero since", ports.AwaitingQuery{Provider: "p1", Limit: 100},
+			[]string{"old", "w1", "w2", "w-b", "t0", "t1", "t2", "t3", "t4", "w3", "w4", "w5"}},
+		{"account", ports.AwaitingQuery{Provider: "p1", AccountID: accountA, Limit: 100},
+			[]string{"old", "w1", "w2", "t0", "t1", "t3", "t4", "w3", "w4", "w5"}},
+		{"other account", ports.AwaitingQuery{Provider: "p1", AccountID: accountB, Limit: 100}, []string{"w-b", "t2"}},
+		{"account without messages", ports.AwaitingQuery{Provider: "p1", AccountID: "acct-none", Limit: 100}, nil},
+		{"after exclusive", ports.AwaitingQuery{Provider: "p1", After: after(2*time.Minute, "w2"), Limit: 100},
+			[]string{"w-b", "t0", "t1", "t2", "t3", "t4", "w3", "w4", "w5"}},
+		{"after inside a tie", ports.AwaitingQuery{Provider: "p1", After: after(tie, "t1"), Limit: 100},
+			[]string{"t2", "t3", "t4", "w3", "w4", "w5"}},
+		{"after a position no message has", ports.AwaitingQuery{Provider: "p1", After: after(tie, "t15"), Limit: 100},
+			[]string{"t2", "t3", "t4", "w3", "w4", "w5"}},
+		{"after with a later since", ports.AwaitingQuery{Provider: "p1", Since: at(4 * time.Minute), After: after(tie, "t3"), Limit: 100},
+			[]string{"w4", "w5"}},
+		{"after with an earlier since", ports.AwaitingQuery{Provider: "p1", Since: at(time.Minute), After: after(tie, "t3"), Limit: 100},
+			[]string{"t4", "w3", "w4", "w5"}},
+		{"after with account and limit", ports.AwaitingQuery{Provider: "p1", AccountID: accountA, After: after(tie, "t1"), Limit: 2},
+			[]string{"t3", "t4"}},
+		{"after the last", ports.AwaitingQuery{Provider: "p1", After: after(5*time.Minute, "w5"), Limit: 100}, nil},
+		{"other provider", ports.AwaitingQuery{Provider: "p2", Limit: 100}, []string{"other-provider"}},
+		{"unknown provider", ports.AwaitingQuery{Provider: "p9", Limit: 100}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.ListAwaitingStatus(t.Context(), tc.provider, tc.since, tc.limit)
+			got, err := s.ListAwaitingStatus(t.Context(), tc.q)
 			if err != nil {
 				t.Fatalf("ListAwaitingStatus: %v", err)
 			}
@@ -993,6 +1088,172 @@ func testListAwaitingStatus(t *testing.T, s ports.Store) {
 				if len(m.Events) == 0 {
 					t.Errorf("message %s listed without its events", m.ID)
 				}
+			}
+		})
+	}
+	t.Run("full message", func(t *testing.T) {
+		got, err := s.ListAwaitingStatus(t.Context(), ports.AwaitingQuery{Provider: "p1", After: after(tie, "t3"), Limit: 1})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("ListAwaitingStatus = %v, %v; want one message", ids(got), err)
+		}
+		checkMessage(t, "listed message", got[0], get(t, s, "t4"))
+	})
+
+	// Paging by the last item's position never skips or repeats a message, also through
+	// the tie at 3m — a cursor on created_at alone would lose the rest of the tie.
+	for _, q := range []ports.AwaitingQuery{
+		{Provider: "p1"},
+		{Provider: "p1", AccountID: accountA},
+		{Provider: "p1", Since: at(tie)},
+	} {
+		for _, limit := range []int{1, 2, 3, 4} {
+			t.Run(fmt.Sprintf("paging %s since %s/limit %d", cmp.Or(q.AccountID, "every account"), ms(q.Since), limit), func(t *testing.T) {
+				whole := q
+				whole.Limit = ports.MaxAwaitingLimit
+				want, err := s.ListAwaitingStatus(t.Context(), whole)
+				if err != nil {
+					t.Fatalf("ListAwaitingStatus(one page): %v", err)
+				}
+				q := q
+				q.Limit = limit
+				var got []string
+				for pages := 0; ; pages++ {
+					if pages > len(want)+1 {
+						t.Fatalf("paging does not end; got so far %v", got)
+					}
+					page, err := s.ListAwaitingStatus(t.Context(), q)
+					if err != nil {
+						t.Fatalf("ListAwaitingStatus(page %d): %v", pages, err)
+					}
+					if len(page) > limit {
+						t.Fatalf("page %d has %d items, limit %d", pages, len(page), limit)
+					}
+					got = append(got, ids(page)...)
+					if len(page) < limit {
+						break
+					}
+					last := page[len(page)-1]
+					// In its wire form, as a caller would keep it.
+					c, err := ports.DecodeCursor(ports.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}.Encode())
+					if err != nil {
+						t.Fatalf("DecodeCursor: %v", err)
+					}
+					q.After = &c
+				}
+				if !slices.Equal(got, ids(want)) {
+					t.Errorf("paged ids\n got %v\nwant %v", got, ids(want))
+				}
+			})
+		}
+	}
+
+	t.Run("invalid", func(t *testing.T) {
+		for _, q := range []ports.AwaitingQuery{
+			{Limit: 10},
+			{Provider: "p1"},
+			{Provider: "p1", Limit: -1},
+			{Provider: "p1", Limit: ports.MaxAwaitingLimit + 1},
+		} {
+			got, err := s.ListAwaitingStatus(t.Context(), q)
+			wantErr(t, fmt.Sprintf("ListAwaitingStatus(%+v)", q), err, ports.ErrInvalid)
+			if len(got) != 0 {
+				t.Errorf("ListAwaitingStatus(%+v) = %v with its error, want nothing", q, ids(got))
+			}
+		}
+	})
+}
+
+// testCountStatuses: counts by UTC day and status, over both inclusive bounds, of one
+// account's visible messages.
+func testCountStatuses(t *testing.T, s ports.Store) {
+	seedAccounts(t, s)
+	day1 := time.Date(2026, time.March, 1, 0, 0, 0, 0, time.UTC)
+	day2 := day1.AddDate(0, 0, 1)
+	day3, day4, day5 := day2.AddDate(0, 0, 1), day2.AddDate(0, 0, 2), day2.AddDate(0, 0, 3)
+	lastMs := day2.Add(-time.Millisecond) // 23:59:59.999 on day 1
+	east := time.FixedZone("UTC+5", 5*3600)
+	mk := func(id, account string, created time.Time, st message.Status) message.Message {
+		m := outbound(id, account, created)
+		m.Status = st
+		return m
+	}
+	received := func(id, account string, created time.Time) message.Message {
+		return inbound(id, account, "p1", "P-"+id, created)
+	}
+	insert(t, s,
+		mk("d1-start", accountA, day1, message.StatusQueued),
+		mk("d1-end", accountA, lastMs, message.StatusDelivered),
+		mk("d2-start", accountA, day2, message.StatusDelivered),
+		received("d2-in", accountA, day2),
+		mk("d2-noon-1", accountA, day2.Add(12*time.Hour), message.StatusFailed),
+		mk("d2-noon-2", accountA, day2.Add(12*time.Hour), message.StatusFailed),
+		// Day 3 in UTC+5, 21:00 of day 2 in UTC: the UTC day counts.
+		mk("d2-east", accountA, time.Date(2026, time.March, 3, 2, 0, 0, 0, east), message.StatusSent),
+		mk("d2-hidden", accountA, day2.Add(13*time.Hour), message.StatusDelivered),
+		mk("d4", accountA, day4.Add(time.Hour), message.StatusSent),
+		mk("b-d2", accountB, day2.Add(12*time.Hour), message.StatusDelivered),
+		received("b-in", accountB, day1),
+	)
+	inTx(t, s, func(ctx context.Context, tx ports.Tx) error { return tx.HideMessage(ctx, "d2-hidden", day4) })
+
+	type counts = map[string]map[message.Status]int
+	const (
+		queued, delivered, failed = message.StatusQueued, message.StatusDelivered, message.StatusFailed
+		sent, recv                = message.StatusSent, message.StatusReceived
+	)
+	tests := []struct {
+		name       string
+		account    string
+		start, end time.Time
+		want       counts
+	}{
+		{"every day", accountA, day1, day5, counts{
+			"2026-03-01": {queued: 1, delivered: 1},
+			"2026-03-02": {delivered: 1, recv: 1, failed: 2, sent: 1},
+			"2026-03-04": {sent: 1},
+		}},
+		{"start inclusive at the last millisecond of a day", accountA, lastMs, day2, counts{
+			"2026-03-01": {delivered: 1},
+			"2026-03-02": {delivered: 1, recv: 1},
+		}},
+		{"end inclusive at the last millisecond of a day", accountA, day1, lastMs, counts{
+			"2026-03-01": {queued: 1, delivered: 1},
+		}},
+		{"end before the last millisecond", accountA, day1, lastMs.Add(-time.Millisecond), counts{
+			"2026-03-01": {queued: 1},
+		}},
+		{"end inclusive at midnight", accountA, day1.Add(time.Millisecond), day2, counts{
+			"2026-03-01": {delivered: 1},
+			"2026-03-02": {delivered: 1, recv: 1},
+		}},
+		{"one instant", accountA, day2.Add(12 * time.Hour), day2.Add(12 * time.Hour), counts{
+			"2026-03-02": {failed: 2},
+		}},
+		{"bounds in another zone", accountA, day2.In(east), day3.Add(-time.Millisecond).In(east), counts{
+			"2026-03-02": {delivered: 1, recv: 1, failed: 2, sent: 1},
+		}},
+		{"other account", accountB, day1, day5, counts{
+			"2026-03-01": {recv: 1},
+			"2026-03-02": {delivered: 1},
+		}},
+		{"zero start", accountA, time.Time{}, lastMs, counts{
+			"2026-03-01": {queued: 1, delivered: 1},
+		}},
+		{"day without messages", accountA, day3, day4.Add(-time.Millisecond), counts{}},
+		{"start after end", accountA, day2, day1, counts{}},
+		{"account without messages", "acct-none", day1, day5, counts{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.CountStatuses(t.Context(), tc.account, tc.start, tc.end)
+			if err != nil {
+				t.Fatalf("CountStatuses: %v", err)
+			}
+			if got == nil {
+				t.Fatal("CountStatuses = nil, want a map")
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("CountStatuses(%s, %s, %s)\n got %v\nwant %v", tc.account, ms(tc.start), ms(tc.end), got, tc.want)
 			}
 		})
 	}
