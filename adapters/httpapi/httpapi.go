@@ -9,6 +9,7 @@ import (
 	"context"
 	_ "embed"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/hashicorp/go-hclog"
@@ -39,6 +40,12 @@ type Gateway interface {
 	Cancel(ctx context.Context, accountID, id string) (message.Message, error)
 	// Delete cancels the message if it still can be, then hides it.
 	Delete(ctx context.Context, accountID, id string) error
+	// StatusCounts counts the account's messages per UTC day of creation and status,
+	// created from start to end inclusive; end before start is a *message.FieldError.
+	StatusCounts(ctx context.Context, accountID string, start, end time.Time) (map[string]map[message.Status]int, error)
+	// RefreshStatuses polls the providers for the account's messages still waiting for a
+	// status, created since `since` (zero: the last 7 days), and applies the answers.
+	RefreshStatuses(ctx context.Context, accountID string, since time.Time) (gateway.RefreshResult, error)
 	// Receive records an inbound message.
 	Receive(ctx context.Context, cmd gateway.ReceiveCommand) (message.Message, error)
 	// HandleWebhook passes a raw provider webhook to its plugin and commits what it parsed;
@@ -155,6 +162,8 @@ func newEngine(opts Options) (*gin.Engine, *server) {
 	v1 := e.Group("/v1", s.auth.middleware())
 	v1.POST("/messages", s.sendMessage)
 	v1.GET("/messages", s.listMessages)
+	v1.GET("/messages/status-counts", s.statusCounts)
+	v1.POST("/messages/refresh-statuses", s.refreshStatuses)
 	v1.GET("/messages/:id", s.getMessage)
 	v1.POST("/messages/:id/cancel", s.cancelMessage)
 	v1.DELETE("/messages/:id", s.deleteMessage)

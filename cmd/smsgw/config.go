@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,18 +131,21 @@ type compatBlock struct {
 type smsappBlock struct {
 	StopTTL          hcl.Expression `hcl:"stop_ttl,optional"`
 	AnonymousAccount string         `hcl:"anonymous_account,optional"`
+	DefRange         hcl.Range      `hcl:",def_range"`
 }
 
 type fastsmsingBlock struct {
-	From             string `hcl:"from,optional"`
-	AnonymousAccount string `hcl:"anonymous_account,optional"`
+	From             string    `hcl:"from,optional"`
+	AnonymousAccount string    `hcl:"anonymous_account,optional"`
+	DefRange         hcl.Range `hcl:",def_range"`
 }
 
 type dhosBlock struct {
-	Provider         string `hcl:"provider,optional"`
-	CallbackURL      string `hcl:"callback_url,optional"`
-	CountryCode      string `hcl:"country_code,optional"`
-	AnonymousAccount string `hcl:"anonymous_account,optional"`
+	Provider         string    `hcl:"provider,optional"`
+	CallbackURL      string    `hcl:"callback_url,optional"`
+	CountryCode      string    `hcl:"country_code,optional"`
+	AnonymousAccount string    `hcl:"anonymous_account,optional"`
+	DefRange         hcl.Range `hcl:",def_range"`
 }
 
 type flowrouteProxyBlock struct {
@@ -169,6 +173,15 @@ type Config struct {
 	OptOut                OptOutConfig
 	SMSApp                *SMSAppConfig     // nil: the dialect is off
 	FastSMSing            *FastSMSingConfig // nil: the dialect is off
+	DHOS                  *DHOSConfig       // nil: the dialect is off
+}
+
+// DHOSConfig is the compat.dhos block.
+type DHOSConfig struct {
+	Provider         string // the Twilio-style provider whose status callbacks /sms/callback takes
+	CallbackURL      string // the URL the provider signs those callbacks for
+	CountryCode      string // ISO 3166 region of receivers given without a country code
+	AnonymousAccount string
 }
 
 // SMSAppConfig is the compat.smsapp block.
@@ -474,6 +487,34 @@ func resolve(filename string, fc *fileConfig, ctx *hcl.EvalContext) (*Config, hc
 	if fc.Compat != nil && fc.Compat.FastSMSing != nil {
 		fs := fc.Compat.FastSMSing
 		c.FastSMSing = &FastSMSingConfig{From: cmp.Or(fs.From, fastsmsing.DefaultFrom), AnonymousAccount: fs.AnonymousAccount}
+	}
+	if fc.Compat != nil && fc.Compat.DHOS != nil {
+		c.DHOS, d = resolveDHOS(fc.Compat.DHOS, c.PublicURL, seen)
+		diags = append(diags, d...)
+	}
+	return c, diags
+}
+
+// resolveDHOS checks the compat.dhos block: its provider must be configured (its plugin
+// checks the callbacks' signatures), and its callback URL defaults to where this gateway
+// serves the callback behind public_url.
+func resolveDHOS(b *dhosBlock, publicURL string, providers map[string]bool) (*DHOSConfig, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	c := &DHOSConfig{Provider: b.Provider, CallbackURL: b.CallbackURL, CountryCode: strings.ToUpper(b.CountryCode), AnonymousAccount: b.AnonymousAccount}
+	switch {
+	case b.Provider == "":
+		diags = append(diags, errAt(b.DefRange, "compat.dhos.provider is required: the Twilio-style provider whose status callbacks /dhos/v1/sms/callback receives"))
+	case !providers[b.Provider]:
+		diags = append(diags, errAt(b.DefRange, "compat.dhos.provider: unknown provider %q", b.Provider))
+	}
+	if c.CallbackURL == "" {
+		c.CallbackURL = strings.TrimRight(publicURL, "/") + "/dhos/v1/sms/callback"
+	}
+	if u, err := url.Parse(c.CallbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		diags = append(diags, errAt(b.DefRange, "compat.dhos.callback_url must be an absolute http(s) URL, not %q", c.CallbackURL))
+	}
+	if len(c.CountryCode) != 2 {
+		diags = append(diags, errAt(b.DefRange, "compat.dhos.country_code is required: the ISO 3166 region (e.g. \"GB\") of receivers given without a country code"))
 	}
 	return c, diags
 }

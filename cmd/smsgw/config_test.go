@@ -222,6 +222,84 @@ opt_out {
 	}
 }
 
+func TestDHOSConfig(t *testing.T) {
+	const base = `listen = "127.0.0.1:9000"
+storage {
+  driver = "sqlite"
+  dsn    = "x.db"
+}
+provider "tw" {
+  plugin = "bin"
+  dev = true
+}
+`
+	tests := []struct {
+		name string
+		src  string
+		want *DHOSConfig // nil: the dialect is off
+		err  string      // substring of the error, with file:line
+	}{
+		{"off", base, nil, ""},
+		{"on, callback URL behind public_url by default", base + `compat {
+  dhos {
+    provider     = "tw"
+    country_code = "gb"
+  }
+}`, &DHOSConfig{Provider: "tw", CallbackURL: "http://127.0.0.1:9000/dhos/v1/sms/callback", CountryCode: "GB"}, ""},
+		{"every field", base + `compat {
+  dhos {
+    provider          = "tw"
+    callback_url      = "https://sms.example.com/dhos/v1/sms/callback"
+    country_code      = "US"
+    anonymous_account = "legacy"
+  }
+}`, &DHOSConfig{Provider: "tw", CallbackURL: "https://sms.example.com/dhos/v1/sms/callback", CountryCode: "US", AnonymousAccount: "legacy"}, ""},
+		{"no provider", base + `compat {
+  dhos {
+    country_code = "GB"
+  }
+}`, nil, "c.hcl:11,3: compat.dhos.provider is required"},
+		{"unknown provider", base + `compat {
+  dhos {
+    provider     = "nope"
+    country_code = "GB"
+  }
+}`, nil, "c.hcl:11,3: compat.dhos.provider: unknown provider \"nope\""},
+		{"relative callback URL", base + `compat {
+  dhos {
+    provider     = "tw"
+    callback_url = "/dhos/v1/sms/callback"
+    country_code = "GB"
+  }
+}`, nil, "c.hcl:11,3: compat.dhos.callback_url must be an absolute http(s) URL"},
+		{"no country code", base + `compat {
+  dhos {
+    provider = "tw"
+  }
+}`, nil, "c.hcl:11,3: compat.dhos.country_code is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseConfig("c.hcl", []byte(tt.src), map[string]string{})
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tt.want == nil && c.DHOS != nil:
+				t.Errorf("dhos on: %+v", c.DHOS)
+			case tt.want != nil && (c.DHOS == nil || *c.DHOS != *tt.want):
+				t.Errorf("dhos = %+v, want %+v", c.DHOS, tt.want)
+			}
+		})
+	}
+}
+
 func TestFastSMSingConfig(t *testing.T) {
 	const base = minimalConfig
 	tests := []struct {

@@ -145,6 +145,23 @@ func sweep(ctx context.Context, gw *gateway.Gateway, log hclog.Logger) error {
 	return err
 }
 
+// refreshFunc adapts a function to the queue's status refresher, like dispatchFunc.
+type refreshFunc func(ctx context.Context) error
+
+func (f refreshFunc) RefreshStatuses(ctx context.Context) error { return f(ctx) }
+
+// refresh runs one periodic status refresh over every account and logs what it did.
+func refresh(ctx context.Context, gw *gateway.Gateway, log hclog.Logger) error {
+	r, err := gw.RefreshStatuses(ctx, "", time.Time{})
+	switch {
+	case err != nil:
+		log.Warn("status refresh incomplete", "checked", r.Checked, "updated", r.Updated, "error", err)
+	case r.Checked > 0:
+		log.Info("refreshed statuses", "checked", r.Checked, "updated", r.Updated)
+	}
+	return err
+}
+
 type uuidV7 struct{}
 
 // NewID returns a UUIDv7: time-ordered, so new rows land at the end of the primary key index.
@@ -240,10 +257,12 @@ func serve(ctx context.Context, cfg *Config, log hclog.Logger) error {
 
 	var gw *gateway.Gateway
 	q, err := newQueue(st, queue.Options{
-		Logger:     log.Named("queue"),
-		Workers:    queueWorkers(cfg.Storage),
-		Dispatcher: dispatchFunc(func(ctx context.Context, a ports.DispatchAttempt) error { return gw.Dispatch(ctx, a) }),
-		Sweeper:    sweepFunc(func(ctx context.Context) error { return sweep(ctx, gw, log) }),
+		Logger:                log.Named("queue"),
+		Workers:               queueWorkers(cfg.Storage),
+		Dispatcher:            dispatchFunc(func(ctx context.Context, a ports.DispatchAttempt) error { return gw.Dispatch(ctx, a) }),
+		Sweeper:               sweepFunc(func(ctx context.Context) error { return sweep(ctx, gw, log) }),
+		StatusRefresher:       refreshFunc(func(ctx context.Context) error { return refresh(ctx, gw, log) }),
+		StatusRefreshInterval: cfg.StatusRefreshInterval,
 	})
 	if err != nil {
 		return fmt.Errorf("start queue: %w", err)

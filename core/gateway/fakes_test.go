@@ -173,9 +173,10 @@ func (j *memJobs) EnqueueSends(_ context.Context, _ ports.Tx, jobs ...ports.Send
 type fakeProviders struct {
 	mu      sync.Mutex
 	sends   []message.Message
-	results []sendAnswer          // consumed in order; the last one repeats
-	byText  map[string]sendAnswer // answers by message text, before results (concurrent sends)
-	polls   map[string]ports.StatusReport
+	results []sendAnswer                  // consumed in order; the last one repeats
+	byText  map[string]sendAnswer         // answers by message text, before results (concurrent sends)
+	polls   map[string]ports.StatusReport // nil: the provider cannot be polled
+	pollErr error                         // when set, every poll fails with it
 	webhook ports.WebhookResult
 	healthy bool
 }
@@ -203,6 +204,9 @@ func (p *fakeProviders) PollStatus(_ context.Context, _ string, ids []string) ([
 	if p.polls == nil {
 		return nil, ports.ErrNotImplemented
 	}
+	if p.pollErr != nil {
+		return nil, p.pollErr
+	}
 	var out []ports.StatusReport
 	for _, id := range ids {
 		if r, ok := p.polls[id]; ok {
@@ -223,7 +227,13 @@ func (p *fakeProviders) Balance(context.Context, string) (ports.Balance, error) 
 	return ports.Balance{}, ports.ErrNotImplemented
 }
 
-func (p *fakeProviders) List(context.Context) []ports.ProviderInfo { return nil }
+// List describes the two providers of the test router; "loop" can be polled when polls is set.
+func (p *fakeProviders) List(context.Context) []ports.ProviderInfo {
+	return []ports.ProviderInfo{
+		{Name: "loop", Healthy: p.healthy, Capabilities: ports.ProviderCapabilities{StatusPoll: p.polls != nil}},
+		{Name: "other", Healthy: p.healthy},
+	}
+}
 
 func (p *fakeProviders) Healthy(string) bool { return p.healthy }
 

@@ -520,6 +520,98 @@ func TestCancelAndDelete(t *testing.T) {
 	}
 }
 
+// TestRefreshStatuses: a refresh polls the account's messages still waiting for a status
+// from providers that can be polled, within the window, applies the answers, and reports
+// what it checked and changed; a provider that cannot answer is ErrUnavailable.
+func TestRefreshStatuses(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	for i := 1; i <= 4; i++ {
+		e.prov.results = append(e.prov.results, sendAnswer{res: ports.SendResult{ProviderMessageID: fmt.Sprintf("p%d", i), Status: message.StatusSent}})
+	}
+	e.prov.results = e.prov.results[1:] // drop newEnv's default answer
+	var ids []string
+	for i := range 4 {
+		account := "acc"
+		if i == 3 {
+			account = "acc2"
+		}
+		m, err := e.g.Send(ctx, SendCommand{AccountID: account, From: "+14155550100", To: fmt.Sprintf("+1415555010%d", i), Text: "hi"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.dispatch(t, m.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.ID)
+	}
+	if r, err := e.g.RefreshStatuses(ctx, "acc", time.Time{}); err != nil || r != (RefreshResult{}) {
+		t.Fatalf("refresh without a pollable provider: %+v %v, want nothing done", r, err)
+	}
+	e.prov.polls = map[string]ports.StatusReport{
+		"p1": {ProviderMessageID: "p1", Status: message.StatusDelivered},
+		"p2": {ProviderMessageID: "p2", Status: message.StatusUndelivered, ErrorCode: "30003"},
+		"p3": {ProviderMessageID: "p3", Status: message.StatusSent}, // no news
+		"p4": {ProviderMessageID: "p4", Status: message.StatusDelivered},
+	}
+	steps := []struct {
+		name    string
+		account string
+		since   time.Time
+		pollErr error
+		want    RefreshResult
+		wantErr error
+	}{
+		{"the account's waiting messages", "acc", time.Time{}, nil, RefreshResult{Checked: 3, Updated: 2}, nil},
+		{"only what still waits", "acc", time.Time{}, nil, RefreshResult{Checked: 1}, nil},
+		{"since after the messages", "acc", t0.Add(time.Minute), nil, RefreshResult{}, nil},
+		{"provider down", "acc", time.Time{}, errors.New("plugin gone"), RefreshResult{}, ports.ErrUnavailable},
+		{"every account", "", time.Time{}, nil, RefreshResult{Checked: 2, Updated: 1}, nil},
+	}
+	for _, st := range steps {
+		e.prov.pollErr = st.pollErr
+		r, err := e.g.RefreshStatuses(ctx, st.account, st.since)
+		if r != st.want || (st.wantErr == nil) != (err == nil) || (st.wantErr != nil && !errors.Is(err, st.wantErr)) {
+			t.Fatalf("%s: %+v %v, want %+v %v", st.name, r, err, st.want, st.wantErr)
+		}
+	}
+	want := []message.Status{message.StatusDelivered, message.StatusUndelivered, message.StatusSent, message.StatusDelivered}
+	for i, id := range ids {
+		if got := e.mustGet(t, id).Status; got != want[i] {
+			t.Errorf("message %d: %s, want %s", i, got, want[i])
+		}
+	}
+	// The default window is RefreshWindow: eight days on, nothing is polled.
+	e.clock.t = t0.Add(RefreshWindow + time.Hour)
+	if r, err := e.g.RefreshStatuses(ctx, "", time.Time{}); err != nil || r != (RefreshResult{}) {
+		t.Fatalf("refresh after the window: %+v %v", r, err)
+	}
+}
+
+// TestStatusCounts: counts per UTC day and status, both ends inclusive; end before start is
+// a field error.
+func TestStatusCounts(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.send(t)
+	e.clock.t = t0.Add(24 * time.Hour)
+	e.send(t)
+	e.receive(t, ReceiveCommand{AccountID: "acc", From: "+14155550101", To: "+14155550100", Text: "hi"})
+	got, err := e.g.StatusCounts(ctx, "acc", t0, t0.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d0, d1 := t0.UTC().Format(ports.DayLayout), t0.Add(24*time.Hour).UTC().Format(ports.DayLayout)
+	want := map[string]map[message.Status]int{d0: {message.StatusQueued: 1}, d1: {message.StatusQueued: 1, message.StatusReceived: 1}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("counts %v, want %v", got, want)
+	}
+	var fe *message.FieldError
+	if _, err := e.g.StatusCounts(ctx, "acc", t0.Add(time.Second), t0); !errors.As(err, &fe) || fe.Field != "end" {
+		t.Fatalf("end before start: %v, want a field error on end", err)
+	}
+}
+
 func TestReceiveAndWebhook(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)

@@ -1,0 +1,114 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/smsgw/smsgw/core/message"
+	"github.com/smsgw/smsgw/ports"
+)
+
+// RefreshResult is what a status refresh did: how many messages it asked their provider
+// about, and how many of them changed status.
+type RefreshResult struct{ Checked, Updated int }
+
+// RefreshWindow is how far back a status refresh looks unless told (API.md §1: 7 days).
+const RefreshWindow = 7 * 24 * time.Hour
+
+// refreshPage is how many messages one poll asks a provider about.
+const refreshPage = 100
+
+// RefreshStatuses asks each provider that can be polled for the current status of every
+// outbound message of the account ("" = every account) created at or after since (zero:
+// RefreshWindow ago) that the provider took and that has no final status yet, and applies
+// the answers as any status report (dedupe, never backwards, an event each). It reports
+// what it did. A provider that cannot be polled now does not stop the others: the error
+// returned then wraps ErrUnavailable, with the counts of what was done.
+func (g *Gateway) RefreshStatuses(ctx context.Context, accountID string, since time.Time) (RefreshResult, error) {
+	if since.IsZero() {
+		since = g.now().Add(-RefreshWindow)
+	}
+	var (
+		total RefreshResult
+		errs  []error
+	)
+	for _, p := range g.providers.List(ctx) {
+		if !p.Capabilities.StatusPoll {
+			continue
+		}
+		r, err := g.refreshProvider(ctx, ports.AwaitingQuery{Provider: p.Name, AccountID: accountID, Since: since})
+		total.Checked += r.Checked
+		total.Updated += r.Updated
+		if err != nil {
+			if ctx.Err() != nil {
+				return total, err
+			}
+			errs = append(errs, err)
+		}
+	}
+	return total, errors.Join(errs...)
+}
+
+// StatusCounts counts the account's messages (both directions) per UTC day of creation and
+// status, for messages created from start to end, both inclusive (API.md §1).
+func (g *Gateway) StatusCounts(ctx context.Context, accountID string, start, end time.Time) (map[string]map[message.Status]int, error) {
+	if end.Before(start) {
+		return nil, message.Invalid("end", "end must not be before start")
+	}
+	counts, err := g.store.CountStatuses(ctx, accountID, start, end)
+	if err != nil {
+		return nil, fmt.Errorf("count statuses of %s: %w", accountID, err)
+	}
+	return counts, nil
+}
+
+// ProviderRestarted reconciles after a plugin restart: a dead plugin process may have lost
+// status events it had not streamed yet, so every recent message of that provider still
+// waiting for a status is polled (when the plugin can be polled).
+func (g *Gateway) ProviderRestarted(ctx context.Context, provider string) error {
+	_, err := g.refreshProvider(ctx, ports.AwaitingQuery{Provider: provider, Since: g.now().Add(-g.cfg.ReconcileWindow)})
+	return err
+}
+
+// refreshProvider polls q.Provider, page by page, for every message q selects and applies
+// the answers. A provider without polling is not an error: there is nothing to do.
+func (g *Gateway) refreshProvider(ctx context.Context, q ports.AwaitingQuery) (RefreshResult, error) {
+	var res RefreshResult
+	q.Limit = refreshPage
+	for {
+		ms, err := g.store.ListAwaitingStatus(ctx, q)
+		if err != nil {
+			return res, fmt.Errorf("list messages awaiting a status from %s: %w", q.Provider, err)
+		}
+		if len(ms) == 0 {
+			return res, nil
+		}
+		ids := make([]string, len(ms))
+		for i, m := range ms {
+			ids[i] = m.ProviderMessageID
+		}
+		reports, err := g.providers.PollStatus(ctx, q.Provider, ids)
+		switch {
+		case errors.Is(err, ports.ErrNotImplemented):
+			return res, nil
+		case err != nil:
+			return res, fmt.Errorf("poll %d status(es) of %s: %w: %w", len(ids), q.Provider, ports.ErrUnavailable, err)
+		}
+		a := g.applyReports(ctx, q.Provider, reports)
+		for _, err := range a.errs {
+			// A message deleted meanwhile, or another system's id: nothing to apply.
+			if err != nil && !errors.Is(err, ports.ErrNotFound) {
+				return res, err
+			}
+		}
+		res.Checked += len(ms)
+		res.Updated += a.updated
+		if len(ms) < q.Limit {
+			return res, nil
+		}
+		last := ms[len(ms)-1]
+		q.After = &ports.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
+	}
+}
