@@ -510,8 +510,8 @@ func resolveDHOS(b *dhosBlock, publicURL string, providers map[string]bool) (*DH
 	if c.CallbackURL == "" {
 		c.CallbackURL = strings.TrimRight(publicURL, "/") + "/dhos/v1/sms/callback"
 	}
-	if u, err := url.Parse(c.CallbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		diags = append(diags, errAt(b.DefRange, "compat.dhos.callback_url must be an absolute http(s) URL, not %q", c.CallbackURL))
+	if u, err := url.Parse(c.CallbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		diags = append(diags, errAt(b.DefRange, "compat.dhos.callback_url must be an absolute http(s) URL without query, fragment or credentials, not %q", c.CallbackURL))
 	}
 	if len(c.CountryCode) != 2 {
 		diags = append(diags, errAt(b.DefRange, "compat.dhos.country_code is required: the ISO 3166 region (e.g. \"GB\") of receivers given without a country code"))

@@ -272,6 +272,13 @@ provider "tw" {
     country_code = "GB"
   }
 }`, nil, "c.hcl:11,3: compat.dhos.callback_url must be an absolute http(s) URL"},
+		{"callback URL with a query", base + `compat {
+  dhos {
+    provider     = "tw"
+    callback_url = "https://sms.example.com/cb?x=1"
+    country_code = "GB"
+  }
+}`, nil, "c.hcl:11,3: compat.dhos.callback_url must be an absolute http(s) URL"},
 		{"no country code", base + `compat {
   dhos {
     provider = "tw"

@@ -20,6 +20,7 @@ import (
 
 	"github.com/smsgw/smsgw/adapters/clock"
 	"github.com/smsgw/smsgw/adapters/httpapi"
+	"github.com/smsgw/smsgw/adapters/httpapi/compat/dhos"
 	"github.com/smsgw/smsgw/adapters/httpapi/compat/fastsmsing"
 	"github.com/smsgw/smsgw/adapters/httpapi/compat/smsapp"
 	"github.com/smsgw/smsgw/adapters/pluginhost"
@@ -211,7 +212,7 @@ func cmdServe(ctx context.Context, args []string, s streams, env map[string]stri
 }
 
 // newDialects builds the legacy dialects the compat block turns on (API.md §8).
-func newDialects(cfg *Config, gw *gateway.Gateway, log hclog.Logger) []httpapi.Dialect {
+func newDialects(cfg *Config, gw *gateway.Gateway, log hclog.Logger) ([]httpapi.Dialect, error) {
 	var ds []httpapi.Dialect
 	if sa := cfg.SMSApp; sa != nil {
 		ds = append(ds, smsapp.New(gw, log.Named("smsapp"), sa.AnonymousAccount))
@@ -219,7 +220,16 @@ func newDialects(cfg *Config, gw *gateway.Gateway, log hclog.Logger) []httpapi.D
 	if fs := cfg.FastSMSing; fs != nil {
 		ds = append(ds, fastsmsing.New(gw, log.Named("fastsmsing"), fs.From, fs.AnonymousAccount))
 	}
-	return ds
+	if dc := cfg.DHOS; dc != nil {
+		d, err := dhos.New(gw, log.Named("dhos"), dhos.Options{
+			Provider: dc.Provider, CallbackURL: dc.CallbackURL, CountryCode: dc.CountryCode, AnonymousAccount: dc.AnonymousAccount,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("compat.dhos: %w", err)
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
 }
 
 // serve runs the gateway until ctx is done, then shuts down in order: readiness off →
@@ -280,9 +290,13 @@ func serve(ctx context.Context, cfg *Config, log hclog.Logger) error {
 		return fmt.Errorf("start queue: %w", err)
 	}
 
+	dialects, err := newDialects(cfg, gw, log)
+	if err != nil {
+		return err
+	}
 	var draining atomic.Bool
 	handler := httpapi.New(httpapi.Options{
-		Dialects: newDialects(cfg, gw, log),
+		Dialects: dialects,
 		Gateway:  gw, Accounts: st.store, Logger: log.Named("http"),
 		TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Registry: reg,
 		Version: httpapi.VersionInfo{Version: version, Commit: commit, Go: runtime.Version()},

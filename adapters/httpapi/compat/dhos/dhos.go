@@ -53,6 +53,8 @@ type Core interface {
 	HandleWebhook(ctx context.Context, provider string, req ports.WebhookRequest) (ports.WebhookResult, error)
 }
 
+var _ Core = (*gateway.Gateway)(nil)
+
 // Options are the compat.dhos block (ARCHITECTURE.md §5).
 type Options struct {
 	// Provider is the Twilio-style provider whose status webhook /sms/callback is. Required.
