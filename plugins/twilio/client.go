@@ -261,9 +261,12 @@ func classify(httpStatus, code int, fromTwilio bool) (class sdk.ErrorClass, optO
 		21660: // 'From' does not belong to the account
 		return sdk.ClassInvalid, false
 	case 21408, // sending to the region is not enabled
-		21608,                      // trial account, 'To' not verified
-		21612,                      // no route for this 'To'/'From' pair
-		30003, 30004, 30005, 30006, // unreachable, blocked, unknown, landline
+		21608, // trial account, 'To' not verified
+		21612, // no route for this 'To'/'From' pair
+		30003, // unreachable
+		30004, // blocked
+		30005, // unknown destination
+		30006, // landline or unreachable carrier
 		30007, // filtered as spam
 		30008: // unknown delivery error
 		return sdk.ClassRejected, false
