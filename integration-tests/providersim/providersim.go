@@ -1,5 +1,6 @@
 // Package providersim simulates the FastSMSing-style batch API of API.md §9 for tests and the
-// benchmark, with admin knobs for faults and a record of every batch it received.
+// benchmark, with admin knobs for faults and a record of every batch it received. Twilio
+// (twilio.go) simulates the Twilio-style API of the same section.
 //
 // Vendor API (authenticated with `Authorization: Bearer <api key>`):
 //

@@ -1,6 +1,8 @@
-// Command providersim serves the FastSMSing-style batch API simulator (package providersim)
-// on -addr and prints its base URL, e.g. "http://127.0.0.1:41234", as the first line of
-// stdout, so a test can start it with -addr 127.0.0.1:0 and read where it listens.
+// Command providersim serves one of the provider simulators of package providersim on -addr —
+// the FastSMSing-style batch API (-api fastsmsing, the default) or the Twilio-style REST API
+// (-api twilio, with -account-sid and -auth-token) — and prints its base URL, e.g.
+// "http://127.0.0.1:41234", as the first line of stdout, so a test can start it with -addr
+// 127.0.0.1:0 and read where it listens.
 package main
 
 import (
@@ -25,14 +27,42 @@ func main() {
 	}
 }
 
+// simulator is what every simulator of package providersim is.
+type simulator interface {
+	http.Handler
+	Close()
+}
+
 func run(args []string) error {
 	fs := flag.NewFlagSet("providersim", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
-	apiKey := fs.String("api-key", "", "bearer token the vendor API requires (empty: any)")
+	api := fs.String("api", "fastsmsing", "the API to simulate: fastsmsing or twilio")
+	apiKey := fs.String("api-key", "", "fastsmsing: bearer token the vendor API requires (empty: any)")
+	accountSID := fs.String("account-sid", providersim.DefaultTwilioAccountSID, "twilio: the account SID (Basic user)")
+	authToken := fs.String("auth-token", providersim.DefaultTwilioAuthToken, "twilio: the auth token (Basic password, signs webhooks)")
+	inboundURL := fs.String("inbound-url", "", "twilio: where inbound messages are posted (also POST /admin/inbound_url)")
 	seed := fs.Uint64("seed", 1, "seed of the RNG behind the fraction knobs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var sim simulator
+	switch *api {
+	case "fastsmsing":
+		sim = providersim.New(providersim.Options{APIKey: *apiKey, Seed: *seed})
+	case "twilio":
+		if *accountSID == "" || *authToken == "" {
+			return errors.New("-api twilio: -account-sid and -auth-token must not be empty")
+		}
+		sim = providersim.NewTwilio(providersim.TwilioOptions{
+			AccountSID: *accountSID, AuthToken: *authToken, InboundURL: *inboundURL, Seed: *seed,
+		})
+	default:
+		return fmt.Errorf("-api %q: must be fastsmsing or twilio", *api)
+	}
+	defer sim.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -40,7 +70,6 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *addr, err)
 	}
-	sim := providersim.New(providersim.Options{APIKey: *apiKey, Seed: *seed})
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("http://%s\n", ln.Addr())
 
@@ -51,7 +80,7 @@ func run(args []string) error {
 		return err
 	case <-ctx.Done():
 	}
-	sim.Close() // free hung requests, or Shutdown would wait for them
+	sim.Close() // free hung requests (or Shutdown would wait for them) and stop callbacks
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {

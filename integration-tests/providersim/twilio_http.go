@@ -1,0 +1,404 @@
+package providersim
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+const (
+	// maxTwilioForm bounds a create call's form (Twilio's body limit is 1600 characters).
+	maxTwilioForm = 1 << 20
+	// maxTwilioBody is Twilio's limit on a message body, in characters.
+	maxTwilioBody = 1600
+	twilioPrefix  = "/2010-04-01/Accounts/{account}/"
+)
+
+var _ http.Handler = (*Twilio)(nil)
+
+// ServeHTTP serves the vendor and admin APIs (see the comment at the top of twilio.go).
+func (t *Twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t.handler.ServeHTTP(w, r)
+}
+
+func (t *Twilio) mux() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("POST "+twilioPrefix+"Messages.json", t.vendor(t.postMessage))
+	// A wildcard is a whole path segment, so "{sid}.json" is matched as one and cut here.
+	m.HandleFunc("GET "+twilioPrefix+"Messages/{file}", t.vendor(t.getMessage))
+	m.HandleFunc("GET "+twilioPrefix+"Balance.json", t.vendor(t.getBalance))
+	m.HandleFunc("POST /admin/latency", t.adminLatency)
+	m.HandleFunc("POST /admin/fail", t.adminFail)
+	m.HandleFunc("POST /admin/rules", t.adminRules)
+	m.HandleFunc("POST /admin/callback_mode", t.adminCallbackMode)
+	m.HandleFunc("POST /admin/inbound_url", t.adminInboundURL)
+	m.HandleFunc("POST /admin/inbound", t.adminInbound)
+	m.HandleFunc("POST /admin/reset", func(w http.ResponseWriter, _ *http.Request) {
+		t.Reset()
+		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	})
+	m.HandleFunc("GET /admin/messages", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, t.Messages())
+	})
+	m.HandleFunc("GET /admin/callbacks", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, t.Callbacks())
+	})
+	m.HandleFunc("GET /admin/stats", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, t.Stats())
+	})
+	return m
+}
+
+// vendor wraps a vendor API handler with the latency knob and the Basic authentication: the
+// credentials must be the account's, and the path's account that account too.
+func (t *Twilio) vendor(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t.mu.Lock()
+		d := t.latency
+		t.mu.Unlock()
+		if d > 0 {
+			timer := time.NewTimer(d)
+			select {
+			case <-timer.C:
+			case <-r.Context().Done():
+				timer.Stop()
+				return
+			}
+		}
+		if !t.authorized(r) {
+			if r.Method == http.MethodPost {
+				t.countCreate(TwilioOutcomeUnauthorized)
+			}
+			w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+			writeTwilioError(w, http.StatusUnauthorized, 20003, twilioErrorMessage(20003))
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (t *Twilio) authorized(r *http.Request) bool {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return false
+	}
+	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(t.opts.AccountSID)) == 1
+	passOK := subtle.ConstantTimeCompare([]byte(pass), []byte(t.opts.AuthToken)) == 1
+	return userOK && passOK && r.PathValue("account") == t.opts.AccountSID
+}
+
+// countCreate counts a create call that ended before create.
+func (t *Twilio) countCreate(outcome string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.creates++
+	t.outcomes[outcome]++
+}
+
+func (t *Twilio) postMessage(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxTwilioForm)
+	if err := r.ParseForm(); err != nil {
+		t.countCreate(TwilioOutcomeBadRequest)
+		writeTwilioError(w, http.StatusBadRequest, 20001, "Unable to parse the request body as a form")
+		return
+	}
+	to, from, body := r.PostForm.Get("To"), r.PostForm.Get("From"), r.PostForm.Get("Body")
+	callback := r.PostForm.Get("StatusCallback")
+	if code, msg := validateCreate(to, from, body, callback); code != 0 {
+		t.countCreate(TwilioOutcomeBadRequest)
+		writeTwilioError(w, http.StatusBadRequest, code, msg)
+		return
+	}
+	d := t.create(to, from, body, callback)
+	switch d.outcome {
+	case TwilioOutcomeUnavailable:
+		writeTwilioError(w, http.StatusServiceUnavailable, 20503, twilioErrorMessage(20503))
+	case TwilioOutcomeRateLimited:
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(d.retry)))
+		writeTwilioError(w, http.StatusTooManyRequests, 20429, twilioErrorMessage(20429))
+	case TwilioOutcomeRefused:
+		msg := twilioErrorMessage(d.code)
+		if d.code == 21211 {
+			msg = fmt.Sprintf("The 'To' number %s is not a valid phone number.", to)
+		}
+		writeTwilioError(w, http.StatusBadRequest, d.code, msg)
+	default:
+		w.Header().Set("Location", t.messageURI(d.msg.SID))
+		writeJSON(w, http.StatusCreated, t.resource(d.msg))
+	}
+}
+
+// validateCreate checks a create call's parameters in Twilio's order and returns the Twilio
+// error code and message of the first problem, or 0.
+func validateCreate(to, from, body, callback string) (int, string) {
+	for _, p := range [][2]string{{"To", to}, {"From", from}, {"Body", body}, {"StatusCallback", callback}} {
+		if !utf8.ValidString(p[1]) {
+			// JSON could not give the text back as it came; Twilio takes UTF-8 only.
+			return 20001, fmt.Sprintf("Invalid parameter %s: not valid UTF-8", p[0])
+		}
+	}
+	switch {
+	case to == "":
+		return 21604, twilioErrorMessage(21604)
+	case from == "":
+		return 21603, twilioErrorMessage(21603)
+	case body == "":
+		return 21602, twilioErrorMessage(21602)
+	case !isE164(to):
+		return 21211, fmt.Sprintf("The 'To' number %s is not a valid phone number.", to)
+	case utf8.RuneCountInString(body) > maxTwilioBody:
+		return 21617, twilioErrorMessage(21617)
+	}
+	if callback != "" {
+		u, err := url.Parse(callback)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return 21609, fmt.Sprintf("The StatusCallback URL %s is not a valid URL.", callback)
+		}
+	}
+	return 0, ""
+}
+
+func retryAfterSeconds(d time.Duration) int {
+	return max(1, int(math.Ceil(d.Seconds())))
+}
+
+func (t *Twilio) getMessage(w http.ResponseWriter, r *http.Request) {
+	t.mu.Lock()
+	t.fetches++
+	t.mu.Unlock()
+	sid, ok := strings.CutSuffix(r.PathValue("file"), ".json")
+	m, found := t.Message(sid)
+	if !ok || !found {
+		writeTwilioError(w, http.StatusNotFound, 20404,
+			fmt.Sprintf("The requested resource %s was not found", r.URL.Path))
+		return
+	}
+	writeJSON(w, http.StatusOK, t.resource(m))
+}
+
+func (t *Twilio) getBalance(w http.ResponseWriter, _ *http.Request) {
+	balance, currency := t.balance()
+	writeJSON(w, http.StatusOK, map[string]string{
+		"account_sid": t.opts.AccountSID, "balance": balance, "currency": currency,
+	})
+}
+
+func (t *Twilio) messageURI(sid string) string {
+	return "/2010-04-01/Accounts/" + t.opts.AccountSID + "/Messages/" + sid + ".json"
+}
+
+// twilioResource is Twilio's message resource on the wire. Twilio sends num_segments and
+// num_media as strings, the dates in RFC 2822, and null for what is not known yet.
+type twilioResource struct {
+	AccountSID          string            `json:"account_sid"`
+	APIVersion          string            `json:"api_version"`
+	Body                string            `json:"body"`
+	DateCreated         string            `json:"date_created"`
+	DateSent            *string           `json:"date_sent"`
+	DateUpdated         string            `json:"date_updated"`
+	Direction           string            `json:"direction"`
+	ErrorCode           *int              `json:"error_code"`
+	ErrorMessage        *string           `json:"error_message"`
+	From                string            `json:"from"`
+	MessagingServiceSID *string           `json:"messaging_service_sid"`
+	NumMedia            string            `json:"num_media"`
+	NumSegments         string            `json:"num_segments"`
+	Price               *string           `json:"price"`
+	PriceUnit           string            `json:"price_unit"`
+	SID                 string            `json:"sid"`
+	Status              string            `json:"status"`
+	SubresourceURIs     map[string]string `json:"subresource_uris"`
+	To                  string            `json:"to"`
+	URI                 string            `json:"uri"`
+}
+
+func rfc2822(t time.Time) string { return t.UTC().Format(time.RFC1123Z) }
+
+func (t *Twilio) resource(m TwilioMessage) twilioResource {
+	uri := t.messageURI(m.SID)
+	res := twilioResource{
+		AccountSID:      t.opts.AccountSID,
+		APIVersion:      twilioAPIVersion,
+		Body:            m.Body,
+		DateCreated:     rfc2822(m.DateCreated),
+		DateUpdated:     rfc2822(m.DateUpdated),
+		Direction:       "outbound-api",
+		From:            m.From,
+		NumMedia:        "0",
+		NumSegments:     strconv.Itoa(m.NumSegments),
+		PriceUnit:       t.opts.Currency,
+		SID:             m.SID,
+		Status:          m.Status,
+		SubresourceURIs: map[string]string{"media": strings.TrimSuffix(uri, ".json") + "/Media.json"},
+		To:              m.To,
+		URI:             uri,
+	}
+	if !m.DateSent.IsZero() {
+		sent := rfc2822(m.DateSent)
+		res.DateSent = &sent
+		// Twilio prices a message once it has gone out; a failed one is free.
+		price := "-" + formatCents(t.opts.PriceCents)
+		res.Price = &price
+	}
+	if m.ErrorCode != 0 {
+		code, msg := m.ErrorCode, twilioErrorMessage(m.ErrorCode)
+		res.ErrorCode, res.ErrorMessage = &code, &msg
+	}
+	return res
+}
+
+func writeTwilioError(w http.ResponseWriter, status, code int, msg string) {
+	writeJSON(w, status, map[string]any{
+		"code":      code,
+		"message":   msg,
+		"more_info": fmt.Sprintf("https://www.twilio.com/docs/errors/%d", code),
+		"status":    status,
+	})
+}
+
+func (t *Twilio) adminLatency(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Latency string `json:"latency"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	d, err := time.ParseDuration(req.Latency)
+	if err != nil || d < 0 {
+		writeError(w, http.StatusBadRequest, `latency: must be a duration such as "50ms"`)
+		return
+	}
+	t.SetLatency(d)
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+// adminFail sets both fail knobs, with one kind; the Go methods set them apart.
+func (t *Twilio) adminFail(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Next       int     `json:"next"`
+		Fraction   float64 `json:"fraction"`
+		Kind       string  `json:"kind"`
+		Seed       *uint64 `json:"seed"`
+		RetryAfter string  `json:"retry_after"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	kind, err := failKind(req.Kind)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if req.Next < 0 || req.Fraction < 0 || req.Fraction > 1 {
+		writeError(w, http.StatusBadRequest, "next must be >= 0 and fraction in [0, 1]")
+		return
+	}
+	var retryAfter time.Duration
+	if req.RetryAfter != "" {
+		if retryAfter, err = time.ParseDuration(req.RetryAfter); err != nil || retryAfter <= 0 {
+			writeError(w, http.StatusBadRequest, `retry_after: must be a positive duration such as "2s"`)
+			return
+		}
+	}
+	if req.Seed != nil {
+		t.Seed(*req.Seed)
+	}
+	if retryAfter > 0 {
+		t.SetRetryAfter(retryAfter)
+	}
+	t.FailNext(req.Next, kind)
+	t.FailFraction(req.Fraction, kind)
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+func (t *Twilio) adminRules(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Rules []TwilioRule `json:"rules"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := t.SetRules(req.Rules); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+func (t *Twilio) adminCallbackMode(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Mode  string `json:"mode"`
+		Delay string `json:"delay"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	var delay time.Duration
+	if req.Delay != "" {
+		var err error
+		if delay, err = time.ParseDuration(req.Delay); err != nil {
+			writeError(w, http.StatusBadRequest, `delay: must be a duration such as "100ms"`)
+			return
+		}
+	}
+	if err := t.SetCallbackMode(req.Mode, delay); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+func (t *Twilio) adminInboundURL(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		URL string `json:"url"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	u, err := url.Parse(req.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		writeError(w, http.StatusBadRequest, "url: must be an absolute http(s) URL")
+		return
+	}
+	t.SetInboundURL(req.URL)
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+// adminInbound sends an inbound message and answers with the receiver's answer; 502 when
+// the receiver could not be reached, 409 when there is no inbound URL yet.
+func (t *Twilio) adminInbound(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+		Body string `json:"body"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if req.From == "" || req.To == "" {
+		writeError(w, http.StatusBadRequest, "from and to: required")
+		return
+	}
+	if t.InboundURL() == "" {
+		writeError(w, http.StatusConflict, "no inbound URL: POST /admin/inbound_url first")
+		return
+	}
+	status, body, err := t.SendInbound(r.Context(), req.From, req.To, req.Body)
+	if err != nil && status == 0 {
+		writeError(w, http.StatusBadGateway, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": status, "body": body})
+}
