@@ -22,8 +22,15 @@ import (
 
 const testPublicURL = "https://sms.example.test"
 
-// configured returns a provider named "tw" configured against baseURL.
+// configured returns a provider named "tw" configured against baseURL, with the gateway
+// at testPublicURL.
 func configured(t *testing.T, baseURL string, extra map[string]any) *provider {
+	t.Helper()
+	return configuredAt(t, baseURL, testPublicURL, extra)
+}
+
+// configuredAt is configured with the gateway at publicURL.
+func configuredAt(t *testing.T, baseURL, publicURL string, extra map[string]any) *provider {
 	t.Helper()
 	p := newProvider(hclog.NewNullLogger())
 	cfg := map[string]any{"account_sid": testSID, "auth_token": testToken, "base_url": baseURL, "timeout": "5s"}
@@ -34,7 +41,7 @@ func configured(t *testing.T, baseURL string, extra map[string]any) *provider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Configure(t.Context(), sdk.ConfigureRequest{Name: "tw", PublicURL: testPublicURL, Config: raw}); err != nil {
+	if err := p.Configure(t.Context(), sdk.ConfigureRequest{Name: "tw", PublicURL: publicURL, Config: raw}); err != nil {
 		t.Fatalf("Configure: %v", err)
 	}
 	t.Cleanup(p.transport.(*http.Transport).CloseIdleConnections)
