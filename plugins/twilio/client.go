@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/smsgw/smsgw/plugins/sdk"
 )
@@ -217,12 +218,16 @@ type apiErrorBody struct {
 }
 
 // answerError classifies a non-2xx answer from Twilio's JSON error body, when it has one,
-// and the HTTP status.
+// and the HTTP status. Only a body that repeats the HTTP status, as Twilio's do, counts as
+// Twilio's: a proxy's JSON error page says nothing about whether Twilio has the message.
 func answerError(status int, h http.Header, body []byte, now time.Time) *sdk.Error {
 	var b apiErrorBody
-	fromTwilio := json.Unmarshal(body, &b) == nil && (b.Code != 0 || b.Message != "")
+	fromTwilio := json.Unmarshal(body, &b) == nil && b.Status == status && (b.Code != 0 || b.Message != "")
+	if !fromTwilio {
+		b = apiErrorBody{}
+	}
 	class, optOut := classify(status, int(b.Code), fromTwilio)
-	e := &sdk.Error{Class: class, Code: b.Code.String(), Message: b.Message, OptOut: optOut}
+	e := &sdk.Error{Class: class, Code: b.Code.String(), Message: truncate(b.Message, maxErrorMessage), OptOut: optOut}
 	if e.Code == "" {
 		e.Code = strconv.Itoa(status)
 	}
@@ -233,6 +238,21 @@ func answerError(status int, h http.Header, body []byte, now time.Time) *sdk.Err
 		e.RetryAfter = retryAfter(h.Get("Retry-After"), now)
 	}
 	return e
+}
+
+// maxErrorMessage bounds the provider message kept with an error (it ends up stored with the
+// failed message).
+const maxErrorMessage = 300
+
+// truncate cuts s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // classify is the one place a failed Twilio call gets its class. Twilio's own error code

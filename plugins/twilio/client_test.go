@@ -167,6 +167,24 @@ func TestRetryAfter(t *testing.T) {
 	}
 }
 
+func TestTruncate(t *testing.T) {
+	tests := []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly", 7, "exactly"},
+		{"longer text", 6, "longer…"},
+		{"ééé", 3, "é…"}, // never half a rune
+	}
+	for _, tc := range tests {
+		if got := truncate(tc.s, tc.n); got != tc.want {
+			t.Errorf("truncate(%q, %d) = %q, want %q", tc.s, tc.n, got, tc.want)
+		}
+	}
+}
+
 func TestTwilioCode(t *testing.T) {
 	tests := []struct {
 		json    string
@@ -269,6 +287,9 @@ func TestSendErrorClasses(t *testing.T) {
 		{name: "500 with no body", url: func(t *testing.T) string { return answering(t, 500, ``) }, want: sdk.ClassAmbiguous, code: "500"},
 		{name: "502 from a proxy", url: func(t *testing.T) string { return answering(t, 502, `<html>bad gateway</html>`) },
 			want: sdk.ClassAmbiguous, code: "502"},
+		{name: "502 with a proxy's JSON", url: func(t *testing.T) string {
+			return answering(t, 502, `{"message": "upstream timed out", "code": 1}`)
+		}, want: sdk.ClassAmbiguous, code: "502"},
 		{name: "503 from a proxy", url: func(t *testing.T) string { return answering(t, 503, `<html>down</html>`) },
 			want: sdk.ClassUnavailable, code: "503"},
 		{name: "429 with Retry-After", url: func(t *testing.T) string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsgw/smsgw/integration-tests/providersim"
 	"github.com/smsgw/smsgw/plugins/sdk"
@@ -308,4 +311,67 @@ func TestInboundEndToEnd(t *testing.T) {
 	if !strings.HasPrefix(m.ProviderMessageID, "SM") || m.From != "+15551234567" || m.To != "+15550000000" || m.Text != "STOP" {
 		t.Errorf("inbound %+v", m)
 	}
+}
+
+// TestLogsKeepSecrets: whatever happens, the log shows neither the auth token nor a
+// message's text.
+func TestLogsKeepSecrets(t *testing.T) {
+	var buf syncBuffer
+	log := hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Trace, JSONFormat: true})
+	gw := newGatewayFake(t)
+	sim, base := newSim(t, gw.url+"/webhooks/tw/inbound")
+	must(t, sim.SetRules([]providersim.TwilioRule{{Pattern: "+1555777*", Refuse: true, ErrorCode: 21610}}))
+	p := newProvider(log)
+	t.Cleanup(p.transport.(*http.Transport).CloseIdleConnections)
+	cfg := `{"account_sid": "` + testSID + `", "auth_token": "` + testToken + `", "base_url": "` + base + `"}`
+	must(t, p.Configure(t.Context(), sdk.ConfigureRequest{Name: "tw", PublicURL: gw.url, Config: []byte(cfg)}))
+	gw.p.Store(p)
+	const text = "the secret text of a message"
+	sim.FailNext(1, providersim.FailUnavailable)
+	msgs := []sdk.OutboundMessage{
+		{ID: "a", From: "+15550000000", To: "+15551234567", Text: text},
+		{ID: "b", From: "+15550000000", To: "+15557770001", Text: text},
+		{ID: "c", From: "+15550000000", To: "+15551234568", Text: text},
+	}
+	if _, err := p.Send(t.Context(), msgs); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if _, _, err := sim.SendInbound(t.Context(), "+15551234567", "+15550000000", text); err != nil {
+		t.Fatalf("SendInbound: %v", err)
+	}
+	forged := signed(inboundPath, gw.url+"/webhooks/tw/inbound", inboundParams())
+	forged.Headers["X-Twilio-Signature"] = []string{"forged"}
+	if resp, err := p.HandleWebhook(t.Context(), forged); err != nil || resp.StatusCode != 403 {
+		t.Fatalf("forged webhook: %d, %v", resp.StatusCode, err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	must(t, sim.WaitIdle(ctx))
+	out := buf.String()
+	if !strings.Contains(out, "send failed") || !strings.Contains(out, "configured") {
+		t.Fatalf("the log lacks the expected lines:\n%s", out)
+	}
+	for _, secret := range []string{testToken, text} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log shows %q:\n%s", secret, out)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -166,7 +166,8 @@ func (p *provider) PollStatus(ctx context.Context, ids []string) ([]sdk.StatusUp
 		if !ok {
 			return
 		}
-		if u, ok := statusUpdate(m.SID, m.Status, m.ErrorCode.String(), m.ErrorMessage, m.updatedAt(p.now().UTC())); ok {
+		// Reported under the id asked about: that is the one the host knows.
+		if u, ok := statusUpdate(ids[i], m.Status, m.ErrorCode.String(), m.ErrorMessage, m.updatedAt(p.now().UTC())); ok {
 			found[i] = &u
 		}
 	})
