@@ -312,6 +312,17 @@ func TestApplyStatus(t *testing.T) {
 			t.Fatalf("status %s events %s", got.Status, statuses(got))
 		}
 	})
+	t.Run("by message id, from another provider", func(t *testing.T) {
+		e := newEnv(t)
+		m := e.send(t)
+		err := e.g.ApplyStatus(context.Background(), "other", ports.StatusReport{MessageID: m.ID, Status: message.StatusDelivered})
+		if !errors.Is(err, ports.ErrNotFound) || e.mustGet(t, m.ID).Status != message.StatusQueued {
+			t.Fatalf("err %v, status %s; want ErrNotFound and nothing applied", err, e.mustGet(t, m.ID).Status)
+		}
+		if err := e.g.ApplyStatus(context.Background(), "loop", ports.StatusReport{MessageID: m.ID, Status: message.StatusSent}); err != nil || e.mustGet(t, m.ID).Status != message.StatusSent {
+			t.Fatalf("from its own provider: %v", err)
+		}
+	})
 	t.Run("unknown message", func(t *testing.T) {
 		e := newEnv(t)
 		err := e.g.ApplyStatus(context.Background(), "loop", ports.StatusReport{ProviderMessageID: "nope", Status: message.StatusDelivered})

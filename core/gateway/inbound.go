@@ -196,7 +196,9 @@ func (g *Gateway) applyStatuses(ctx context.Context, tx ports.Tx, provider strin
 			id = byPID[r.ProviderMessageID]
 		}
 		m, ok := byID[id]
-		if !ok || m.Direction != message.Outbound {
+		// A report naming the message by our id counts only from the message's provider (a
+		// message another provider took over is not this one's to report on).
+		if !ok || m.Direction != message.Outbound || (r.MessageID != "" && m.Provider != provider) {
 			errs[i] = fmt.Errorf("status %s/%s for message %q: %w", provider, r.ProviderMessageID, r.MessageID, ports.ErrNotFound)
 			continue
 		}

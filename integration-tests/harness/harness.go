@@ -35,6 +35,9 @@ type Binaries struct {
 	// FastSMSing is the batch provider plugin (API.md §9), for use with providersim.
 	FastSMSing    string
 	FastSMSingSHA string
+	// Twilio is the Twilio-style provider plugin, for use with providersim.Twilio.
+	Twilio    string
+	TwilioSHA string
 }
 
 // ModuleRoot returns the directory of the smsgw go.mod.
@@ -59,20 +62,41 @@ func Build(ctx context.Context, dir string) (Binaries, error) {
 	b := Binaries{Dir: dir, Gateway: filepath.Join(dir, "smsgw"), PluginDir: filepath.Join(dir, "plugins")}
 	b.Loopback = filepath.Join(b.PluginDir, "smsgw-provider-loopback")
 	b.FastSMSing = filepath.Join(b.PluginDir, "smsgw-provider-fastsmsing")
-	for out, pkg := range map[string]string{
-		b.Gateway: "./cmd/smsgw", b.Loopback: "./plugins/loopback", b.FastSMSing: "./plugins/fastsmsing",
-	} {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	b.Twilio = filepath.Join(b.PluginDir, "smsgw-provider-twilio")
+	targets := []struct {
+		out, pkg string
+		sha      *string
+	}{
+		{b.Gateway, "./cmd/smsgw", nil},
+		{b.Loopback, "./plugins/loopback", &b.LoopbackSHA},
+		{b.FastSMSing, "./plugins/fastsmsing", &b.FastSMSingSHA},
+		{b.Twilio, "./plugins/twilio", &b.TwilioSHA},
+	}
+	// One go build for all of them: the toolchain builds the packages in parallel and links
+	// each main package into the directory.
+	args := []string{"build", "-o", b.PluginDir + string(filepath.Separator)}
+	for _, tg := range targets[1:] {
+		args = append(args, tg.pkg)
+	}
+	for _, cmdArgs := range [][]string{{"build", "-o", b.Gateway, targets[0].pkg}, args} {
+		cmd := exec.CommandContext(ctx, "go", cmdArgs...)
 		cmd.Dir = root
 		if msg, err := cmd.CombinedOutput(); err != nil {
-			return Binaries{}, fmt.Errorf("go build %s: %w\n%s", pkg, err, msg)
+			return Binaries{}, fmt.Errorf("go %s: %w\n%s", strings.Join(cmdArgs, " "), err, msg)
 		}
 	}
-	if b.LoopbackSHA, err = FileSHA256(b.Loopback); err != nil {
-		return Binaries{}, err
-	}
-	if b.FastSMSingSHA, err = FileSHA256(b.FastSMSing); err != nil {
-		return Binaries{}, err
+	for _, tg := range targets[1:] {
+		// go build -o DIR/ names each binary after its package directory; the plugins are
+		// named smsgw-provider-<dir>.
+		built := filepath.Join(b.PluginDir, filepath.Base(tg.pkg))
+		if err := os.Rename(built, tg.out); err != nil {
+			return Binaries{}, fmt.Errorf("name plugin %s: %w", tg.pkg, err)
+		}
+		sum, err := FileSHA256(tg.out)
+		if err != nil {
+			return Binaries{}, err
+		}
+		*tg.sha = sum
 	}
 	return b, nil
 }
@@ -315,7 +339,11 @@ type Message struct {
 	Provider          string            `json:"provider"`
 	ProviderMessageID *string           `json:"provider_message_id"`
 	Tags              map[string]string `json:"tags"`
-	Events            []struct {
+	Error             *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+	Events []struct {
 		Status string  `json:"status"`
 		At     string  `json:"at"`
 		Detail *string `json:"detail"`

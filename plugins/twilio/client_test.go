@@ -241,7 +241,7 @@ func TestSendRequest(t *testing.T) {
 		method: "POST", path: "/2010-04-01/Accounts/" + testSID + "/Messages.json", user: testSID, pass: testToken,
 		contentType: "application/x-www-form-urlencoded",
 		form: map[string][]string{"To": {"+15551234567"}, "From": {"+15550000000"}, "Body": {"héllo & bye"},
-			"StatusCallback": {testPublicURL + "/webhooks/tw/status"}},
+			"StatusCallback": {testPublicURL + "/webhooks/tw/status?message_id=m1"}},
 	}
 	if fmt.Sprint(s) != fmt.Sprint(want) {
 		t.Errorf("request\n got %+v\nwant %+v", s, want)

@@ -65,7 +65,7 @@ func TestSimSend(t *testing.T) {
 	}
 	m := msgs[0]
 	if m.SID != res[0].ProviderMessageID || m.From != "+15550000000" || m.To != "+15551234567" || m.Body != "hi ok" ||
-		m.StatusCallback != testPublicURL+"/webhooks/tw/status" {
+		m.StatusCallback != testPublicURL+"/webhooks/tw/status?message_id=ok" {
 		t.Errorf("simulator got %+v", m)
 	}
 }
@@ -272,8 +272,14 @@ func TestCallbacksEndToEnd(t *testing.T) {
 			statuses := slices.Clone(gw.statuses)
 			gw.mu.Unlock()
 			bySID := map[string][]string{}
+			ids := map[string]string{res[0].ProviderMessageID: "ok", res[1].ProviderMessageID: "lost"}
 			for _, u := range statuses {
 				bySID[u.ProviderMessageID] = append(bySID[u.ProviderMessageID], u.Status)
+				// The callback URL names the gateway's message, so a callback that beats
+				// the stored sid still finds it.
+				if u.MessageID != ids[u.ProviderMessageID] {
+					t.Errorf("update %+v names message %q, want %q", u, u.MessageID, ids[u.ProviderMessageID])
+				}
 				wantCode := ""
 				if u.ProviderMessageID == res[1].ProviderMessageID && u.Status == sdk.StatusUndelivered {
 					wantCode = "30003"

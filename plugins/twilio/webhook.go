@@ -55,6 +55,7 @@ func (p *provider) HandleWebhook(_ context.Context, req sdk.WebhookRequest) (sdk
 		if err != nil {
 			return plainText(http.StatusBadRequest, err.Error()), nil
 		}
+		u.MessageID = callbackMessageID(req.URL)
 		resp := sdk.WebhookResponse{StatusCode: http.StatusOK}
 		if ok {
 			resp.Statuses = []sdk.StatusUpdate{u}
