@@ -398,6 +398,16 @@ func TestTwilioInboundAndOptOut(t *testing.T) {
 		t.Fatalf("opt-outs after STOP: %+v", items)
 	}
 
+	// The STOP confirmation goes out through twilio too; wait for it, so that the create
+	// calls counted below are the refused recipient's only.
+	replies, err := e.c.ListMessages(ctx, "direction=outbound&to="+url.QueryEscape(person))
+	if err != nil || len(replies) != 1 || replies[0].Text != defaultStopReply {
+		t.Fatalf("STOP reply: %+v %v", replies, err)
+	}
+	if m, err := e.c.WaitFinal(ctx, replies[0].ID); err != nil || m.Status != "delivered" {
+		t.Fatalf("STOP reply: %+v %v", m, err)
+	}
+
 	// Twilio refuses the unsubscribed recipient with 21610: the send fails with that code,
 	// and the pair is blocked (source provider), so the next send is refused at once.
 	unsubscribed := "+14157770001"
@@ -444,7 +454,7 @@ func TestDHOSThroughTwilio(t *testing.T) {
   }
 }
 `)
-	if err := e.sim.SetRules([]providersim.TwilioRule{{Pattern: "+447700900666", Status: "undelivered", ErrorCode: 30003}}); err != nil {
+	if err := e.sim.SetRules([]providersim.TwilioRule{{Pattern: "+447400900666", Status: "undelivered", ErrorCode: 30003}}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -487,7 +497,7 @@ func TestDHOSThroughTwilio(t *testing.T) {
 	if err := e.sim.SetCallbackMode("off", 0); err != nil {
 		t.Fatal(err)
 	}
-	r, err = e.c.DoRaw(ctx, http.MethodPost, "/dhos/v1/sms", tenant, map[string]string{"sender": "ACME", "receiver": "+447700900666", "content": "old"})
+	r, err = e.c.DoRaw(ctx, http.MethodPost, "/dhos/v1/sms", tenant, map[string]string{"sender": "ACME", "receiver": "+447400900666", "content": "old"})
 	if err != nil || r.Code != http.StatusOK || r.Decode(&created) != nil {
 		t.Fatalf("create: %v %d %s", err, r.Code, r.Body)
 	}
