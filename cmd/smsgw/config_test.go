@@ -63,6 +63,9 @@ func TestExampleConfig(t *testing.T) {
 	if c.FastSMSing == nil || *c.FastSMSing != (FastSMSingConfig{From: "FASTSMS"}) {
 		t.Errorf("compat.fastsmsing: %+v", c.FastSMSing)
 	}
+	if want := (DHOSConfig{Provider: "twilio", CallbackURL: "https://sms.example.com/dhos/v1/sms/callback", CountryCode: "GB"}); c.DHOS == nil || *c.DHOS != want {
+		t.Errorf("compat.dhos: %+v", c.DHOS)
+	}
 }
 
 func TestConfigErrorsCarryFileLine(t *testing.T) {
