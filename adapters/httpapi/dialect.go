@@ -114,6 +114,24 @@ func (k DialectKit) Recover(c *gin.Context) {
 	k.Failure(c)
 }
 
+// MaxLookupID bounds the message ids a dialect looks up; the gateway's own are 36 characters.
+const MaxLookupID = 128
+
+// PlausibleID reports whether id, taken from a dialect's URL, could be a message id: 1 to
+// 128 printable ASCII characters. Anything else is answered as not found without asking the
+// store.
+func PlausibleID(id string) bool {
+	if id == "" || len(id) > MaxLookupID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 // mountDialects mounts ds on e and remembers which routes each one added, so that errors
 // the shared middleware raises on them are answered in the dialect's shape.
 func (s *server) mountDialects(e *gin.Engine, ds []Dialect) {

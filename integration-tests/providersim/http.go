@@ -52,16 +52,25 @@ func (s *Sim) vendor(h http.HandlerFunc) http.HandlerFunc {
 		s.mu.Lock()
 		d := s.latency
 		s.mu.Unlock()
-		if d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
+		if !waitLatency(r.Context(), d) {
+			return
 		}
 		h(w, r)
+	}
+}
+
+// waitLatency waits d (the latency knob of a simulator); false when the request ended first.
+func waitLatency(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -62,14 +62,8 @@ func (t *Twilio) vendor(h http.HandlerFunc) http.HandlerFunc {
 		t.mu.Lock()
 		d := t.latency
 		t.mu.Unlock()
-		if d > 0 {
-			timer := time.NewTimer(d)
-			select {
-			case <-timer.C:
-			case <-r.Context().Done():
-				timer.Stop()
-				return
-			}
+		if !waitLatency(r.Context(), d) {
+			return
 		}
 		if !t.authorized(r) {
 			if r.Method == http.MethodPost {

@@ -83,8 +83,6 @@ const (
 	refreshWindow = 7 * 24 * time.Hour
 	// maxTenantLen bounds X-Trustomer and X-Product (in characters): they are stored tags.
 	maxTenantLen = 255
-	// maxIDLen bounds the uuids looked up; the gateway's are 36 characters.
-	maxIDLen = 128
 )
 
 // The tenancy headers.
@@ -488,7 +486,7 @@ func (d *Dialect) delete(c *gin.Context, account, id string) {
 // failure. An id that cannot be one of the gateway's (too long, or not printable ASCII: a
 // store may refuse such a value rather than find nothing) is 404 without asking the store.
 func (d *Dialect) lookup(c *gin.Context, account, id string) (message.Message, bool) {
-	if !plausibleID(id) {
+	if !httpapi.PlausibleID(id) {
 		refuse(c, http.StatusNotFound, textNotFound)
 		return message.Message{}, false
 	}
@@ -505,18 +503,6 @@ func (d *Dialect) lookup(c *gin.Context, account, id string) (message.Message, b
 		return message.Message{}, false
 	}
 	return m, true
-}
-
-func plausibleID(id string) bool {
-	if id == "" || len(id) > maxIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] < 0x21 || id[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 // callback is POST /sms/callback, the configured provider's status webhook. The plugin

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsgw/smsgw/adapters/httpapi"
 	"github.com/smsgw/smsgw/adapters/httpapi/compat/compattest"
 	"github.com/smsgw/smsgw/core/message"
 	"github.com/smsgw/smsgw/ports"
@@ -172,9 +173,9 @@ func TestGet(t *testing.T) {
 		{"untagged", nil, true}, // without both tenant tags: not a DHOS message
 		{"bobs", nil, true},     // another account's
 		{"unknown", nil, true},
-		{strings.Repeat("a", maxIDLen), nil, true},
+		{strings.Repeat("a", httpapi.MaxLookupID), nil, true},
 		// Malformed: the store is not asked.
-		{strings.Repeat("a", maxIDLen+1), nil, false},
+		{strings.Repeat("a", httpapi.MaxLookupID+1), nil, false},
 		{"a b", nil, false},
 		{"é", nil, false},
 		{"\x00", nil, false},
@@ -269,7 +270,7 @@ func TestDelete(t *testing.T) {
 		untagged.Tags = nil
 		bobs := dhosMessage("bobs", tenantTrustomer, tenantProduct)
 		bobs.AccountID = "bob"
-		for _, id := range []string{"unknown", "in", "untagged", "bobs", "a b", strings.Repeat("x", maxIDLen+1)} {
+		for _, id := range []string{"unknown", "in", "untagged", "bobs", "a b", strings.Repeat("x", httpapi.MaxLookupID+1)} {
 			e := newEnv(t, nil)
 			e.core.put(inbound, untagged, bobs)
 			e.do(req{method: http.MethodDelete, path: smsPath + "/" + pathEscape(id)}).is(http.StatusNotFound, textNotFound)

@@ -54,9 +54,6 @@ const (
 	statusNotFound  = "NOT_FOUND"
 )
 
-// maxIDLen bounds the ids looked up; the gateway's own are 36 characters.
-const maxIDLen = 128
-
 // Dialect serves the fastsmsing routes; build it with New.
 type Dialect struct {
 	core Core
@@ -219,7 +216,7 @@ func (d *Dialect) send(c *gin.Context, account string) {
 // printable ASCII: a store may refuse such a value rather than find nothing) is NOT_FOUND
 // without asking the store.
 func (d *Dialect) status(c *gin.Context, account, id string) {
-	if !plausibleID(id) {
+	if !httpapi.PlausibleID(id) {
 		c.JSON(http.StatusOK, statusReply{Status: statusNotFound})
 		return
 	}
@@ -232,18 +229,6 @@ func (d *Dialect) status(c *gin.Context, account, id string) {
 	default:
 		c.JSON(http.StatusOK, statusReply{Status: legacyStatus(m)})
 	}
-}
-
-func plausibleID(id string) bool {
-	if id == "" || len(id) > maxIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] < 0x21 || id[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 // legacyStatus maps a message's status to §8.2's. An inbound message is not an SMS this

@@ -316,9 +316,9 @@ func TestStatus(t *testing.T) {
 		statusCase{"bobs", "NOT_FOUND", true},                                 // another account's
 		statusCase{"unknown", "NOT_FOUND", true},                              // unknown
 		statusCase{"0190a5b2-7e4c-7d1a-9c3e-1f2a3b4c5d6e", "NOT_FOUND", true}, // a well-formed unknown id
-		statusCase{strings.Repeat("a", maxIDLen), "NOT_FOUND", true},
+		statusCase{strings.Repeat("a", httpapi.MaxLookupID), "NOT_FOUND", true},
 		// Malformed: the store is not asked.
-		statusCase{strings.Repeat("a", maxIDLen+1), "NOT_FOUND", false},
+		statusCase{strings.Repeat("a", httpapi.MaxLookupID+1), "NOT_FOUND", false},
 		statusCase{"a b", "NOT_FOUND", false},
 		statusCase{"\x00", "NOT_FOUND", false},
 		statusCase{"é", "NOT_FOUND", false},
