@@ -67,6 +67,16 @@ func (s Session) Status(now time.Time) string {
 	return StatusClosed
 }
 
+// At is s as of now: an expired session that no sweep has closed yet gets its expiry as its
+// closing time, so that callers without a clock can read the status from ClosedAt alone.
+func (s Session) At(now time.Time) Session {
+	if s.ClosedAt == nil && !s.Open(now) {
+		closed := *s.ExpiresAt
+		s.ClosedAt = &closed
+	}
+	return s
+}
+
 // Other is the participant a message from `from` goes to; false when from is neither.
 func (s Session) Other(from string) (string, bool) {
 	switch from {

@@ -88,6 +88,10 @@ func TestSessionOpen(t *testing.T) {
 			if got := tt.s.Status(tt.at); got != tt.want || tt.s.Open(tt.at) != (tt.want == StatusOpen) {
 				t.Errorf("Status = %s, want %s", got, tt.want)
 			}
+			// As of the same time, the status shows in ClosedAt alone.
+			if at := tt.s.At(tt.at); (at.ClosedAt == nil) != (tt.want == StatusOpen) || at.Status(tt.at) != tt.want {
+				t.Errorf("At(%v).ClosedAt = %v, want closed %v", tt.at, at.ClosedAt, tt.want == StatusClosed)
+			}
 		})
 	}
 }
