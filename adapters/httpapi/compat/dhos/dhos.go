@@ -27,8 +27,7 @@ import (
 	"github.com/smsgw/smsgw/ports"
 )
 
-// Core is what the dialect needs from the use cases; *gateway.Gateway implements it (with
-// StatusCounts and RefreshStatuses, which are being added to it alongside this dialect).
+// Core is what the dialect needs from the use cases; *gateway.Gateway implements it.
 type Core interface {
 	// Send applies the rate limit, then the opt-out check, then accepts the message; the
 	// refusals are *gateway.RateLimitedError and gateway.ErrOptedOut.
