@@ -327,6 +327,11 @@ func TestTwilioRefreshStatuses(t *testing.T) {
 			t.Fatalf("message %s final without callbacks: %+v", id, m)
 		}
 	}
+	// The simulator settles each message on a goroutine of its own: wait until it has, so
+	// that the poll finds every message final rather than racing it.
+	if err := e.sim.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
 	var r struct{ Checked, Updated int }
 	if code, err := e.c.Do(ctx, http.MethodPost, "/v1/messages/refresh-statuses", nil, &r); err != nil || code != http.StatusOK {
 		t.Fatalf("refresh-statuses: %d %v", code, err)
@@ -516,7 +521,10 @@ func TestDHOSThroughTwilio(t *testing.T) {
 	if after := e.mustGet(ctx, t, m.ID); after.Status != "sent" {
 		t.Fatalf("after the signed DHOS callback: %s, want sent", after.Status)
 	}
-	// bulk_update polls the provider (the simulator has it undelivered by now).
+	// bulk_update polls the provider, which has it undelivered once it has settled it.
+	if err := e.sim.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if r, err := e.c.DoRaw(ctx, http.MethodGet, "/dhos/v1/sms/bulk_update", nil, nil); err != nil || r.Code != http.StatusNoContent {
 		t.Fatalf("bulk_update: %v %d %s", err, r.Code, r.Body)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/nyaruka/phonenumbers"
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
@@ -513,8 +514,13 @@ func resolveDHOS(b *dhosBlock, publicURL string, providers map[string]bool) (*DH
 	if u, err := url.Parse(c.CallbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		diags = append(diags, errAt(b.DefRange, "compat.dhos.callback_url must be an absolute http(s) URL without query, fragment or credentials, not %q", c.CallbackURL))
 	}
-	if len(c.CountryCode) != 2 {
+	switch {
+	case c.CountryCode == "":
 		diags = append(diags, errAt(b.DefRange, "compat.dhos.country_code is required: the ISO 3166 region (e.g. \"GB\") of receivers given without a country code"))
+	case !phonenumbers.GetSupportedRegions()[c.CountryCode]:
+		// The dialect reads receivers with phonenumbers' metadata: a region it does not know
+		// would pass here and only fail serve.
+		diags = append(diags, errAt(b.DefRange, "compat.dhos.country_code %q is not an ISO 3166 alpha-2 region code (e.g. \"GB\")", b.CountryCode))
 	}
 	return c, diags
 }

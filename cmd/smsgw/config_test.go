@@ -287,6 +287,12 @@ provider "tw" {
     provider = "tw"
   }
 }`, nil, "c.hcl:11,3: compat.dhos.country_code is required"},
+		{"unknown country code", base + `compat {
+  dhos {
+    provider     = "tw"
+    country_code = "ZZ"
+  }
+}`, nil, "c.hcl:11,3: compat.dhos.country_code \"ZZ\" is not an ISO 3166 alpha-2 region code"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,8 +24,9 @@ const refreshPage = 100
 // outbound message of the account ("" = every account) created at or after since (zero:
 // RefreshWindow ago) that the provider took and that has no final status yet, and applies
 // the answers as any status report (dedupe, never backwards, an event each). It reports
-// what it did. A provider that cannot be polled now does not stop the others: the error
-// returned then wraps ErrUnavailable, with the counts of what was done.
+// what it did. A provider whose refresh fails does not stop the others: the errors are
+// joined and returned with the counts of what was done (one from a provider that cannot be
+// polled now wraps ErrUnavailable); only the end of ctx stops the loop.
 func (g *Gateway) RefreshStatuses(ctx context.Context, accountID string, since time.Time) (RefreshResult, error) {
 	if since.IsZero() {
 		since = g.now().Add(-RefreshWindow)

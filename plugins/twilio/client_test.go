@@ -582,3 +582,39 @@ func TestBalanceAnswers(t *testing.T) {
 		})
 	}
 }
+
+// FuzzAnswerError: whatever a non-2xx answer holds (body, Retry-After), answerError gives a
+// known class, a code and a message, keeps the provider's text within maxErrorMessage, and
+// never asks for a wait outside [0, maxRetryAfterSeconds].
+func FuzzAnswerError(f *testing.F) {
+	f.Add(400, []byte(`{"code": 21211, "message": "The 'To' number is not valid.", "status": 400}`), "")
+	f.Add(400, []byte(`{"code": "21610", "message": "unsubscribed", "status": 400}`), "")
+	f.Add(429, []byte(`{"code": 20429, "message": "Too Many Requests", "status": 429}`), "3")
+	f.Add(429, []byte(`{}`), "Wed, 02 Dec 2026 10:00:00 GMT")
+	f.Add(502, []byte(`<html>Bad Gateway</html>`), "")
+	f.Add(503, []byte(`{"code": null, "message": "`+strings.Repeat("é", 400)+`", "status": 503}`), "-1")
+	f.Add(302, []byte(nil), "99999999999999999999")
+	known := map[sdk.ErrorClass]bool{
+		sdk.ClassInvalid: true, sdk.ClassRejected: true, sdk.ClassUnavailable: true, sdk.ClassAmbiguous: true,
+		sdk.ClassRateLimited: true, sdk.ClassAuth: true, sdk.ClassCredit: true,
+	}
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, status int, body []byte, retry string) {
+		if status < 100 || status > 999 || status/100 == 2 {
+			return // not an error answer: do never calls answerError with it
+		}
+		e := answerError(status, http.Header{"Retry-After": {retry}}, body, now)
+		switch {
+		case !known[e.Class]:
+			t.Fatalf("class %q", e.Class)
+		case e.Code == "" || e.Message == "":
+			t.Fatalf("error without code or message: %+v", e)
+		case len(e.Message) > maxErrorMessage+len("…"):
+			t.Fatalf("message of %d bytes, want at most %d", len(e.Message), maxErrorMessage)
+		case e.RetryAfter < 0 || e.RetryAfter > maxRetryAfterSeconds*time.Second:
+			t.Fatalf("retry after %v", e.RetryAfter)
+		case e.RetryAfter != 0 && e.Class != sdk.ClassRateLimited:
+			t.Fatalf("retry after %v on a %s error", e.RetryAfter, e.Class)
+		}
+	})
+}

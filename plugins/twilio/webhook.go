@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -103,8 +104,19 @@ func parseStatusCallback(params url.Values, now time.Time) (u sdk.StatusUpdate, 
 	if err := required("MessageSid", sid, "MessageStatus", status); err != nil {
 		return sdk.StatusUpdate{}, false, err
 	}
-	u, ok = statusUpdate(sid, status, strings.TrimSpace(params.Get("ErrorCode")), params.Get("ErrorMessage"), now)
+	u, ok = statusUpdate(sid, status, callbackErrorCode(params.Get("ErrorCode")), params.Get("ErrorMessage"), now)
 	return u, ok, nil
+}
+
+// callbackErrorCode is a callback's ErrorCode as the sdk carries it: "" for none, and for 0,
+// which is "no error" here as in the Messages API's error_code (twilioCode), so that a
+// callback and a poll of the same message report the same code.
+func callbackErrorCode(v string) string {
+	v = strings.TrimSpace(v)
+	if n, err := strconv.Atoi(v); err == nil && n == 0 {
+		return ""
+	}
+	return v
 }
 
 // parseInbound reads an incoming message. Body may be empty (a message with only media).

@@ -106,10 +106,15 @@ func TestStatusCallbackErrorCode(t *testing.T) {
 	tests := []struct {
 		name   string
 		code   string
+		want   string // the update's code
 		optOut bool
 	}{
-		{"undeliverable", "30003", false},
-		{"unsubscribed", "21610", true},
+		{"undeliverable", "30003", "30003", false},
+		{"unsubscribed", "21610", "21610", true},
+		{"padded", " 30003 ", "30003", false},
+		{"none", "", "", false},
+		// 0 is "no error", as the Messages API's error_code of null or 0 (twilioCode).
+		{"zero", "0", "", false},
 	}
 	p := webhookProvider(t)
 	for _, tc := range tests {
@@ -121,8 +126,8 @@ func TestStatusCallbackErrorCode(t *testing.T) {
 				t.Fatalf("HandleWebhook = %d %+v, %v", resp.StatusCode, resp.Statuses, err)
 			}
 			u := resp.Statuses[0]
-			if u.ErrorCode != tc.code || u.OptOut != tc.optOut || u.Status != sdk.StatusUndelivered {
-				t.Errorf("update %+v, want undelivered, code %s, opt-out %v", u, tc.code, tc.optOut)
+			if u.ErrorCode != tc.want || u.OptOut != tc.optOut || u.Status != sdk.StatusUndelivered {
+				t.Errorf("update %+v, want undelivered, code %q, opt-out %v", u, tc.want, tc.optOut)
 			}
 		})
 	}

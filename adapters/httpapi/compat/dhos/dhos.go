@@ -27,8 +27,7 @@ import (
 	"github.com/smsgw/smsgw/ports"
 )
 
-// Core is what the dialect needs from the use cases; *gateway.Gateway implements it (with
-// StatusCounts and RefreshStatuses, which are being added to it alongside this dialect).
+// Core is what the dialect needs from the use cases; *gateway.Gateway implements it.
 type Core interface {
 	// Send applies the rate limit, then the opt-out check, then accepts the message; the
 	// refusals are *gateway.RateLimitedError and gateway.ErrOptedOut.
@@ -79,8 +78,6 @@ const Prefix = "/dhos/v1"
 const (
 	defaultListLimit = 100
 	maxListLimit     = 500 // v1's maximum page
-	// refreshWindow is how far back bulk_update looks (§8.3: the last 7 days).
-	refreshWindow = 7 * 24 * time.Hour
 	// maxTenantLen bounds X-Trustomer and X-Product (in characters): they are stored tags.
 	maxTenantLen = 255
 )
@@ -551,7 +548,7 @@ func (d *Dialect) callback(c *gin.Context) {
 // bulkUpdate is GET or POST /sms/bulk_update: refresh the statuses of the account's
 // messages of the last 7 days, then 204.
 func (d *Dialect) bulkUpdate(c *gin.Context, account string) {
-	res, err := d.core.RefreshStatuses(c.Request.Context(), account, d.now().UTC().Add(-refreshWindow))
+	res, err := d.core.RefreshStatuses(c.Request.Context(), account, d.now().UTC().Add(-gateway.RefreshWindow))
 	if err != nil {
 		d.kit.Fail(c, "refresh statuses", err)
 		return
