@@ -282,6 +282,12 @@ func serve(ctx context.Context, cfg *Config, log hclog.Logger) error {
 		Config: gatewayConfig(cfg),
 	})
 
+	// Before any background work starts, so that a bad dialect config stops nothing half-run.
+	dialects, err := newDialects(cfg, gw, log)
+	if err != nil {
+		return err
+	}
+
 	// Background work outlives ctx (the signal) until its own step of the shutdown.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
@@ -290,10 +296,6 @@ func serve(ctx context.Context, cfg *Config, log hclog.Logger) error {
 		return fmt.Errorf("start queue: %w", err)
 	}
 
-	dialects, err := newDialects(cfg, gw, log)
-	if err != nil {
-		return err
-	}
 	var draining atomic.Bool
 	handler := httpapi.New(httpapi.Options{
 		Dialects: dialects,

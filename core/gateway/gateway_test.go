@@ -390,6 +390,19 @@ func TestProviderOptOut(t *testing.T) {
 			if _, err := e.g.Send(context.Background(), SendCommand{AccountID: "acc", From: m.From, To: m.To, Text: "again"}); !errors.Is(err, ErrOptedOut) {
 				t.Fatalf("next send: %v, want ErrOptedOut", err)
 			}
+			if tt.report == nil {
+				return
+			}
+			// The person opts back in; the provider then repeats its report: no new block.
+			if err := e.g.LiftPair(context.Background(), m.From, m.To); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.g.ApplyStatus(context.Background(), "loop", *tt.report); err != nil {
+				t.Fatal(err)
+			}
+			if e.optedOut(t, m.From, m.To) {
+				t.Fatal("a repeated unsubscribed report blocked the pair again")
+			}
 		})
 	}
 }

@@ -202,12 +202,14 @@ func (g *Gateway) applyStatuses(ctx context.Context, tx ports.Tx, provider strin
 			errs[i] = fmt.Errorf("status %s/%s for message %q: %w", provider, r.ProviderMessageID, r.MessageID, ports.ErrNotFound)
 			continue
 		}
-		if r.OptOut {
+		next, ev, changed := statusApplied(m, provider, r, now)
+		// A repeat of the report (dropped) does not block again: the person may have opted
+		// back in since the first one.
+		if r.OptOut && changed {
 			if err := g.recordProviderOptOut(ctx, tx, m, now); err != nil {
 				return applied{}, err
 			}
 		}
-		next, ev, changed := statusApplied(m, provider, r, now)
 		if next.ProviderMessageID != "" && m.Provider == provider {
 			// A later report of this burst may name the message by the id this one set.
 			byPID[next.ProviderMessageID] = id

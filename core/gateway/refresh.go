@@ -98,14 +98,14 @@ func (g *Gateway) refreshProvider(ctx context.Context, q ports.AwaitingQuery) (R
 			return res, fmt.Errorf("poll %d status(es) of %s: %w: %w", len(ids), q.Provider, ports.ErrUnavailable, err)
 		}
 		a := g.applyReports(ctx, q.Provider, reports)
+		res.Checked += len(ms)
+		res.Updated += a.updated
 		for _, err := range a.errs {
 			// A message deleted meanwhile, or another system's id: nothing to apply.
 			if err != nil && !errors.Is(err, ports.ErrNotFound) {
 				return res, err
 			}
 		}
-		res.Checked += len(ms)
-		res.Updated += a.updated
 		if len(ms) < q.Limit {
 			return res, nil
 		}

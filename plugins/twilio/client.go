@@ -227,10 +227,9 @@ func answerError(status int, h http.Header, body []byte, now time.Time) *sdk.Err
 		b = apiErrorBody{}
 	}
 	class, optOut := classify(status, int(b.Code), fromTwilio)
+	// Code is Twilio's own, or none: an HTTP status is not a provider error code (the
+	// message names it), and the gateway shows a provider's code as the message's error code.
 	e := &sdk.Error{Class: class, Code: b.Code.String(), Message: truncate(b.Message, maxErrorMessage), OptOut: optOut}
-	if e.Code == "" {
-		e.Code = strconv.Itoa(status)
-	}
 	if e.Message == "" {
 		e.Message = fmt.Sprintf("HTTP %d %s", status, http.StatusText(status))
 	}
