@@ -1,7 +1,7 @@
 # smsgw — run `make` for the list of targets.
 GO       ?= go
 BIN      := bin
-PLUGINS  := loopback fastsmsing twilio
+PLUGINS  := loopback fastsmsing twilio flowroute
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)

@@ -38,6 +38,9 @@ type Binaries struct {
 	// Twilio is the Twilio-style provider plugin, for use with providersim.Twilio.
 	Twilio    string
 	TwilioSHA string
+	// Flowroute is the Flowroute-style provider plugin, for use with providersim.Flowroute.
+	Flowroute    string
+	FlowrouteSHA string
 }
 
 // ModuleRoot returns the directory of the smsgw go.mod.
@@ -63,6 +66,7 @@ func Build(ctx context.Context, dir string) (Binaries, error) {
 	b.Loopback = filepath.Join(b.PluginDir, "smsgw-provider-loopback")
 	b.FastSMSing = filepath.Join(b.PluginDir, "smsgw-provider-fastsmsing")
 	b.Twilio = filepath.Join(b.PluginDir, "smsgw-provider-twilio")
+	b.Flowroute = filepath.Join(b.PluginDir, "smsgw-provider-flowroute")
 	targets := []struct {
 		out, pkg string
 		sha      *string
@@ -71,6 +75,7 @@ func Build(ctx context.Context, dir string) (Binaries, error) {
 		{b.Loopback, "./plugins/loopback", &b.LoopbackSHA},
 		{b.FastSMSing, "./plugins/fastsmsing", &b.FastSMSingSHA},
 		{b.Twilio, "./plugins/twilio", &b.TwilioSHA},
+		{b.Flowroute, "./plugins/flowroute", &b.FlowrouteSHA},
 	}
 	// One go build for all of them: the toolchain builds the packages in parallel and links
 	// each main package into the directory.

@@ -1,6 +1,7 @@
 // Command providersim serves one of the provider simulators of package providersim on -addr —
-// the FastSMSing-style batch API (-api fastsmsing, the default) or the Twilio-style REST API
-// (-api twilio, with -account-sid and -auth-token) — and prints its base URL, e.g.
+// the FastSMSing-style batch API (-api fastsmsing, the default), the Twilio-style REST API
+// (-api twilio, with -account-sid and -auth-token) or the Flowroute-style Messages API (-api
+// flowroute, with -access-key, -secret-key and -per-second) — and prints its base URL, e.g.
 // "http://127.0.0.1:41234", as the first line of stdout, so a test can start it with -addr
 // 127.0.0.1:0 and read where it listens.
 package main
@@ -36,11 +37,14 @@ type simulator interface {
 func run(args []string) error {
 	fs := flag.NewFlagSet("providersim", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
-	api := fs.String("api", "fastsmsing", "the API to simulate: fastsmsing or twilio")
+	api := fs.String("api", "fastsmsing", "the API to simulate: fastsmsing, twilio or flowroute")
 	apiKey := fs.String("api-key", "", "fastsmsing: bearer token the vendor API requires (empty: any)")
 	accountSID := fs.String("account-sid", providersim.DefaultTwilioAccountSID, "twilio: the account SID (Basic user)")
 	authToken := fs.String("auth-token", providersim.DefaultTwilioAuthToken, "twilio: the auth token (Basic password, signs webhooks)")
-	inboundURL := fs.String("inbound-url", "", "twilio: where inbound messages are posted (also POST /admin/inbound_url)")
+	accessKey := fs.String("access-key", providersim.DefaultFlowrouteAccessKey, "flowroute: the access key (Basic user)")
+	secretKey := fs.String("secret-key", providersim.DefaultFlowrouteSecretKey, "flowroute: the secret key (Basic password)")
+	perSecond := fs.Int("per-second", providersim.DefaultFlowroutePerSecond, "flowroute: sends accepted per second before 429 (0: no cap)")
+	inboundURL := fs.String("inbound-url", "", "twilio, flowroute: where inbound messages are posted (also POST /admin/inbound_url)")
 	seed := fs.Uint64("seed", 1, "seed of the RNG behind the fraction knobs")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -59,8 +63,22 @@ func run(args []string) error {
 		sim = providersim.NewTwilio(providersim.TwilioOptions{
 			AccountSID: *accountSID, AuthToken: *authToken, InboundURL: *inboundURL, Seed: *seed,
 		})
+	case "flowroute":
+		switch {
+		case *accessKey == "" || *secretKey == "":
+			return errors.New("-api flowroute: -access-key and -secret-key must not be empty")
+		case *perSecond < 0:
+			return fmt.Errorf("-per-second %d: must be >= 0 (0: no cap)", *perSecond)
+		}
+		ps := *perSecond
+		if ps == 0 {
+			ps = -1 // the options' "no cap"; their 0 is the default
+		}
+		sim = providersim.NewFlowroute(providersim.FlowrouteOptions{
+			AccessKey: *accessKey, SecretKey: *secretKey, InboundURL: *inboundURL, PerSecond: ps, Seed: *seed,
+		})
 	default:
-		return fmt.Errorf("-api %q: must be fastsmsing or twilio", *api)
+		return fmt.Errorf("-api %q: must be fastsmsing, twilio or flowroute", *api)
 	}
 	defer sim.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

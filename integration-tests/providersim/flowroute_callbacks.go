@@ -1,0 +1,282 @@
+package providersim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/smsgw/smsgw/core/message"
+)
+
+// flowrouteTime is how Flowroute writes timestamps: UTC, to the hundredth of a second.
+const flowrouteTime = "2006-01-02T15:04:05.00Z07:00"
+
+// live is the goroutine of one accepted message: it waits the delay, gives the message its
+// receipts and delivers them in mode's order. It gives up silently when g is cancelled.
+func (f *Flowroute) live(g *generation, id, mode string, delay time.Duration) {
+	defer g.wg.Done()
+	if delay > 0 {
+		timer := time.NewTimer(delay)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-g.ctx.Done():
+			return
+		}
+	}
+	m, rs, ok := f.settle(g, id, mode)
+	if !ok {
+		return
+	}
+	if m.DLRCallback == "" || mode == CallbackOff {
+		return
+	}
+	for _, r := range receiptDeliveries(mode, rs) {
+		if !f.deliver(g, m, r) {
+			return
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.gen == g {
+		f.pending--
+		f.notifyLocked()
+	}
+}
+
+// settle gives the message its receipts and returns a copy of it and of them; a message
+// with no callbacks to send stops being pending. It reports false once g is no longer
+// current (the message was forgotten by a Reset).
+func (f *Flowroute) settle(g *generation, id, mode string) (FlowrouteMessage, []FlowrouteReceipt, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m, ok := f.byID[id]
+	if f.gen != g || !ok {
+		return FlowrouteMessage{}, nil, false
+	}
+	m.final.Timestamp = f.opts.Now().UTC()
+	rs := receipts(m.final)
+	m.Receipts = append(m.Receipts, rs...)
+	m.Status = m.final.Status
+	if m.DLRCallback == "" || mode == CallbackOff {
+		f.pending--
+	}
+	f.notifyLocked()
+	return m.copy(), rs, true
+}
+
+// frDocument is a JSON:API document with one resource, as Flowroute posts them.
+type frDocument struct {
+	Data frResource `json:"data"`
+}
+
+type frResource struct {
+	Type       string            `json:"type"`
+	ID         string            `json:"id"`
+	Attributes any               `json:"attributes,omitempty"`
+	Links      map[string]string `json:"links,omitempty"`
+}
+
+// frReceiptAttributes are the attributes of a delivery_receipt callback. Flowroute documents
+// status_code as a string; a receipt without one (level 1) has null.
+type frReceiptAttributes struct {
+	Body        string  `json:"body"`
+	Level       int     `json:"level"`
+	Status      string  `json:"status"`
+	StatusCode  *string `json:"status_code"`
+	Description string  `json:"status_code_description"`
+	Timestamp   string  `json:"timestamp"`
+}
+
+// receiptDocument is the callback body of receipt r of message m.
+func receiptDocument(m FlowrouteMessage, link string, r FlowrouteReceipt) []byte {
+	attrs := frReceiptAttributes{
+		Body: m.Body, Level: r.Level, Status: r.Status, Description: r.Description,
+		Timestamp: r.Timestamp.UTC().Format(flowrouteTime),
+	}
+	if r.StatusCode != "" {
+		code := r.StatusCode
+		attrs.StatusCode = &code
+	}
+	doc := frDocument{Data: frResource{Type: "delivery_receipt", ID: m.ID, Attributes: attrs}}
+	if link != "" {
+		doc.Data.Links = map[string]string{"related": link}
+	}
+	b, _ := json.Marshal(doc) // plain structs of strings and ints always marshal
+	return b
+}
+
+// deliver posts one receipt, retrying a failure with a doubling backoff, and records every
+// attempt. It reports false when g was cancelled, and then records nothing more.
+func (f *Flowroute) deliver(g *generation, m FlowrouteMessage, r FlowrouteReceipt) bool {
+	f.mu.Lock()
+	link := ""
+	if fm, ok := f.byID[m.ID]; ok {
+		link = fm.link
+	}
+	f.mu.Unlock()
+	body := receiptDocument(m, link, r)
+	backoff := f.opts.CallbackBackoff
+	for attempt := 1; ; attempt++ {
+		code, _, err := f.postJSON(g.ctx, m.DLRCallback, body)
+		if g.ctx.Err() != nil {
+			return false
+		}
+		c := FlowrouteCallback{
+			MessageID: m.ID, Level: r.Level, DeliveryStatus: r.Status, StatusCode: r.StatusCode,
+			URL: m.DLRCallback, Body: body, Attempt: attempt, Status: code,
+		}
+		switch {
+		case err != nil:
+			c.Error = err.Error()
+		case !c.OK():
+			c.Error = http.StatusText(code)
+		}
+		last := c.OK() || attempt > f.opts.CallbackRetries
+		c.Dropped = !c.OK() && last
+		if !f.record(g, c) {
+			return false
+		}
+		if last {
+			return true
+		}
+		timer := time.NewTimer(backoff)
+		select {
+		case <-timer.C:
+		case <-g.ctx.Done():
+			timer.Stop()
+			return false
+		}
+		backoff *= 2
+	}
+}
+
+// record appends a callback attempt, unless g is no longer current.
+func (f *Flowroute) record(g *generation, c FlowrouteCallback) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.gen != g {
+		return false
+	}
+	c.Seq = len(f.callbacks) + 1
+	c.At = f.opts.Now().UTC()
+	f.callbacks = append(f.callbacks, c)
+	if c.OK() {
+		f.callbacksOK++
+	}
+	if c.Dropped {
+		f.dropped++
+	}
+	f.notifyLocked()
+	return true
+}
+
+// postJSON posts body to rawURL as Flowroute posts its callbacks and returns the receiver's
+// status and answer; err is set only when no whole answer came.
+func (f *Flowroute) postJSON(ctx context.Context, rawURL string, body []byte) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", fmt.Errorf("post %s: %w", rawURL, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Go-http-client/1.1")
+	resp, err := f.opts.Client.Do(req)
+	if err != nil {
+		return 0, "", fmt.Errorf("post %s: %w", rawURL, err)
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxReceiverBody))
+	if err != nil {
+		return resp.StatusCode, string(answer), fmt.Errorf("read answer of %s: %w", rawURL, err)
+	}
+	return resp.StatusCode, string(answer), nil
+}
+
+// frInboundAttributes are the attributes of Flowroute's inbound SMS callback.
+type frInboundAttributes struct {
+	AmountDisplay      string          `json:"amount_display"`
+	AmountNanodollars  int64           `json:"amount_nanodollars"`
+	Body               string          `json:"body"`
+	DeliveryReceipts   []frWireReceipt `json:"delivery_receipts"`
+	Direction          string          `json:"direction"`
+	From               string          `json:"from"`
+	IsMMS              bool            `json:"is_mms"`
+	MessageCallbackURL string          `json:"message_callback_url"`
+	MessageEncoding    int             `json:"message_encoding"`
+	MessageType        string          `json:"message_type"`
+	Status             string          `json:"status"`
+	Timestamp          string          `json:"timestamp"`
+	To                 string          `json:"to"`
+}
+
+// SendInbound posts Flowroute's JSON:API inbound SMS callback from → to to the inbound URL
+// and returns what the receiver answered. from and to are sent as 11 digits: a leading "+"
+// is dropped, and anything else than 11 digits is refused. err is set only when no answer
+// came: no inbound URL, a bad argument, or a failed connection.
+func (f *Flowroute) SendInbound(ctx context.Context, from, to, body string) (status int, respBody string, err error) {
+	return f.sendInbound(ctx, from, to, body, false)
+}
+
+// SendLegacyInbound posts the legacy inbound callback {"to", "from", "body"} (what
+// Flowroute's v2 messaging and the flowroute_proxy dialect of API.md §8.4 take) from → to,
+// with numbers and answers as SendInbound.
+func (f *Flowroute) SendLegacyInbound(ctx context.Context, from, to, body string) (status int, respBody string, err error) {
+	return f.sendInbound(ctx, from, to, body, true)
+}
+
+func (f *Flowroute) sendInbound(ctx context.Context, from, to, body string, legacy bool) (int, string, error) {
+	from, to = strings.TrimPrefix(from, "+"), strings.TrimPrefix(to, "+")
+	switch {
+	case !isFlowrouteNumber(from):
+		return 0, "", fmt.Errorf("send inbound: from %q must be 11 digits", from)
+	case !isFlowrouteNumber(to):
+		return 0, "", fmt.Errorf("send inbound: to %q must be 11 digits", to)
+	}
+	f.mu.Lock()
+	target := f.inboundURL
+	now := f.opts.Now().UTC()
+	f.mu.Unlock()
+	if target == "" {
+		return 0, "", errors.New("send inbound: no inbound URL (FlowrouteOptions.InboundURL or SetInboundURL)")
+	}
+	var doc any = map[string]string{"to": to, "from": from, "body": body}
+	if !legacy {
+		encoding := 0
+		if _, enc := message.Segments(body); enc == message.UCS2 {
+			encoding = 8
+		}
+		doc = frDocument{Data: frResource{Type: "message", ID: newMDRID(), Attributes: frInboundAttributes{
+			AmountDisplay: formatNanodollars(f.opts.PriceNanodollars), AmountNanodollars: f.opts.PriceNanodollars,
+			Body: body, DeliveryReceipts: []frWireReceipt{}, Direction: "inbound", From: from,
+			MessageCallbackURL: target, MessageEncoding: encoding, MessageType: "longcode",
+			Status: FlowrouteDelivered, Timestamp: now.Format(flowrouteTime), To: to,
+		}}}
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return 0, "", fmt.Errorf("send inbound from %s: %w", from, err)
+	}
+	f.mu.Lock()
+	f.inbound++
+	f.mu.Unlock()
+	status, respBody, err := f.postJSON(ctx, target, b)
+	if err != nil {
+		return status, respBody, fmt.Errorf("send inbound from %s: %w", from, err)
+	}
+	return status, respBody, nil
+}
+
+// formatNanodollars is Flowroute's amount_display: dollars to four decimals.
+func formatNanodollars(n int64) string {
+	sign := ""
+	if n < 0 {
+		sign, n = "-", -n
+	}
+	return fmt.Sprintf("%s$%d.%04d", sign, n/1_000_000_000, n%1_000_000_000/100_000)
+}

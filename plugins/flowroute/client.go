@@ -1,0 +1,307 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/smsgw/smsgw/plugins/sdk"
+)
+
+// maxResponse bounds what is read of a Flowroute answer.
+const maxResponse = 1 << 20
+
+// jsonAPI is the media type of Flowroute's requests and answers.
+const jsonAPI = "application/vnd.api+json"
+
+// apiClient speaks the Flowroute-style Messages API v2.1 of API.md §9 for one account.
+type apiClient struct {
+	http    *http.Client
+	base    string // base_url + "/v2.1"
+	key     string
+	secret  string
+	timeout time.Duration
+	now     func() time.Time // for Retry-After given as a date
+}
+
+func newAPIClient(cfg config, transport http.RoundTripper, now func() time.Time) *apiClient {
+	return &apiClient{
+		// No http.Client.Timeout: each call's context carries cfg.timeout, so a timeout is a
+		// context error and classified by whether the request had been written.
+		http: &http.Client{
+			Transport: transport,
+			// A redirect is an answer, not something to follow: a POST turned into a GET by a
+			// 302 would list messages instead of sending one.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		base:    cfg.baseURL + "/v2.1",
+		key:     cfg.accessKey,
+		secret:  cfg.secretKey,
+		timeout: cfg.timeout,
+		now:     now,
+	}
+}
+
+// sendBody is the body of POST /v2.1/messages: the flat form Flowroute's reference gives.
+type sendBody struct {
+	To          string `json:"to"`
+	From        string `json:"from"`
+	Body        string `json:"body"`
+	DLRCallback string `json:"dlr_callback,omitempty"`
+}
+
+// sendMessage asks Flowroute to send one SMS (numbers as 11 digits) and returns its mdr2 id.
+func (c *apiClient) sendMessage(ctx context.Context, m sendBody) (string, error) {
+	body, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("send message: %w", &sdk.Error{Class: sdk.ClassInvalid, Message: err.Error()})
+	}
+	var out struct {
+		Data struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if _, err := c.do(ctx, http.MethodPost, "/messages", body, &out); err != nil {
+		return "", fmt.Errorf("send message to %s: %w", m.To, err)
+	}
+	if out.Data.ID == "" {
+		// Flowroute said yes but not to what: the message may exist, under an id we lack.
+		return "", fmt.Errorf("send message to %s: %w", m.To,
+			&sdk.Error{Class: sdk.ClassAmbiguous, Message: "answer without a message id"})
+	}
+	return out.Data.ID, nil
+}
+
+// mdr is the part of a message detail record (GET /v2.1/messages/{id}) the plugin reads.
+type mdr struct {
+	Data struct {
+		ID         string `json:"id"`
+		Attributes struct {
+			Status           string        `json:"status"`
+			Timestamp        string        `json:"timestamp"`
+			DeliveryReceipts []receiptAttr `json:"delivery_receipts"`
+		} `json:"attributes"`
+	} `json:"data"`
+}
+
+// lookupMessage reads one message detail record; found is false when Flowroute does not
+// know the id.
+func (c *apiClient) lookupMessage(ctx context.Context, id string) (m mdr, found bool, err error) {
+	status, err := c.do(ctx, http.MethodGet, "/messages/"+url.PathEscape(id), nil, &m)
+	switch {
+	case status == http.StatusNotFound:
+		return mdr{}, false, nil
+	case err != nil:
+		return mdr{}, false, fmt.Errorf("look up message %s: %w", id, err)
+	case m.Data.ID == "":
+		return mdr{}, false, fmt.Errorf("look up message %s: %w", id,
+			&sdk.Error{Class: sdk.ClassAmbiguous, Message: "answer without a message id"})
+	}
+	return m, true, nil
+}
+
+// do makes one call (with a JSON body when body is not nil) and decodes a 2xx answer into
+// out. It returns the HTTP status when Flowroute answered (0 when not) and a classified
+// *sdk.Error for every failure: transportError before an answer, answerError for a non-2xx
+// one, and ClassAmbiguous for a 2xx it cannot read (the call took effect; only its answer is
+// lost).
+func (c *apiClient) do(ctx context.Context, method, path string, body []byte, out any) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		// Called even when writing failed part-way: the server may then still have had the
+		// whole request, so "written" errs on the side of ambiguous.
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
+	})
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return 0, &sdk.Error{Class: sdk.ClassInvalid, Message: fmt.Sprintf("build request: %v", err)}
+	}
+	req.SetBasicAuth(c.key, c.secret)
+	req.Header.Set("Accept", jsonAPI)
+	if body != nil {
+		req.Header.Set("Content-Type", jsonAPI)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, transportError(err, wrote.Load())
+	}
+	defer resp.Body.Close()
+	raw, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, answerError(resp.StatusCode, resp.Header, raw, c.now())
+	}
+	if readErr != nil {
+		return resp.StatusCode, &sdk.Error{Class: sdk.ClassAmbiguous, Message: fmt.Sprintf("read %d answer: %v", resp.StatusCode, readErr)}
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return resp.StatusCode, &sdk.Error{Class: sdk.ClassAmbiguous, Message: fmt.Sprintf("decode %d answer: %v", resp.StatusCode, err)}
+	}
+	return resp.StatusCode, nil
+}
+
+// transportError classifies a call that got no answer: nothing written (refused connection,
+// DNS, TLS, cancelled before sending) means Flowroute cannot have the message; once the
+// request is out, a timeout or a reset leaves it open whether Flowroute took it.
+func transportError(err error, wrote bool) *sdk.Error {
+	class, what := sdk.ClassUnavailable, "not sent"
+	if wrote {
+		class, what = sdk.ClassAmbiguous, "sent, no answer"
+	}
+	msg := err.Error()
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		msg = "timed out"
+	case errors.Is(err, context.Canceled):
+		msg = "cancelled"
+	}
+	return &sdk.Error{Class: class, Message: fmt.Sprintf("%s: %s", what, msg)}
+}
+
+// apiErrors is Flowroute's JSON:API error document.
+type apiErrors struct {
+	Errors []struct {
+		ID     string     `json:"id"`
+		Status statusCode `json:"status"`
+		Title  string     `json:"title"`
+		Detail string     `json:"detail"`
+	} `json:"errors"`
+}
+
+// statusCode is an HTTP status in an error object: JSON:API allows a string, Flowroute
+// sends a number. Anything else reads as 0.
+type statusCode int
+
+func (s *statusCode) UnmarshalJSON(b []byte) error {
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		*s = 0
+		return nil
+	}
+	v, err := strconv.Atoi(n.String())
+	if err != nil {
+		v = 0
+	}
+	*s = statusCode(v)
+	return nil
+}
+
+// answerError classifies a non-2xx answer from Flowroute's error document, when it has one,
+// and the HTTP status. Only a document whose first error repeats the HTTP status, as
+// Flowroute's do, counts as Flowroute's: a proxy's JSON error page says nothing about
+// whether Flowroute has the message.
+func answerError(status int, h http.Header, body []byte, now time.Time) *sdk.Error {
+	var doc apiErrors
+	fromFlowroute := json.Unmarshal(body, &doc) == nil && len(doc.Errors) > 0 && int(doc.Errors[0].Status) == status
+	e := &sdk.Error{Class: classify(status, fromFlowroute), Code: strconv.Itoa(status)}
+	if fromFlowroute {
+		first := doc.Errors[0]
+		e.Message = strings.TrimSpace(first.Title)
+		if d := strings.TrimSpace(first.Detail); d != "" {
+			if e.Message != "" {
+				e.Message += ": "
+			}
+			e.Message += d
+		}
+		e.Message = truncate(e.Message, maxErrorMessage)
+	}
+	if e.Message == "" {
+		e.Message = fmt.Sprintf("HTTP %d %s", status, http.StatusText(status))
+	}
+	if e.Class == sdk.ClassRateLimited {
+		e.RetryAfter = retryAfter(h.Get("Retry-After"), now)
+	}
+	return e
+}
+
+// maxErrorMessage bounds the provider message kept with an error (it ends up stored with
+// the failed message).
+const maxErrorMessage = 300
+
+// truncate cuts s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// classify is the one place a failed Flowroute call gets its class. Flowroute's errors carry
+// no codes of their own, so the HTTP status decides, and whether the answer is Flowroute's.
+//
+// Every answer here is an error answer, so Flowroute did not take the message, with one
+// exception: a 5xx that is not Flowroute's error document (a 502 or 504 from a proxy or load
+// balancer, an HTML page) may come after Flowroute took the request, so it is ambiguous. 503
+// says the request was not handled (RFC 9110), whoever says it.
+func classify(httpStatus int, fromFlowroute bool) sdk.ErrorClass {
+	switch {
+	case httpStatus == http.StatusUnauthorized || httpStatus == http.StatusForbidden:
+		// Wrong credentials, or (403) a from number the account may not send from.
+		return sdk.ClassAuth
+	case httpStatus == http.StatusPaymentRequired:
+		return sdk.ClassCredit
+	case httpStatus == http.StatusTooManyRequests:
+		return sdk.ClassRateLimited
+	case httpStatus == http.StatusBadRequest || httpStatus == http.StatusRequestEntityTooLarge ||
+		httpStatus == http.StatusUnprocessableEntity:
+		if fromFlowroute {
+			// Flowroute read the request and found a value wrong: the message as it is can
+			// never be sent.
+			return sdk.ClassInvalid
+		}
+		return sdk.ClassRejected
+	case httpStatus == http.StatusServiceUnavailable:
+		return sdk.ClassUnavailable
+	case httpStatus >= 500 && fromFlowroute:
+		return sdk.ClassUnavailable
+	case httpStatus >= 500:
+		return sdk.ClassAmbiguous
+	case httpStatus >= 400:
+		return sdk.ClassRejected
+	default:
+		// 1xx or 3xx (redirects are not followed): base_url answered without taking the
+		// request; another try, or another provider, may do better.
+		return sdk.ClassUnavailable
+	}
+}
+
+// retryAfter reads a Retry-After header: seconds or an HTTP date; 0 when absent or useless.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil {
+		if s <= 0 {
+			return 0
+		}
+		return time.Duration(min(s, maxRetryAfterSeconds)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return min(t.Sub(now), maxRetryAfterSeconds*time.Second)
+	}
+	return 0
+}
+
+// maxRetryAfterSeconds caps what a Retry-After can ask for (a day), so a broken header
+// cannot park a message for years or overflow a Duration.
+const maxRetryAfterSeconds = 24 * 60 * 60
