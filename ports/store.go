@@ -171,6 +171,7 @@ type Tx interface {
 
 	Limiter
 	IdempotencyTx
+	ProxyTx
 }
 
 // OptOutStore reads and sweeps opt-outs outside a transaction. They are global: every
@@ -204,6 +205,7 @@ type Store interface {
 	OptOutStore
 	RateLogStore
 	IdempotencyStore
+	ProxyStore
 	// InTx runs fn in one transaction and commits if fn returns nil, returning the error of
 	// Commit; otherwise it rolls back and returns fn's error. A store that cannot be reached
 	// yields an error wrapping ErrUnavailable.

@@ -93,6 +93,7 @@ func TestMigrationsUpDown(t *testing.T) {
 	}{
 		{4, []string{"opt_outs"}},
 		{5, []string{"rate_logs", "idempotency_keys", "rate_hits_after(timestamptz[],timestamptz)"}},
+		{6, []string{"proxy_numbers", "proxy_sessions"}},
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("migration %d", tc.version), func(t *testing.T) {

@@ -71,3 +71,67 @@ func explain(t *testing.T, s *Store, query string, args ...any) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestProxyPlans: on a table of many sessions, mostly closed, the relay's lookup of an
+// inbound sender reads both partial indexes of unclosed sessions by (number, participant),
+// the lists read the account's sessions in list order (the open one only its unclosed
+// sessions), and the sweep reads only the unclosed sessions by expiry. The table is analysed, so the plans are those of a real one.
+func TestProxyPlans(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, pgtest.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := Migrate(ctx, s.DB()); err != nil {
+		t.Fatal(err)
+	}
+	// 100000 sessions of 50 accounts on 200 numbers, one in ten unclosed: enough that reading
+	// only what a query needs is cheaper than reading every unclosed session and sorting.
+	if _, err := s.db.ExecContext(ctx, `
+INSERT INTO proxy_sessions (id, account_id, proxy_number, participant_a, participant_b, created_at, expires_at, closed_at)
+SELECT 's' || i, 'a' || (i % 50), 'n' || (i % 200), 'pa' || i, 'pb' || i, now() - i * interval '1 minute',
+    CASE WHEN i % 2 = 0 THEN now() + interval '1 day' END, CASE WHEN (i / 200) % 10 <> 0 THEN now() END
+FROM generate_series(1, 100000) AS i;
+ANALYZE proxy_sessions`); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	after := &ports.Cursor{CreatedAt: now, ID: "s"}
+	open, openArgs := proxySessionsQuery("a7", ports.ProxySessionQuery{Limit: 50, After: after}, now)
+	closed, closedArgs := proxySessionsQuery("a7", ports.ProxySessionQuery{Closed: true, Limit: 50, After: after}, now)
+	tests := []struct {
+		name  string
+		query string
+		args  []any
+		want  []string // in the plan
+		sorts bool     // the plan may sort (a bitmap scan reads in no order)
+	}{
+		{"find open session", findOpenProxySession, []any{"n7", "pa7", now},
+			[]string{"Bitmap Index Scan on proxy_sessions_open_a", "Bitmap Index Scan on proxy_sessions_open_b"}, true},
+		{"list open sessions", open, openArgs,
+			[]string{"Index Scan using proxy_sessions_account_open on proxy_sessions", "ROW(created_at, id) < ROW("}, false},
+		{"list closed sessions", closed, closedArgs,
+			[]string{"Index Scan using proxy_sessions_account_created on proxy_sessions", "ROW(created_at, id) < ROW("}, false},
+		{"sweep", closeExpiredProxySessions, []any{now},
+			[]string{"Index Scan using proxy_sessions_expires on proxy_sessions", "Index Cond: (expires_at <= "}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var lines []string
+			if err := s.db.SelectContext(ctx, &lines, "EXPLAIN (COSTS OFF) "+tc.query, tc.args...); err != nil {
+				t.Fatalf("EXPLAIN: %v", err)
+			}
+			plan := strings.Join(lines, "\n")
+			for _, w := range tc.want {
+				if !strings.Contains(plan, w) {
+					t.Errorf("plan of\n%s\n%s\nwant %q in it", tc.query, plan, w)
+				}
+			}
+			if !tc.sorts && strings.Contains(plan, "Sort") {
+				t.Errorf("plan of\n%s\n%s\nwant no sort", tc.query, plan)
+			}
+		})
+	}
+}

@@ -27,7 +27,7 @@ func TestMigrateDownAndUp(t *testing.T) {
 	}
 	var n int
 	if err := s.DB().QueryRowContext(t.Context(),
-		`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND (name LIKE 'river%' OR name LIKE 'message%' OR name IN ('accounts', 'opt_outs', 'rate_logs', 'idempotency_keys'))`).Scan(&n); err != nil || n != 0 {
+		`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND (name LIKE 'river%' OR name LIKE 'message%' OR name IN ('accounts', 'opt_outs', 'rate_logs', 'idempotency_keys', 'proxy_numbers', 'proxy_sessions'))`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("%d tables left after DownTo(0) (%v), want 0", n, err)
 	}
 	if err := Migrate(t.Context(), s.DB()); err != nil {

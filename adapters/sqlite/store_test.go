@@ -52,7 +52,7 @@ func TestMigrateIdempotent(t *testing.T) {
 
 func TestMigrateCreatesRiverTables(t *testing.T) {
 	s := openStore(t)
-	for _, table := range []string{"river_job", "river_leader", "river_queue", "river_migration", "river_client", "messages", "message_events", "accounts", "opt_outs", "rate_logs", "idempotency_keys"} {
+	for _, table := range []string{"river_job", "river_leader", "river_queue", "river_migration", "river_client", "messages", "message_events", "accounts", "opt_outs", "rate_logs", "idempotency_keys", "proxy_numbers", "proxy_sessions"} {
 		var n int
 		err := s.DB().QueryRowContext(t.Context(), `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, table).Scan(&n)
 		if err != nil || n != 1 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
+	"github.com/smsgw/smsgw/core/proxy"
 	"github.com/smsgw/smsgw/core/ratelimit"
 	"github.com/smsgw/smsgw/ports"
 )
@@ -25,6 +26,8 @@ type MemStore struct {
 	optOuts  map[pairKey]ports.OptOut
 	rateLogs map[string][]time.Time // hits, oldest first
 	idem     map[idemKey]ports.IdempotencyRecord
+	numbers  map[string]proxy.Number  // by number
+	sessions map[string]proxy.Session // by id
 }
 
 // idemKey keys an idempotency record.
@@ -41,7 +44,8 @@ type memMsg struct {
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
 	return &MemStore{msgs: map[string]memMsg{}, accounts: map[string]ports.Account{}, optOuts: map[pairKey]ports.OptOut{},
-		rateLogs: map[string][]time.Time{}, idem: map[idemKey]ports.IdempotencyRecord{}}
+		rateLogs: map[string][]time.Time{}, idem: map[idemKey]ports.IdempotencyRecord{},
+		numbers: map[string]proxy.Number{}, sessions: map[string]proxy.Session{}}
 }
 
 func cloneMsg(m message.Message) message.Message {
@@ -174,13 +178,16 @@ func (s *MemStore) ListAccounts(context.Context) ([]ports.Account, error) {
 func (s *MemStore) InTx(ctx context.Context, fn func(context.Context, ports.Tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// The logs' slices are never changed in place (Hit stores new ones), so shallow copies
-	// keep a rolled-back transaction's hits out of the store.
-	tx := &memTx{msgs: maps.Clone(s.msgs), optOuts: maps.Clone(s.optOuts), rateLogs: maps.Clone(s.rateLogs), idem: maps.Clone(s.idem)}
+	// The logs' slices and the sessions' time pointers are never changed in place (Hit and
+	// CloseProxySession store new ones), so shallow copies keep a rolled-back transaction's
+	// writes out of the store.
+	tx := &memTx{msgs: maps.Clone(s.msgs), optOuts: maps.Clone(s.optOuts), rateLogs: maps.Clone(s.rateLogs), idem: maps.Clone(s.idem),
+		numbers: maps.Clone(s.numbers), sessions: maps.Clone(s.sessions)}
 	if err := fn(ctx, tx); err != nil {
 		return err
 	}
 	s.msgs, s.optOuts, s.rateLogs, s.idem = tx.msgs, tx.optOuts, tx.rateLogs, tx.idem
+	s.numbers, s.sessions = tx.numbers, tx.sessions
 	return nil
 }
 
@@ -189,6 +196,8 @@ type memTx struct {
 	optOuts  map[pairKey]ports.OptOut
 	rateLogs map[string][]time.Time
 	idem     map[idemKey]ports.IdempotencyRecord
+	numbers  map[string]proxy.Number
+	sessions map[string]proxy.Session
 }
 
 func (t *memTx) GetMessageForUpdate(_ context.Context, id string) (message.Message, error) {

@@ -42,6 +42,8 @@ var base = time.Date(2026, time.March, 1, 12, 0, 0, 123_000_000, time.UTC)
 // an empty page; a cursor survives ports.Cursor.Encode/DecodeCursor; PutAccount on an
 // existing account keeps its CreatedAt. For opt-outs: numbers compare bytewise in the list
 // order (as Go compares strings), and ListOptOuts' Next is never a cursor to an empty page.
+// For proxy sessions: InsertProxySession validates the times as stored (an expiry within
+// the creation's microsecond is invalid).
 func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store) {
 	t.Helper()
 	tests := []struct {
@@ -90,6 +92,17 @@ func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store) {
 		{"IdempotencyRollback", testIdempotencyRollback},
 		{"IdempotencyConcurrentClaim", testIdempotencyConcurrentClaim},
 		{"PruneIdempotencyKeys", testPruneIdempotencyKeys},
+		{"ProxyAddNumbers", testProxyAddNumbers},
+		{"ProxyGetNumber", testProxyGetNumber},
+		{"ProxyRemoveNumber", testProxyRemoveNumber},
+		{"ProxyPoolUsage", testProxyPoolUsage},
+		{"ProxyConcurrentExclusive", testProxyConcurrentExclusive},
+		{"ProxyConcurrentShared", testProxyConcurrentShared},
+		{"ProxyInsertSession", testProxyInsertSession},
+		{"ProxyCloseSession", testProxyCloseSession},
+		{"ProxyFindOpenSession", testProxyFindOpenSession},
+		{"ProxyListSessions", testProxyListSessions},
+		{"ProxyCloseExpired", testProxyCloseExpired},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
