@@ -26,6 +26,7 @@ const (
 	codeRateLimited     = "rate_limited"
 	codeKeyInUse        = "idempotency_key_in_use"
 	codeKeyReused       = "idempotency_key_reused"
+	codeNoProxyNumber   = "no_proxy_number_available"
 	codePayloadTooLarge = "payload_too_large"
 	codeNotImplemented  = "not_implemented"
 	codeUnavailable     = "unavailable"
@@ -99,6 +100,8 @@ func errorResponse(err error) (status int, body errorDetail, retryAfter int) {
 		return http.StatusUnprocessableEntity, errorDetail{Code: codeKeyReused, Message: "this Idempotency-Key was used with a different request", Field: headerIdempotencyKey}, 0
 	case errors.Is(err, ports.ErrNotFound):
 		return http.StatusNotFound, errorDetail{Code: codeNotFound, Message: "not found"}, 0
+	case errors.Is(err, gateway.ErrNoProxyNumber):
+		return http.StatusConflict, errorDetail{Code: codeNoProxyNumber, Message: "no proxy number is available for this pair"}, 0
 	case errors.Is(err, ports.ErrConflict):
 		return http.StatusConflict, errorDetail{Code: codeConflict, Message: "the request conflicts with the current state of the resource"}, 0
 	case errors.Is(err, ports.ErrInvalid):

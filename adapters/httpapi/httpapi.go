@@ -17,6 +17,7 @@ import (
 
 	"github.com/smsgw/smsgw/core/gateway"
 	"github.com/smsgw/smsgw/core/message"
+	"github.com/smsgw/smsgw/core/proxy"
 	"github.com/smsgw/smsgw/ports"
 )
 
@@ -51,6 +52,20 @@ type Gateway interface {
 	// HandleWebhook passes a raw provider webhook to its plugin and commits what it parsed;
 	// ErrNotFound for an unknown provider.
 	HandleWebhook(ctx context.Context, provider string, req ports.WebhookRequest) (ports.WebhookResult, error)
+	// AddProxyNumber adds a number to the account's proxy pool; ErrConflict when it is in one.
+	AddProxyNumber(ctx context.Context, accountID, number, provider string) (proxy.Number, error)
+	// ProxyNumbers describes the account's pool and its use.
+	ProxyNumbers(ctx context.Context, accountID string) (gateway.ProxyPool, error)
+	// RemoveProxyNumber takes a number out of the pool; ErrConflict while a session uses it.
+	RemoveProxyNumber(ctx context.Context, accountID, number string) error
+	// CreateProxySession opens a session; gateway.ErrNoProxyNumber when no number is free.
+	CreateProxySession(ctx context.Context, cmd gateway.ProxySessionCommand) (proxy.Session, error)
+	// GetProxySession returns one of the account's sessions as of now, or ErrNotFound.
+	GetProxySession(ctx context.Context, accountID, id string) (proxy.Session, error)
+	// ListProxySessions lists the account's open or closed sessions as of now.
+	ListProxySessions(ctx context.Context, accountID string, q ports.ProxySessionQuery) (ports.ProxySessionPage, error)
+	// CloseProxySession closes a session and sends the end message, once.
+	CloseProxySession(ctx context.Context, accountID, id string) (proxy.Session, error)
 	// Providers describes the configured providers, in config order.
 	Providers(ctx context.Context) []ports.ProviderInfo
 	// Balance is a provider's balance; ErrNotFound for an unknown provider,
@@ -168,6 +183,13 @@ func newEngine(opts Options) (*gin.Engine, *server) {
 	v1.POST("/messages/:id/cancel", s.cancelMessage)
 	v1.DELETE("/messages/:id", s.deleteMessage)
 	v1.POST("/inbound", s.receiveMessage)
+	v1.GET("/proxy/numbers", s.listProxyNumbers)
+	v1.POST("/proxy/numbers", s.addProxyNumber)
+	v1.DELETE("/proxy/numbers/:number", s.removeProxyNumber)
+	v1.GET("/proxy/sessions", s.listProxySessions)
+	v1.POST("/proxy/sessions", s.createProxySession)
+	v1.GET("/proxy/sessions/:id", s.getProxySession)
+	v1.DELETE("/proxy/sessions/:id", s.closeProxySession)
 	v1.GET("/providers", s.listProviders)
 	v1.GET("/providers/:name/balance", s.providerBalance)
 	v1.GET("/opt-outs", s.listOptOuts)

@@ -295,7 +295,7 @@ func TestSpecMatchesRoutes(t *testing.T) {
 		t.Errorf("openapi = %s", e.spec.OpenAPI)
 	}
 	served := map[string]bool{}
-	toSpec := strings.NewReplacer(":id", "{id}", ":provider", "{provider}", ":name", "{name}", "*path", "{path}")
+	toSpec := strings.NewReplacer(":id", "{id}", ":provider", "{provider}", ":name", "{name}", ":number", "{number}", "*path", "{path}")
 	for _, r := range e.engine.Routes() {
 		if strings.HasPrefix(r.Path, "/webhooks/") && r.Method != "GET" && r.Method != "POST" {
 			continue

@@ -19,6 +19,7 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/smsgw/smsgw/adapters/httpapi/compat/fastsmsing"
+	"github.com/smsgw/smsgw/core/proxy"
 	"github.com/smsgw/smsgw/core/routing"
 )
 
@@ -115,11 +116,12 @@ type webhookBlock struct {
 }
 
 type proxyBlock struct {
-	Allocation       string `hcl:"allocation,optional"`
-	OrgName          string `hcl:"org_name,optional"`
-	StartMessage     string `hcl:"start_message,optional"`
-	EndMessage       string `hcl:"end_message,optional"`
-	NoSessionMessage string `hcl:"no_session_message,optional"`
+	Allocation       string    `hcl:"allocation,optional"`
+	OrgName          string    `hcl:"org_name,optional"`
+	StartMessage     *string   `hcl:"start_message,optional"`
+	EndMessage       *string   `hcl:"end_message,optional"`
+	NoSessionMessage *string   `hcl:"no_session_message,optional"`
+	DefRange         hcl.Range `hcl:",def_range"`
 }
 
 type compatBlock struct {
@@ -175,7 +177,25 @@ type Config struct {
 	SMSApp                *SMSAppConfig     // nil: the dialect is off
 	FastSMSing            *FastSMSingConfig // nil: the dialect is off
 	DHOS                  *DHOSConfig       // nil: the dialect is off
+	Proxy                 ProxyConfig
 }
+
+// ProxyConfig is the proxy block (API.md §3).
+type ProxyConfig struct {
+	Allocation       string // "shared" or "exclusive"
+	OrgName          string
+	StartMessage     string
+	EndMessage       string
+	NoSessionMessage string
+}
+
+// The proxy block's defaults: Twilio Proxy's allocation, and the texts of the Flowroute
+// sms-proxy the dialect replaces. "" switches a message off.
+const (
+	defaultStartMessage     = "Your new session has started, send a message!"
+	defaultEndMessage       = "This session has ended, talk to you again soon!"
+	defaultNoSessionMessage = "An active session was not found."
+)
 
 // DHOSConfig is the compat.dhos block.
 type DHOSConfig struct {
@@ -488,6 +508,24 @@ func resolve(filename string, fc *fileConfig, ctx *hcl.EvalContext) (*Config, hc
 	if fc.Compat != nil && fc.Compat.FastSMSing != nil {
 		fs := fc.Compat.FastSMSing
 		c.FastSMSing = &FastSMSingConfig{From: cmp.Or(fs.From, fastsmsing.DefaultFrom), AnonymousAccount: fs.AnonymousAccount}
+	}
+	c.Proxy = ProxyConfig{Allocation: "shared", StartMessage: defaultStartMessage, EndMessage: defaultEndMessage, NoSessionMessage: defaultNoSessionMessage}
+	if pb := fc.Proxy; pb != nil {
+		c.Proxy.OrgName = pb.OrgName
+		if pb.Allocation != "" {
+			c.Proxy.Allocation = pb.Allocation
+		}
+		if a := proxy.Allocation(c.Proxy.Allocation); !a.Valid() {
+			diags = append(diags, errAt(pb.DefRange, "proxy.allocation must be \"shared\" or \"exclusive\", not %q", pb.Allocation))
+		}
+		for _, m := range []struct {
+			src *string
+			dst *string
+		}{{pb.StartMessage, &c.Proxy.StartMessage}, {pb.EndMessage, &c.Proxy.EndMessage}, {pb.NoSessionMessage, &c.Proxy.NoSessionMessage}} {
+			if m.src != nil {
+				*m.dst = *m.src
+			}
+		}
 	}
 	if fc.Compat != nil && fc.Compat.DHOS != nil {
 		c.DHOS, d = resolveDHOS(fc.Compat.DHOS, c.PublicURL, seen)

@@ -29,6 +29,7 @@ import (
 	"github.com/smsgw/smsgw/adapters/sqlite"
 	"github.com/smsgw/smsgw/core/gateway"
 	"github.com/smsgw/smsgw/core/optout"
+	"github.com/smsgw/smsgw/core/proxy"
 	"github.com/smsgw/smsgw/core/ratelimit"
 	"github.com/smsgw/smsgw/core/routing"
 	"github.com/smsgw/smsgw/ports"
@@ -141,7 +142,7 @@ func (f sweepFunc) Sweep(ctx context.Context) error { return f(ctx) }
 func sweep(ctx context.Context, gw *gateway.Gateway, log hclog.Logger) error {
 	r, err := gw.Sweep(ctx)
 	if r != (gateway.SweepResult{}) {
-		log.Info("swept expired rows", "opt_outs", r.OptOuts, "rate_logs", r.RateLogs, "idempotency_keys", r.IdempotencyKeys)
+		log.Info("swept expired rows", "opt_outs", r.OptOuts, "rate_logs", r.RateLogs, "idempotency_keys", r.IdempotencyKeys, "proxy_sessions", r.ProxySessions)
 	}
 	return err
 }
@@ -193,6 +194,10 @@ func gatewayConfig(cfg *Config) gateway.Config {
 	gc.IgnoreOptOuts = !cfg.OptOut.Enforce
 	if cfg.SMSApp != nil {
 		gc.LegacyStopTTL = cfg.SMSApp.StopTTL
+	}
+	gc.Proxy = gateway.ProxyConfig{
+		Allocation: proxy.Allocation(cfg.Proxy.Allocation), OrgName: cfg.Proxy.OrgName,
+		StartMessage: cfg.Proxy.StartMessage, EndMessage: cfg.Proxy.EndMessage, NoSessionMessage: cfg.Proxy.NoSessionMessage,
 	}
 	return gc
 }

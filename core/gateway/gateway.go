@@ -51,6 +51,8 @@ type Config struct {
 	// IgnoreOptOuts (opt_out.enforce = false) skips the opt-out check of sends; keywords
 	// still record blocks. The zero value enforces them.
 	IgnoreOptOuts bool
+	// Proxy is the proxy block: allocation mode and system messages of proxy sessions.
+	Proxy ProxyConfig
 	// LegacyStopTTL is how long the smsapp dialect's STOP blocks (compat.smsapp.stop_ttl,
 	// default 4h).
 	LegacyStopTTL time.Duration

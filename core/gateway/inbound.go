@@ -53,7 +53,17 @@ func (g *Gateway) Receive(ctx context.Context, cmd ReceiveCommand) (message.Mess
 // receive stores the inbound message inside tx and reports whether it is new.
 func (g *Gateway) receive(ctx context.Context, tx ports.Tx, cmd ReceiveCommand) (message.Message, bool, error) {
 	now := g.now()
+	// A pool number belongs to the account that added it (API.md §5): its traffic is that
+	// account's, and it is relayed through the number's sessions.
+	pool, err := tx.GetProxyNumber(ctx, cmd.To)
+	isPool := err == nil
+	if err != nil && !errors.Is(err, ports.ErrNotFound) {
+		return message.Message{}, false, fmt.Errorf("look up proxy number %s: %w", cmd.To, err)
+	}
 	account := cmd.AccountID
+	if account == "" && isPool {
+		account = pool.AccountID
+	}
 	if account == "" {
 		account = g.cfg.ProviderAccounts[cmd.Provider]
 	}
@@ -69,7 +79,7 @@ func (g *Gateway) receive(ctx context.Context, tx ports.Tx, cmd ReceiveCommand) 
 		CreatedAt: now, UpdatedAt: now,
 		Events: []message.Event{{Status: message.StatusReceived, At: now}},
 	}
-	err := tx.InsertMessage(ctx, m)
+	err = tx.InsertMessage(ctx, m)
 	if errors.Is(err, ports.ErrConflict) && cmd.ProviderMessageID != "" {
 		dup, ferr := tx.FindByProviderIDForUpdate(ctx, message.Inbound, cmd.Provider, cmd.ProviderMessageID)
 		if ferr != nil {
@@ -80,8 +90,17 @@ func (g *Gateway) receive(ctx context.Context, tx ports.Tx, cmd ReceiveCommand) 
 	if err != nil {
 		return message.Message{}, false, fmt.Errorf("insert inbound message %s: %w", m.ID, err)
 	}
-	if err := g.applyKeyword(ctx, tx, m, cmd.Keywords); err != nil {
+	replyVia := ""
+	if isPool {
+		replyVia = pool.Provider // a keyword's reply leaves through the number's provider
+	}
+	if err := g.applyKeyword(ctx, tx, m, cmd.Keywords, replyVia); err != nil {
 		return message.Message{}, false, err
+	}
+	if isPool && cmd.Keywords == V1Keywords {
+		if err := g.relayInbound(ctx, tx, m, pool); err != nil {
+			return message.Message{}, false, err
+		}
 	}
 	return m, true, nil
 }

@@ -12,7 +12,9 @@ import (
 
 // applyKeyword applies the opt-out rules to a newly stored inbound message m, inside the
 // transaction that stored it, so a STOP is never recorded without its block (or the reverse).
-func (g *Gateway) applyKeyword(ctx context.Context, tx ports.Tx, m message.Message, rules KeywordRules) error {
+// The reply is routed as any send, or through replyVia when set (a proxy pool number's
+// provider).
+func (g *Gateway) applyKeyword(ctx context.Context, tx ports.Tx, m message.Message, rules KeywordRules, replyVia string) error {
 	if rules == LegacyStop {
 		return g.applyLegacyStop(ctx, tx, m)
 	}
@@ -38,7 +40,7 @@ func (g *Gateway) applyKeyword(ctx context.Context, tx ports.Tx, m message.Messa
 	// The reply is an ordinary outbound message of the account that owns the number, routed
 	// like any send but not rate limited. The STOP and START confirmations go out whatever
 	// the block says (a STOP must be confirmed); a HELP reply honours an existing block.
-	route, err := g.router.Route(routing.Request{From: sender, To: recipient})
+	route, err := g.router.Route(routing.Request{From: sender, To: recipient, Provider: replyVia})
 	if err != nil {
 		return fmt.Errorf("route the %s reply to %s: %w", k, recipient, err)
 	}

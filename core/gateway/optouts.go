@@ -77,10 +77,13 @@ func optOutNumber(n string, normalize func(string) (string, bool)) string {
 // SweepResult counts what one Sweep deleted.
 type SweepResult struct {
 	OptOuts, RateLogs, IdempotencyKeys int
+	// ProxySessions counts the expired proxy sessions recorded as closed.
+	ProxySessions int
 }
 
 // Sweep deletes what has expired: opt-out blocks past their expiry, rate-limit logs with no
-// hit inside the window, and idempotency keys older than their TTL. Nothing depends on it
+// hit inside the window, and idempotency keys older than their TTL; and it records expired
+// proxy sessions as closed (silently: an expiry sends no end message). Nothing depends on it
 // for correctness — expired rows are ignored as they are read — it only bounds the tables.
 // A periodic job runs it.
 func (g *Gateway) Sweep(ctx context.Context) (SweepResult, error) {
@@ -103,6 +106,9 @@ func (g *Gateway) Sweep(ctx context.Context) (SweepResult, error) {
 	}
 	if r.IdempotencyKeys, err = g.store.PruneIdempotencyKeys(ctx, now.Add(-g.cfg.IdempotencyTTL)); err != nil {
 		errs = append(errs, fmt.Errorf("prune idempotency keys: %w", err))
+	}
+	if r.ProxySessions, err = g.store.CloseExpiredProxySessions(ctx, now); err != nil {
+		errs = append(errs, fmt.Errorf("close expired proxy sessions: %w", err))
 	}
 	return r, errors.Join(errs...)
 }
