@@ -316,6 +316,49 @@ provider "tw" {
 	}
 }
 
+func TestProxyConfig(t *testing.T) {
+	const base = minimalConfig
+	defaults := ProxyConfig{Allocation: "shared", StartMessage: defaultStartMessage, EndMessage: defaultEndMessage, NoSessionMessage: defaultNoSessionMessage}
+	tests := []struct {
+		name string
+		src  string
+		want ProxyConfig
+		err  string
+	}{
+		{"no block", base, defaults, ""},
+		{"every field", base + `proxy {
+  allocation         = "exclusive"
+  org_name           = "Acme"
+  start_message      = "hi"
+  end_message        = ""
+  no_session_message = "none"
+}`, ProxyConfig{Allocation: "exclusive", OrgName: "Acme", StartMessage: "hi", NoSessionMessage: "none"}, ""},
+		{"bad allocation", base + `proxy {
+  allocation = "round-robin"
+}`, ProxyConfig{}, "c.hcl:10,1: proxy.allocation must be \"shared\" or \"exclusive\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseConfig("c.hcl", []byte(tt.src), map[string]string{})
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Proxy != tt.want {
+				t.Errorf("proxy = %+v, want %+v", c.Proxy, tt.want)
+			}
+			if gc := gatewayConfig(c); string(gc.Proxy.Allocation) != tt.want.Allocation || gc.Proxy.StartMessage != tt.want.StartMessage {
+				t.Errorf("gateway proxy config %+v", gc.Proxy)
+			}
+		})
+	}
+}
+
 func TestFastSMSingConfig(t *testing.T) {
 	const base = minimalConfig
 	tests := []struct {
