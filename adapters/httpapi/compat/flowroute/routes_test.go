@@ -47,19 +47,26 @@ func (e *env) prepare(account string) {
 func TestAuth(t *testing.T) {
 	t.Parallel()
 	forEachPrefix(t, func(t *testing.T, prefix string) {
-		for _, op := range ops {
-			for _, c := range compattest.BadCredentials() {
-				t.Run(op.method+" "+op.path+" "+c.Name, func(t *testing.T) {
-					e := newEnv(t, prefix, nil)
-					e.prepare(compattest.User)
+		for _, c := range compattest.BadCredentials() {
+			if c.Name == "unknown user" && prefix != "/" {
+				// The authenticator spends a full-cost bcrypt on it (so that unknown users
+				// take as long as wrong passwords); once per operation is enough.
+				continue
+			}
+			t.Run(c.Name, func(t *testing.T) {
+				t.Parallel()
+				e := newEnv(t, prefix, nil) // one env: a refused request changes nothing
+				e.prepare(compattest.User)
+				for _, op := range ops {
 					r := op
 					r.auth = c.Req
 					e.do(r).is(http.StatusUnauthorized, textUnauth).header("WWW-Authenticate", `Basic realm="smsgw"`)
-					e.noCoreCalls()
-				})
-			}
+				}
+				e.noCoreCalls()
+			})
 		}
 		t.Run("account store unavailable", func(t *testing.T) {
+			t.Parallel()
 			for _, op := range ops {
 				e := newEnv(t, prefix, nil)
 				e.accounts.SetErr(fmt.Errorf("ping 10.0.0.7: %w", ports.ErrUnavailable))
@@ -69,6 +76,7 @@ func TestAuth(t *testing.T) {
 			}
 		})
 		t.Run("good credentials", func(t *testing.T) {
+			t.Parallel()
 			for _, op := range ops[:len(ops)-1] {
 				e := newEnv(t, prefix, nil)
 				e.prepare(compattest.User)
