@@ -288,3 +288,59 @@ func TestProxyAllocationAcrossReplicas(t *testing.T) {
 		})
 	}
 }
+
+// TestFlowrouteProxyDialect: the sms-proxy dialect over the real gateway, plugin and
+// simulator: the pool and a session through /tn and /session (11-digit numbers), the
+// legacy inbound callback POST / relayed through the session, and the end of the session.
+func TestFlowrouteProxyDialect(t *testing.T) {
+	sim, _, c := startFlowrouteProxy(t, `proxy {
+  org_name = "Acme"
+}
+compat {
+  flowroute_proxy {
+    provider = "flowroute"
+    prefix   = "/proxy"
+  }
+}`)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const pool, a, b = "18005550100", "14155550001", "14155550002"
+	call := func(method, path string, body any, want int) map[string]any {
+		t.Helper()
+		var out map[string]any
+		code, err := c.Do(ctx, method, path, body, &out)
+		if err != nil || code != want {
+			t.Fatalf("%s %s: %d %v %v, want %d", method, path, code, err, out, want)
+		}
+		return out
+	}
+	if out := call(http.MethodPost, "/proxy/tn", map[string]string{"value": pool}, http.StatusOK); out["message"] != "successfully added TN to pool" || out["value"] != pool {
+		t.Fatalf("POST /tn: %v", out)
+	}
+	call(http.MethodPost, "/proxy/tn", map[string]string{"value": pool}, http.StatusBadRequest)
+	s := call(http.MethodPost, "/proxy/session", map[string]any{"participant_a": a, "participant_b": b, "expiry_window": 60}, http.StatusOK)
+	if s["message"] != "created session" || s["virtual_tn"] != pool || s["expiry_date"] == nil {
+		t.Fatalf("POST /session: %v", s)
+	}
+	if tn := call(http.MethodGet, "/proxy/tn", nil, http.StatusOK); tn["in_use"] != float64(1) || tn["available"] != float64(0) {
+		t.Fatalf("GET /tn: %v", tn)
+	}
+	// The same pool through v1.
+	if code, err := c.Do(ctx, http.MethodGet, "/v1/proxy/sessions/"+s["session_id"].(string), nil, nil); err != nil || code != http.StatusOK {
+		t.Fatalf("the session through v1: %d %v", code, err)
+	}
+	// Flowroute's legacy inbound callback, at the dialect's POST /.
+	call(http.MethodPost, "/proxy/", map[string]string{"to": pool, "from": a, "body": "hello from A"}, http.StatusOK)
+	got := waitSimText(ctx, t, sim, "+"+b, "hello from A")
+	if len(got) != 1 || got[0].From != pool {
+		t.Fatalf("relay: %+v", got)
+	}
+	if out := call(http.MethodDelete, "/proxy/session", map[string]string{"session_id": s["session_id"].(string)}, http.StatusOK); out["message"] != "successfully ended session" {
+		t.Fatalf("DELETE /session: %v", out)
+	}
+	waitSimText(ctx, t, sim, "+"+a, "[ACME]: This session has ended, talk to you again soon!")
+	call(http.MethodDelete, "/proxy/session", map[string]string{"session_id": s["session_id"].(string)}, http.StatusNotFound)
+	if out := call(http.MethodDelete, "/proxy/tn", map[string]string{"value": pool}, http.StatusOK); out["message"] != "successfully removed TN from pool" {
+		t.Fatalf("DELETE /tn: %v", out)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/smsgw/smsgw/adapters/httpapi/compat/fastsmsing"
+	"github.com/smsgw/smsgw/adapters/httpapi/compat/flowroute"
 	"github.com/smsgw/smsgw/core/proxy"
 	"github.com/smsgw/smsgw/core/routing"
 )
@@ -152,9 +153,10 @@ type dhosBlock struct {
 }
 
 type flowrouteProxyBlock struct {
-	Provider         string `hcl:"provider,optional"`
-	Prefix           string `hcl:"prefix,optional"`
-	AnonymousAccount string `hcl:"anonymous_account,optional"`
+	Provider         string    `hcl:"provider,optional"`
+	Prefix           string    `hcl:"prefix,optional"`
+	AnonymousAccount string    `hcl:"anonymous_account,optional"`
+	DefRange         hcl.Range `hcl:",def_range"`
 }
 
 // Config is the validated configuration the wiring uses.
@@ -174,10 +176,18 @@ type Config struct {
 	Webhooks              []WebhookConfig
 	Limits                LimitsConfig
 	OptOut                OptOutConfig
-	SMSApp                *SMSAppConfig     // nil: the dialect is off
-	FastSMSing            *FastSMSingConfig // nil: the dialect is off
-	DHOS                  *DHOSConfig       // nil: the dialect is off
+	SMSApp                *SMSAppConfig         // nil: the dialect is off
+	FastSMSing            *FastSMSingConfig     // nil: the dialect is off
+	DHOS                  *DHOSConfig           // nil: the dialect is off
+	FlowrouteProxy        *FlowrouteProxyConfig // nil: the dialect is off
 	Proxy                 ProxyConfig
+}
+
+// FlowrouteProxyConfig is the compat.flowroute_proxy block.
+type FlowrouteProxyConfig struct {
+	Provider         string // the provider of the numbers added through POST /tn
+	Prefix           string // where the dialect's routes live (default "/")
+	AnonymousAccount string
 }
 
 // ProxyConfig is the proxy block (API.md §3).
@@ -530,6 +540,27 @@ func resolve(filename string, fc *fileConfig, ctx *hcl.EvalContext) (*Config, hc
 	if fc.Compat != nil && fc.Compat.DHOS != nil {
 		c.DHOS, d = resolveDHOS(fc.Compat.DHOS, c.PublicURL, seen)
 		diags = append(diags, d...)
+	}
+	if fc.Compat != nil && fc.Compat.FlowrouteProxy != nil {
+		c.FlowrouteProxy, d = resolveFlowrouteProxy(fc.Compat.FlowrouteProxy, seen)
+		diags = append(diags, d...)
+	}
+	return c, diags
+}
+
+// resolveFlowrouteProxy checks the compat.flowroute_proxy block: the provider of its pool
+// numbers must be configured, and its prefix one the dialect can mount.
+func resolveFlowrouteProxy(b *flowrouteProxyBlock, providers map[string]bool) (*FlowrouteProxyConfig, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	c := &FlowrouteProxyConfig{Provider: b.Provider, Prefix: cmp.Or(b.Prefix, flowroute.DefaultPrefix), AnonymousAccount: b.AnonymousAccount}
+	switch {
+	case b.Provider == "":
+		diags = append(diags, errAt(b.DefRange, "compat.flowroute_proxy.provider is required: the provider the pool numbers are reached through"))
+	case !providers[b.Provider]:
+		diags = append(diags, errAt(b.DefRange, "compat.flowroute_proxy.provider: unknown provider %q", b.Provider))
+	}
+	if err := flowroute.CheckPrefix(c.Prefix); err != nil {
+		diags = append(diags, errAt(b.DefRange, "compat.flowroute_proxy.prefix %q: %v", c.Prefix, err))
 	}
 	return c, diags
 }

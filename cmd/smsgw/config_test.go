@@ -66,6 +66,12 @@ func TestExampleConfig(t *testing.T) {
 	if want := (DHOSConfig{Provider: "twilio", CallbackURL: "https://sms.example.com/dhos/v1/sms/callback", CountryCode: "GB"}); c.DHOS == nil || *c.DHOS != want {
 		t.Errorf("compat.dhos: %+v", c.DHOS)
 	}
+	if want := (FlowrouteProxyConfig{Provider: "flowroute", Prefix: "/"}); c.FlowrouteProxy == nil || *c.FlowrouteProxy != want {
+		t.Errorf("compat.flowroute_proxy: %+v", c.FlowrouteProxy)
+	}
+	if c.Proxy.Allocation != "shared" || c.Proxy.OrgName != "Acme" {
+		t.Errorf("proxy: %+v", c.Proxy)
+	}
 }
 
 func TestConfigErrorsCarryFileLine(t *testing.T) {
@@ -354,6 +360,70 @@ func TestProxyConfig(t *testing.T) {
 			}
 			if gc := gatewayConfig(c); string(gc.Proxy.Allocation) != tt.want.Allocation || gc.Proxy.StartMessage != tt.want.StartMessage {
 				t.Errorf("gateway proxy config %+v", gc.Proxy)
+			}
+		})
+	}
+}
+
+func TestFlowrouteProxyConfig(t *testing.T) {
+	const base = minimalConfig
+	tests := []struct {
+		name string
+		src  string
+		want *FlowrouteProxyConfig
+		err  string
+	}{
+		{"off", base, nil, ""},
+		{"on, at the root by default", base + `compat {
+  flowroute_proxy {
+    provider = "p"
+  }
+}`, &FlowrouteProxyConfig{Provider: "p", Prefix: "/"}, ""},
+		{"a prefix and an anonymous account", base + `compat {
+  flowroute_proxy {
+    provider          = "p"
+    prefix            = "/proxy"
+    anonymous_account = "legacy"
+  }
+}`, &FlowrouteProxyConfig{Provider: "p", Prefix: "/proxy", AnonymousAccount: "legacy"}, ""},
+		{"no provider", base + `compat {
+  flowroute_proxy {}
+}`, nil, "c.hcl:11,3: compat.flowroute_proxy.provider is required"},
+		{"unknown provider", base + `compat {
+  flowroute_proxy {
+    provider = "nope"
+  }
+}`, nil, "c.hcl:11,3: compat.flowroute_proxy.provider: unknown provider"},
+		{"a prefix the gateway uses", base + `compat {
+  flowroute_proxy {
+    provider = "p"
+    prefix   = "/v1"
+  }
+}`, nil, "c.hcl:11,3: compat.flowroute_proxy.prefix \"/v1\""},
+		{"a malformed prefix", base + `compat {
+  flowroute_proxy {
+    provider = "p"
+    prefix   = "proxy/"
+  }
+}`, nil, "c.hcl:11,3: compat.flowroute_proxy.prefix \"proxy/\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseConfig("c.hcl", []byte(tt.src), map[string]string{})
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tt.want == nil && c.FlowrouteProxy != nil:
+				t.Errorf("flowroute_proxy on: %+v", c.FlowrouteProxy)
+			case tt.want != nil && (c.FlowrouteProxy == nil || *c.FlowrouteProxy != *tt.want):
+				t.Errorf("flowroute_proxy = %+v, want %+v", c.FlowrouteProxy, tt.want)
 			}
 		})
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/smsgw/smsgw/adapters/httpapi"
 	"github.com/smsgw/smsgw/adapters/httpapi/compat/dhos"
 	"github.com/smsgw/smsgw/adapters/httpapi/compat/fastsmsing"
+	"github.com/smsgw/smsgw/adapters/httpapi/compat/flowroute"
 	"github.com/smsgw/smsgw/adapters/httpapi/compat/smsapp"
 	"github.com/smsgw/smsgw/adapters/pluginhost"
 	"github.com/smsgw/smsgw/adapters/postgres"
@@ -231,6 +232,15 @@ func newDialects(cfg *Config, gw *gateway.Gateway, log hclog.Logger) ([]httpapi.
 		})
 		if err != nil {
 			return nil, fmt.Errorf("compat.dhos: %w", err)
+		}
+		ds = append(ds, d)
+	}
+	if fc := cfg.FlowrouteProxy; fc != nil {
+		d, err := flowroute.New(gw, log.Named("flowroute_proxy"), flowroute.Options{
+			Provider: fc.Provider, Prefix: fc.Prefix, AnonymousAccount: fc.AnonymousAccount,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("compat.flowroute_proxy: %w", err)
 		}
 		ds = append(ds, d)
 	}

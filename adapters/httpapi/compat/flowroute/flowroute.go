@@ -59,7 +59,7 @@ type Options struct {
 	// and the provider of the messages POST / receives. Required.
 	Provider string
 	// Prefix is where the routes live: "/" (the default, as the legacy service) or a path
-	// such as "/proxy", without a trailing slash. See checkPrefix.
+	// such as "/proxy", without a trailing slash. See CheckPrefix.
 	Prefix string
 	// AnonymousAccount, when set, is the account of every request; no credentials needed.
 	AnonymousAccount string
@@ -123,10 +123,13 @@ type Dialect struct {
 	now      func() time.Time
 }
 
-var _ httpapi.Dialect = (*Dialect)(nil)
+var (
+	_ httpapi.Dialect = (*Dialect)(nil)
+	_ Core            = (*gateway.Gateway)(nil)
+)
 
 // New returns the dialect, or an error naming the option at fault: an empty Provider or a
-// Prefix checkPrefix refuses. A nil log discards the error details.
+// Prefix CheckPrefix refuses. A nil log discards the error details.
 func New(core Core, log hclog.Logger, opts Options) (*Dialect, error) {
 	if core == nil {
 		return nil, errors.New("flowroute_proxy: no core")
@@ -137,7 +140,7 @@ func New(core Core, log hclog.Logger, opts Options) (*Dialect, error) {
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
 	}
-	if err := checkPrefix(opts.Prefix); err != nil {
+	if err := CheckPrefix(opts.Prefix); err != nil {
 		return nil, fmt.Errorf("flowroute_proxy: prefix %q %w", opts.Prefix, err)
 	}
 	if log == nil {
@@ -157,10 +160,10 @@ func New(core Core, log hclog.Logger, opts Options) (*Dialect, error) {
 	}, nil
 }
 
-// checkPrefix: "/" or "/seg[/seg…]" of unreserved URL characters (none that Gin reads as a
+// CheckPrefix checks a compat.flowroute_proxy.prefix (the config check calls it too): "/" or "/seg[/seg…]" of unreserved URL characters (none that Gin reads as a
 // parameter, ":" and "*", nor any that would need escaping), no "." or ".." segment, and
 // a first segment no other route of the gateway uses.
-func checkPrefix(p string) error {
+func CheckPrefix(p string) error {
 	if p == "/" {
 		return nil
 	}
