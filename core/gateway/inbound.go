@@ -92,7 +92,7 @@ func (g *Gateway) receive(ctx context.Context, tx ports.Tx, cmd ReceiveCommand) 
 	}
 	replyVia := ""
 	if isPool {
-		replyVia = pool.Provider // a keyword's reply leaves through the number's provider
+		replyVia = g.via(pool) // a keyword's reply leaves through the number's provider
 	}
 	if err := g.applyKeyword(ctx, tx, m, cmd.Keywords, replyVia); err != nil {
 		return message.Message{}, false, err

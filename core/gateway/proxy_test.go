@@ -286,3 +286,32 @@ func TestInboundFromAnotherAccountIsNotRelayed(t *testing.T) {
 		t.Errorf("the owner's report to B: %q, want it relayed", got)
 	}
 }
+
+// TestPoolNumberOfAProviderNoLongerConfigured: a pool number whose provider left the config
+// still takes its inbound traffic: a STOP blocks and is confirmed, a message is relayed,
+// both through the ordinary route.
+func TestPoolNumberOfAProviderNoLongerConfigured(t *testing.T) {
+	ctx := context.Background()
+	e := proxyEnv(t, proxy.Shared)
+	if err := e.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+		if err := tx.AddProxyNumber(ctx, proxy.Number{Number: pool1, Provider: "gone", AccountID: "acc", CreatedAt: t0}); err != nil {
+			return err
+		}
+		return tx.InsertProxySession(ctx, proxy.Session{ID: "s1", AccountID: "acc", ProxyNumber: pool1, ParticipantA: pA, ParticipantB: pB, CreatedAt: t0})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.receive(t, ReceiveCommand{Provider: "loop", From: pA, To: pool1, Text: "hello B"})
+	e.receive(t, ReceiveCommand{Provider: "loop", From: pB, To: pool1, Text: "STOP"})
+	if got := e.texts(t, pB); len(got) != 2 || got[0] != pool1+":hello B" {
+		t.Errorf("to B: %q, want the relay and the STOP confirmation", got)
+	}
+	if !e.optedOut(t, pool1, pB) {
+		t.Error("STOP from B did not block the proxy number → B")
+	}
+	for _, m := range e.outboundTo(t, pB) {
+		if m.Provider != "loop" {
+			t.Errorf("%+v: want the ordinary route (loop)", m)
+		}
+	}
+}
