@@ -92,12 +92,15 @@ func (g *Gateway) receive(ctx context.Context, tx ports.Tx, cmd ReceiveCommand) 
 	}
 	replyVia := ""
 	if isPool {
-		replyVia = pool.Provider // a keyword's reply leaves through the number's provider
+		replyVia = g.via(pool) // a keyword's reply leaves through the number's provider
 	}
 	if err := g.applyKeyword(ctx, tx, m, cmd.Keywords, replyVia); err != nil {
 		return message.Message{}, false, err
 	}
-	if isPool && cmd.Keywords == V1Keywords {
+	// Only the number's own account relays through its sessions: another account reporting
+	// an inbound to it (POST /v1/inbound, a dialect) must not make it send to that account's
+	// participants.
+	if isPool && cmd.Keywords == V1Keywords && account == pool.AccountID {
 		if err := g.relayInbound(ctx, tx, m, pool); err != nil {
 			return message.Message{}, false, err
 		}

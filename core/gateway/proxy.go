@@ -242,7 +242,7 @@ func (g *Gateway) sendSystem(ctx context.Context, tx ports.Tx, n proxy.Number, t
 // provider: an ordinary outbound message of the number's account, not rate limited, that
 // honours opt-outs (a refused one is simply not sent: the person said STOP).
 func (g *Gateway) sendAs(ctx context.Context, tx ports.Tx, n proxy.Number, to, text string) error {
-	route, err := g.router.Route(routing.Request{From: n.Number, To: to, Provider: n.Provider})
+	route, err := g.router.Route(routing.Request{From: n.Number, To: to, Provider: g.via(n)})
 	if err != nil {
 		return fmt.Errorf("route a proxy message from %s to %s: %w", n.Number, to, err)
 	}
@@ -251,6 +251,17 @@ func (g *Gateway) sendAs(ctx context.Context, tx ports.Tx, n proxy.Number, to, t
 		return fmt.Errorf("queue a proxy message from %s to %s: %w", n.Number, to, err)
 	}
 	return nil
+}
+
+// via is the provider messages from the pool number n leave through: its own, or the
+// ordinary route when that provider is no longer configured (the config changed after the
+// number was pooled). Failing instead would fail every inbound to the number, a STOP's
+// block included, and the provider would retry it forever.
+func (g *Gateway) via(n proxy.Number) string {
+	if g.router.Known(n.Provider) {
+		return n.Provider
+	}
+	return ""
 }
 
 // mode is the configured allocation, Shared by default.

@@ -258,3 +258,60 @@ func TestInboundToPoolNumberBelongsToItsAccount(t *testing.T) {
 		t.Fatalf("inbound to another number stored for %s, want the default account", other.AccountID)
 	}
 }
+
+// TestInboundFromAnotherAccountIsNotRelayed: an account reporting an inbound message to
+// another account's pool number (POST /v1/inbound, a dialect) stores it as its own, but the
+// number's sessions relay nothing and answer nothing: they are the other account's.
+func TestInboundFromAnotherAccountIsNotRelayed(t *testing.T) {
+	ctx := context.Background()
+	e := proxyEnv(t, proxy.Shared)
+	e.addNumber(t, "acc2", pool1)
+	if _, err := e.g.CreateProxySession(ctx, ProxySessionCommand{AccountID: "acc2", ParticipantA: pA, ParticipantB: pB}); err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []string{pA, pC} {
+		m := e.receive(t, ReceiveCommand{AccountID: "acc", Provider: "loop", From: from, To: pool1, Text: "injected"})
+		if m.AccountID != "acc" {
+			t.Fatalf("inbound reported by acc stored for %s", m.AccountID)
+		}
+	}
+	want := map[string]int{pA: 1, pB: 1, pC: 0} // the start messages only
+	for to, n := range want {
+		if got := e.texts(t, to); len(got) != n {
+			t.Errorf("to %s: %q, want %d message(s)", to, got, n)
+		}
+	}
+	e.receive(t, ReceiveCommand{AccountID: "acc2", Provider: "loop", From: pA, To: pool1, Text: "own"})
+	if got := e.texts(t, pB); len(got) != 2 || got[1] != pool1+":own" {
+		t.Errorf("the owner's report to B: %q, want it relayed", got)
+	}
+}
+
+// TestPoolNumberOfAProviderNoLongerConfigured: a pool number whose provider left the config
+// still takes its inbound traffic: a STOP blocks and is confirmed, a message is relayed,
+// both through the ordinary route.
+func TestPoolNumberOfAProviderNoLongerConfigured(t *testing.T) {
+	ctx := context.Background()
+	e := proxyEnv(t, proxy.Shared)
+	if err := e.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+		if err := tx.AddProxyNumber(ctx, proxy.Number{Number: pool1, Provider: "gone", AccountID: "acc", CreatedAt: t0}); err != nil {
+			return err
+		}
+		return tx.InsertProxySession(ctx, proxy.Session{ID: "s1", AccountID: "acc", ProxyNumber: pool1, ParticipantA: pA, ParticipantB: pB, CreatedAt: t0})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.receive(t, ReceiveCommand{Provider: "loop", From: pA, To: pool1, Text: "hello B"})
+	e.receive(t, ReceiveCommand{Provider: "loop", From: pB, To: pool1, Text: "STOP"})
+	if got := e.texts(t, pB); len(got) != 2 || got[0] != pool1+":hello B" {
+		t.Errorf("to B: %q, want the relay and the STOP confirmation", got)
+	}
+	if !e.optedOut(t, pool1, pB) {
+		t.Error("STOP from B did not block the proxy number → B")
+	}
+	for _, m := range e.outboundTo(t, pB) {
+		if m.Provider != "loop" {
+			t.Errorf("%+v: want the ordinary route (loop)", m)
+		}
+	}
+}

@@ -24,8 +24,8 @@ import (
 	"github.com/smsgw/smsgw/ports"
 )
 
-// Core is what the dialect needs from the use cases; *gateway.Gateway implements it (its
-// proxy methods are being added alongside this dialect). Numbers are E.164.
+// Core is what the dialect needs from the use cases; *gateway.Gateway implements it.
+// Numbers are E.164.
 type Core interface {
 	// AddProxyNumber puts number into the account's pool, reached through provider. A bad
 	// number or provider is a *message.FieldError (field "number" or "provider"); a number
