@@ -1,0 +1,226 @@
+// Package httpcall holds the mechanics a plugin needs to call a provider's HTTP API and
+// classify what happened, so that every plugin draws the line between "definitely not
+// sent" and "ambiguous" the same way:
+//
+//   - Do makes one call, records whether the request was written, and reads the answer;
+//     a call without an answer becomes a classified *sdk.Error (TransportError).
+//   - Answer.DecodeJSON reads a 2xx answer; one that cannot be read is ambiguous (the call
+//     took effect, only its answer is lost).
+//   - RetryAfter reads a Retry-After header, capped at MaxRetryAfter.
+//   - ForEach sends a batch as bounded concurrent requests, for APIs that take one message
+//     per request.
+//   - NewTransport and NewClient set up the HTTP client; BaseURL, CheckURL and WebhookBase
+//     validate the URLs of a plugin's config.
+//
+// What an error answer means (its body, its codes, the class of each HTTP status) is the
+// provider's own and stays in the plugin.
+package httpcall
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/smsgw/smsgw/plugins/sdk"
+)
+
+// NewTransport is a clone of http.DefaultTransport (proxy from the environment, dial and
+// TLS timeouts) keeping up to maxIdlePerHost idle connections to one host: enough for the
+// concurrent requests of the host's batches in flight, so they do not each dial anew.
+func NewTransport(maxIdlePerHost int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = maxIdlePerHost
+	return t
+}
+
+// NewClient is an http.Client for a provider API over transport. It has no Timeout: each
+// call's context carries the plugin's timeout, so a timeout is a context error and Do
+// classifies it by whether the request had been written. It follows no redirect: a
+// redirect is an answer, and a POST turned into a GET by a 302 would list messages instead
+// of sending one.
+func NewClient(transport http.RoundTripper) *http.Client {
+	return &http.Client{
+		Transport:     transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Answer is a provider's answer, read whole (up to the limit given to Do).
+type Answer struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	// ReadErr is why the body could not be read to its end; Body holds what was read.
+	ReadErr error
+}
+
+// OK reports whether the answer is a 2xx.
+func (a Answer) OK() bool { return a.Status >= 200 && a.Status <= 299 }
+
+// DecodeJSON decodes the body of a 2xx answer into out. A body that cannot be read or
+// decoded is a ClassAmbiguous *sdk.Error: the provider said yes, so the call took effect,
+// and only what it answered is lost.
+func (a Answer) DecodeJSON(out any) error {
+	if a.ReadErr != nil {
+		return &sdk.Error{Class: sdk.ClassAmbiguous, Message: fmt.Sprintf("read %d answer: %v", a.Status, a.ReadErr)}
+	}
+	if err := json.Unmarshal(a.Body, out); err != nil {
+		return &sdk.Error{Class: sdk.ClassAmbiguous, Message: fmt.Sprintf("decode %d answer: %v", a.Status, err)}
+	}
+	return nil
+}
+
+// Do sends req with client and reads at most limit bytes of the answer, whatever its
+// status. When no answer came, the error is TransportError's: whether the request had been
+// written is tracked with an httptrace.ClientTrace added to req's context. The timeout is
+// req's context's; Do has read the body and closed it when it returns.
+func Do(client *http.Client, req *http.Request, limit int64) (Answer, error) {
+	var wrote atomic.Bool
+	ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		// Called even when writing failed part-way: the server may then still have had the
+		// whole request, so "written" errs on the side of ambiguous.
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
+	})
+	resp, err := client.Do(req.WithContext(ctx))
+	if err != nil {
+		return Answer{}, TransportError(err, wrote.Load())
+	}
+	defer resp.Body.Close()
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, limit))
+	return Answer{Status: resp.StatusCode, Header: resp.Header, Body: body, ReadErr: readErr}, nil
+}
+
+// TransportError classifies a call that got no answer. Nothing written (refused
+// connection, DNS, TLS, cancelled before sending) means the provider cannot have the
+// message: ClassUnavailable. Once the request is out, a timeout or a reset leaves it open
+// whether the provider took it: ClassAmbiguous.
+func TransportError(err error, wrote bool) *sdk.Error {
+	class, what := sdk.ClassUnavailable, "not sent"
+	if wrote {
+		class, what = sdk.ClassAmbiguous, "sent, no answer"
+	}
+	msg := err.Error()
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		msg = "timed out"
+	case errors.Is(err, context.Canceled):
+		msg = "cancelled"
+	}
+	return &sdk.Error{Class: class, Message: fmt.Sprintf("%s: %s", what, msg)}
+}
+
+// MaxRetryAfter caps what a Retry-After can ask for (a day), so a broken header cannot
+// park a message for years or overflow a Duration.
+const MaxRetryAfter = 24 * time.Hour
+
+// RetryAfter reads a Retry-After header value (RFC 9110 §10.2.3): seconds or an HTTP date,
+// capped at MaxRetryAfter; 0 when absent, not positive or unreadable.
+func RetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil {
+		if s <= 0 {
+			return 0
+		}
+		return time.Duration(min(s, int(MaxRetryAfter/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return min(t.Sub(now), MaxRetryAfter)
+	}
+	return 0
+}
+
+// Truncate cuts s to at most n bytes, on a rune boundary, marking a cut with "…": for a
+// provider's error text, which ends up stored with the failed message.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// ForEach calls fn(i) for every i in [0, n) on at most limit goroutines (a limit below 1
+// counts as 1) and returns when all calls have. It is how a plugin whose provider takes one
+// message per request sends a batch: each message's request runs on its own, and fn stores
+// its result at i.
+func ForEach(n, limit int, fn func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(n, max(limit, 1)) {
+		wg.Go(func() {
+			for i := range next {
+				fn(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// BaseURL reads a config field holding an API's base URL (see CheckURL), without its
+// trailing "/" so that paths can be appended. Every problem is a *sdk.ConfigError naming
+// the field.
+func BaseURL(f sdk.ConfigField) (string, error) {
+	var s string
+	if err := f.Decode(&s, "must be a URL string"); err != nil {
+		return "", err
+	}
+	if err := CheckURL(s); err != nil {
+		return "", &sdk.ConfigError{Field: f.Key, Message: err.Error()}
+	}
+	return strings.TrimRight(s, "/"), nil
+}
+
+// CheckURL accepts an absolute http(s) URL without credentials, query or fragment. The
+// error says what is wrong, for a *sdk.ConfigError's message.
+func CheckURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return fmt.Errorf("%q is not an absolute http(s) URL", s)
+	case u.User != nil:
+		// Credentials belong in the plugin's own config keys; a URL is logged and shows up
+		// in errors.
+		return fmt.Errorf("must not carry credentials")
+	case u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("must not have a query or fragment")
+	}
+	return nil
+}
+
+// WebhookBase is the base of a provider's webhook URLs, public_url + "/webhooks/" + name,
+// from what the host tells every plugin. A provider that posts to the gateway cannot reach
+// it without a good public URL, so a missing or bad one is a *sdk.ConfigError (why, as in
+// "Twilio posts delivery reports to it", completes the message) instead of every report
+// going missing.
+func WebhookBase(req sdk.ConfigureRequest, why string) (string, error) {
+	if req.PublicURL == "" {
+		return "", &sdk.ConfigError{Field: "public_url", Message: "the gateway's public_url is required: " + why}
+	}
+	if err := CheckURL(req.PublicURL); err != nil {
+		return "", &sdk.ConfigError{Field: "public_url", Message: err.Error()}
+	}
+	if req.Name == "" {
+		return "", &sdk.ConfigError{Field: "name", Message: "the provider name is required: it is part of the webhook URLs"}
+	}
+	return strings.TrimRight(req.PublicURL, "/") + "/webhooks/" + url.PathEscape(req.Name), nil
+}
