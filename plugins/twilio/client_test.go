@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsgw/smsgw/plugins/sdk"
+	"github.com/smsgw/smsgw/plugins/sdk/httpcall"
 )
 
 const testPublicURL = "https://sms.example.test"
@@ -139,49 +140,6 @@ func TestClassify(t *testing.T) {
 					tc.httpStatus, tc.code, tc.fromTwilio, class, optOut, tc.want, tc.optOut)
 			}
 		})
-	}
-}
-
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		value string
-		want  time.Duration
-	}{
-		{"", 0},
-		{"7", 7 * time.Second},
-		{" 3 ", 3 * time.Second},
-		{"0", 0},
-		{"-5", 0},
-		{"soon", 0},
-		{"99999999999", 24 * time.Hour},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
-	}
-	for _, tc := range tests {
-		t.Run(tc.value, func(t *testing.T) {
-			if got := retryAfter(tc.value, now); got != tc.want {
-				t.Errorf("retryAfter(%q) = %s, want %s", tc.value, got, tc.want)
-			}
-		})
-	}
-}
-
-func TestTruncate(t *testing.T) {
-	tests := []struct {
-		s    string
-		n    int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"exactly", 7, "exactly"},
-		{"longer text", 6, "longer…"},
-		{"ééé", 3, "é…"}, // never half a rune
-	}
-	for _, tc := range tests {
-		if got := truncate(tc.s, tc.n); got != tc.want {
-			t.Errorf("truncate(%q, %d) = %q, want %q", tc.s, tc.n, got, tc.want)
-		}
 	}
 }
 
@@ -585,7 +543,7 @@ func TestBalanceAnswers(t *testing.T) {
 
 // FuzzAnswerError: whatever a non-2xx answer holds (body, Retry-After), answerError gives a
 // known class, a code and a message, keeps the provider's text within maxErrorMessage, and
-// never asks for a wait outside [0, maxRetryAfterSeconds].
+// never asks for a wait outside [0, httpcall.MaxRetryAfter].
 func FuzzAnswerError(f *testing.F) {
 	f.Add(400, []byte(`{"code": 21211, "message": "The 'To' number is not valid.", "status": 400}`), "")
 	f.Add(400, []byte(`{"code": "21610", "message": "unsubscribed", "status": 400}`), "")
@@ -613,7 +571,7 @@ func FuzzAnswerError(f *testing.F) {
 			t.Fatalf("code %q is not one of Twilio's numeric codes", e.Code)
 		case len(e.Message) > maxErrorMessage+len("…"):
 			t.Fatalf("message of %d bytes, want at most %d", len(e.Message), maxErrorMessage)
-		case e.RetryAfter < 0 || e.RetryAfter > maxRetryAfterSeconds*time.Second:
+		case e.RetryAfter < 0 || e.RetryAfter > httpcall.MaxRetryAfter:
 			t.Fatalf("retry after %v", e.RetryAfter)
 		case e.RetryAfter != 0 && e.Class != sdk.ClassRateLimited:
 			t.Fatalf("retry after %v on a %s error", e.RetryAfter, e.Class)

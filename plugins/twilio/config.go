@@ -2,12 +2,11 @@ package main
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/smsgw/smsgw/plugins/sdk"
+	"github.com/smsgw/smsgw/plugins/sdk/httpcall"
 )
 
 // config is the twilio provider's `config` block (API.md §9) plus what the host tells every
@@ -51,7 +50,7 @@ func parseConfig(req sdk.ConfigureRequest) (config, error) {
 		case "auth_token":
 			err = f.Decode(&cfg.authToken, "must be a string")
 		case "base_url":
-			cfg.baseURL, err = parseHTTPURL(f.Key, f)
+			cfg.baseURL, err = httpcall.BaseURL(f)
 		case "timeout":
 			cfg.timeout, err = f.Duration()
 			if err == nil && cfg.timeout == 0 {
@@ -77,44 +76,13 @@ func parseConfig(req sdk.ConfigureRequest) (config, error) {
 	return cfg, nil
 }
 
-// parseHTTPURL reads an absolute http(s) URL without credentials, query or fragment.
-func parseHTTPURL(key string, f sdk.ConfigField) (string, error) {
-	var s string
-	if err := f.Decode(&s, "must be a URL string"); err != nil {
-		return "", err
-	}
-	if err := checkHTTPURL(s); err != nil {
-		return "", &sdk.ConfigError{Field: key, Message: err.Error()}
-	}
-	return strings.TrimRight(s, "/"), nil
-}
-
-func checkHTTPURL(s string) error {
-	u, err := url.Parse(s)
-	switch {
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return fmt.Errorf("%q is not an absolute http(s) URL", s)
-	case u.User != nil:
-		// Credentials belong in auth_token; a URL is logged and shows up in errors.
-		return fmt.Errorf("must not carry credentials")
-	case u.RawQuery != "" || u.Fragment != "":
-		return fmt.Errorf("must not have a query or fragment")
-	}
-	return nil
-}
-
 // statusCallbackURL is where Twilio posts this provider's delivery reports. Without the
 // gateway's public URL Twilio could not reach it, so a missing or bad one fails Configure
 // instead of every status going unreported.
 func statusCallbackURL(req sdk.ConfigureRequest) (string, error) {
-	if req.PublicURL == "" {
-		return "", &sdk.ConfigError{Field: "public_url", Message: "the gateway's public_url is required: Twilio posts delivery reports to it"}
+	base, err := httpcall.WebhookBase(req, "Twilio posts delivery reports to it")
+	if err != nil {
+		return "", err
 	}
-	if err := checkHTTPURL(req.PublicURL); err != nil {
-		return "", &sdk.ConfigError{Field: "public_url", Message: err.Error()}
-	}
-	if req.Name == "" {
-		return "", &sdk.ConfigError{Field: "name", Message: "the provider name is required: it is part of the webhook URLs"}
-	}
-	return strings.TrimRight(req.PublicURL, "/") + "/webhooks/" + url.PathEscape(req.Name) + statusPath, nil
+	return base + statusPath, nil
 }

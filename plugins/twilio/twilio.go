@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsgw/smsgw/plugins/sdk"
+	"github.com/smsgw/smsgw/plugins/sdk/httpcall"
 )
 
 const (
@@ -52,10 +53,8 @@ var (
 )
 
 func newProvider(log hclog.Logger) *provider {
-	t := http.DefaultTransport.(*http.Transport).Clone()
 	// Enough idle connections for the concurrent sends of the host's batches in flight.
-	t.MaxIdleConnsPerHost = 64
-	return &provider{log: log, now: time.Now, transport: t}
+	return &provider{log: log, now: time.Now, transport: httpcall.NewTransport(64)}
 }
 
 func (p *provider) Info(context.Context) (sdk.Info, error) {
@@ -109,7 +108,7 @@ func (p *provider) Send(ctx context.Context, msgs []sdk.OutboundMessage) ([]sdk.
 	if err != nil {
 		return nil, err
 	}
-	forEach(len(msgs), sendConcurrency, func(i int) {
+	httpcall.ForEach(len(msgs), sendConcurrency, func(i int) {
 		results[i] = p.sendOne(ctx, cfg, api, msgs[i])
 	})
 	return results, nil
@@ -154,7 +153,7 @@ func (p *provider) PollStatus(ctx context.Context, ids []string) ([]sdk.StatusUp
 		failOnce sync.Once
 		firstErr error
 	)
-	forEach(len(ids), pollConcurrency, func(i int) {
+	httpcall.ForEach(len(ids), pollConcurrency, func(i int) {
 		if ids[i] == "" || ctx.Err() != nil {
 			return
 		}
@@ -177,7 +176,7 @@ func (p *provider) PollStatus(ctx context.Context, ids []string) ([]sdk.StatusUp
 	}
 	if err := ctx.Err(); err != nil {
 		// The caller gave up part-way: some ids were never asked about.
-		return nil, fmt.Errorf("poll %d statuses: %w", len(ids), transportError(err, false))
+		return nil, fmt.Errorf("poll %d statuses: %w", len(ids), httpcall.TransportError(err, false))
 	}
 	out := make([]sdk.StatusUpdate, 0, len(ids))
 	for _, u := range found {
@@ -194,25 +193,6 @@ func (p *provider) Balance(ctx context.Context) (sdk.Balance, error) {
 		return sdk.Balance{}, err
 	}
 	return api.balance(ctx)
-}
-
-// forEach calls fn(i) for every i in [0, n) on at most limit goroutines and returns when
-// all calls have.
-func forEach(n, limit int, fn func(i int)) {
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(n, limit) {
-		wg.Go(func() {
-			for i := range next {
-				fn(i)
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 }
 
 // optOutCode is Twilio's "attempt to send to unsubscribed recipient".
