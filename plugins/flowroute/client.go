@@ -4,19 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/smsgw/smsgw/plugins/sdk"
+	"github.com/smsgw/smsgw/plugins/sdk/httpcall"
 )
 
 // maxResponse bounds what is read of a Flowroute answer.
@@ -37,14 +34,7 @@ type apiClient struct {
 
 func newAPIClient(cfg config, transport http.RoundTripper, now func() time.Time) *apiClient {
 	return &apiClient{
-		// No http.Client.Timeout: each call's context carries cfg.timeout, so a timeout is a
-		// context error and classified by whether the request had been written.
-		http: &http.Client{
-			Transport: transport,
-			// A redirect is an answer, not something to follow: a POST turned into a GET by a
-			// 302 would list messages instead of sending one.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		http:    httpcall.NewClient(transport), // no redirects, no client timeout: see there
 		base:    cfg.baseURL + "/v2.1",
 		key:     cfg.accessKey,
 		secret:  cfg.secretKey,
@@ -113,18 +103,12 @@ func (c *apiClient) lookupMessage(ctx context.Context, id string) (m mdr, found 
 
 // do makes one call (with a JSON body when body is not nil) and decodes a 2xx answer into
 // out. It returns the HTTP status when Flowroute answered (0 when not) and a classified
-// *sdk.Error for every failure: transportError before an answer, answerError for a non-2xx
+// *sdk.Error for every failure: httpcall.TransportError before an answer, answerError for a non-2xx
 // one, and ClassAmbiguous for a 2xx it cannot read (the call took effect; only its answer is
 // lost).
 func (c *apiClient) do(ctx context.Context, method, path string, body []byte, out any) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	var wrote atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		// Called even when writing failed part-way: the server may then still have had the
-		// whole request, so "written" errs on the side of ambiguous.
-		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
-	})
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -138,40 +122,14 @@ func (c *apiClient) do(ctx context.Context, method, path string, body []byte, ou
 	if body != nil {
 		req.Header.Set("Content-Type", jsonAPI)
 	}
-	resp, err := c.http.Do(req)
+	a, err := httpcall.Do(c.http, req, maxResponse)
 	if err != nil {
-		return 0, transportError(err, wrote.Load())
+		return 0, err // not sent, or sent without an answer: httpcall.TransportError
 	}
-	defer resp.Body.Close()
-	raw, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, answerError(resp.StatusCode, resp.Header, raw, c.now())
+	if !a.OK() {
+		return a.Status, answerError(a.Status, a.Header, a.Body, c.now())
 	}
-	if readErr != nil {
-		return resp.StatusCode, &sdk.Error{Class: sdk.ClassAmbiguous, Message: fmt.Sprintf("read %d answer: %v", resp.StatusCode, readErr)}
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return resp.StatusCode, &sdk.Error{Class: sdk.ClassAmbiguous, Message: fmt.Sprintf("decode %d answer: %v", resp.StatusCode, err)}
-	}
-	return resp.StatusCode, nil
-}
-
-// transportError classifies a call that got no answer: nothing written (refused connection,
-// DNS, TLS, cancelled before sending) means Flowroute cannot have the message; once the
-// request is out, a timeout or a reset leaves it open whether Flowroute took it.
-func transportError(err error, wrote bool) *sdk.Error {
-	class, what := sdk.ClassUnavailable, "not sent"
-	if wrote {
-		class, what = sdk.ClassAmbiguous, "sent, no answer"
-	}
-	msg := err.Error()
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		msg = "timed out"
-	case errors.Is(err, context.Canceled):
-		msg = "cancelled"
-	}
-	return &sdk.Error{Class: class, Message: fmt.Sprintf("%s: %s", what, msg)}
+	return a.Status, a.DecodeJSON(out)
 }
 
 // apiErrors is Flowroute's JSON:API error document.
@@ -219,13 +177,13 @@ func answerError(status int, h http.Header, body []byte, now time.Time) *sdk.Err
 			}
 			e.Message += d
 		}
-		e.Message = truncate(e.Message, maxErrorMessage)
+		e.Message = httpcall.Truncate(e.Message, maxErrorMessage)
 	}
 	if e.Message == "" {
 		e.Message = fmt.Sprintf("HTTP %d %s", status, http.StatusText(status))
 	}
 	if e.Class == sdk.ClassRateLimited {
-		e.RetryAfter = retryAfter(h.Get("Retry-After"), now)
+		e.RetryAfter = httpcall.RetryAfter(h.Get("Retry-After"), now)
 	}
 	return e
 }
@@ -233,17 +191,6 @@ func answerError(status int, h http.Header, body []byte, now time.Time) *sdk.Err
 // maxErrorMessage bounds the provider message kept with an error (it ends up stored with
 // the failed message).
 const maxErrorMessage = 300
-
-// truncate cuts s to at most n bytes, on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
 
 // classify is the one place a failed Flowroute call gets its class. Flowroute's errors carry
 // no codes of their own, so the HTTP status decides, and whether the answer is Flowroute's.
@@ -283,25 +230,3 @@ func classify(httpStatus int, fromFlowroute bool) sdk.ErrorClass {
 		return sdk.ClassUnavailable
 	}
 }
-
-// retryAfter reads a Retry-After header: seconds or an HTTP date; 0 when absent or useless.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		return time.Duration(min(s, maxRetryAfterSeconds)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), maxRetryAfterSeconds*time.Second)
-	}
-	return 0
-}
-
-// maxRetryAfterSeconds caps what a Retry-After can ask for (a day), so a broken header
-// cannot park a message for years or overflow a Duration.
-const maxRetryAfterSeconds = 24 * 60 * 60

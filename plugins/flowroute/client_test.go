@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsgw/smsgw/plugins/sdk"
+	"github.com/smsgw/smsgw/plugins/sdk/httpcall"
 )
 
 const testPublicURL = "https://sms.example.test"
@@ -153,7 +154,7 @@ func TestAnswerError(t *testing.T) {
 		{"429 with Retry-After", 429, flowrouteError(429, "slow down"), http.Header{"Retry-After": {"7"}},
 			sdk.Error{Class: sdk.ClassRateLimited, Code: "429", Message: "Too Many Requests: slow down", RetryAfter: 7 * time.Second}, ""},
 		{"long detail", 422, flowrouteError(422, strings.Repeat("é", 400)), nil,
-			sdk.Error{Class: sdk.ClassInvalid, Code: "422", Message: truncate("Unprocessable Entity: "+strings.Repeat("é", 400), maxErrorMessage)}, ""},
+			sdk.Error{Class: sdk.ClassInvalid, Code: "422", Message: httpcall.Truncate("Unprocessable Entity: "+strings.Repeat("é", 400), maxErrorMessage)}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -165,49 +166,6 @@ func TestAnswerError(t *testing.T) {
 				t.Errorf("answerError = %+v, want %+v %s", *got, tc.want, tc.comment)
 			}
 		})
-	}
-}
-
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		value string
-		want  time.Duration
-	}{
-		{"", 0},
-		{"7", 7 * time.Second},
-		{" 3 ", 3 * time.Second},
-		{"0", 0},
-		{"-5", 0},
-		{"soon", 0},
-		{"99999999999", 24 * time.Hour},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
-	}
-	for _, tc := range tests {
-		t.Run(tc.value, func(t *testing.T) {
-			if got := retryAfter(tc.value, now); got != tc.want {
-				t.Errorf("retryAfter(%q) = %s, want %s", tc.value, got, tc.want)
-			}
-		})
-	}
-}
-
-func TestTruncate(t *testing.T) {
-	tests := []struct {
-		s    string
-		n    int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"exactly", 7, "exactly"},
-		{"longer text", 6, "longer…"},
-		{"ééé", 3, "é…"}, // never half a rune
-	}
-	for _, tc := range tests {
-		if got := truncate(tc.s, tc.n); got != tc.want {
-			t.Errorf("truncate(%q, %d) = %q, want %q", tc.s, tc.n, got, tc.want)
-		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/smsgw/smsgw/plugins/sdk"
+	"github.com/smsgw/smsgw/plugins/sdk/httpcall"
 )
 
 // config is the flowroute provider's `config` block (API.md §9) plus what the host tells
@@ -57,7 +58,7 @@ func parseConfig(req sdk.ConfigureRequest) (config, error) {
 				err = checkToken(cfg.webhookToken)
 			}
 		case "base_url":
-			cfg.baseURL, err = parseHTTPURL(f.Key, f)
+			cfg.baseURL, err = httpcall.BaseURL(f)
 		case "timeout":
 			cfg.timeout, err = f.Duration()
 			if err == nil && cfg.timeout == 0 {
@@ -79,7 +80,9 @@ func parseConfig(req sdk.ConfigureRequest) (config, error) {
 		return config{}, &sdk.ConfigError{Field: "webhook_token", Message: fmt.Sprintf(
 			"is required (at least %d characters): Flowroute signs nothing, so the token in the webhook URLs is their only protection", minTokenLength)}
 	}
-	cfg.hooks, err = hooksURL(req)
+	// Without the gateway's public URL Flowroute could not reach the webhooks, so a missing
+	// or bad one fails Configure instead of every receipt going unreported.
+	cfg.hooks, err = httpcall.WebhookBase(req, "Flowroute posts delivery receipts to it")
 	if err != nil {
 		return config{}, err
 	}
@@ -99,49 +102,6 @@ func checkToken(token string) error {
 		}
 	}
 	return nil
-}
-
-// parseHTTPURL reads an absolute http(s) URL without credentials, query or fragment.
-func parseHTTPURL(key string, f sdk.ConfigField) (string, error) {
-	var s string
-	if err := f.Decode(&s, "must be a URL string"); err != nil {
-		return "", err
-	}
-	if err := checkHTTPURL(s); err != nil {
-		return "", &sdk.ConfigError{Field: key, Message: err.Error()}
-	}
-	return strings.TrimRight(s, "/"), nil
-}
-
-func checkHTTPURL(s string) error {
-	u, err := url.Parse(s)
-	switch {
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return fmt.Errorf("%q is not an absolute http(s) URL", s)
-	case u.User != nil:
-		// Credentials belong in access_key and secret_key; a URL is logged and shows up in
-		// errors.
-		return fmt.Errorf("must not carry credentials")
-	case u.RawQuery != "" || u.Fragment != "":
-		return fmt.Errorf("must not have a query or fragment")
-	}
-	return nil
-}
-
-// hooksURL is the base of this provider's webhook URLs. Without the gateway's public URL
-// Flowroute could not reach them, so a missing or bad one fails Configure instead of every
-// receipt going unreported.
-func hooksURL(req sdk.ConfigureRequest) (string, error) {
-	if req.PublicURL == "" {
-		return "", &sdk.ConfigError{Field: "public_url", Message: "the gateway's public_url is required: Flowroute posts delivery receipts to it"}
-	}
-	if err := checkHTTPURL(req.PublicURL); err != nil {
-		return "", &sdk.ConfigError{Field: "public_url", Message: err.Error()}
-	}
-	if req.Name == "" {
-		return "", &sdk.ConfigError{Field: "name", Message: "the provider name is required: it is part of the webhook URLs"}
-	}
-	return strings.TrimRight(req.PublicURL, "/") + "/webhooks/" + url.PathEscape(req.Name), nil
 }
 
 // dlrCallback is the dlr_callback of one message. The message id lets the host apply a

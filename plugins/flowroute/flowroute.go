@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsgw/smsgw/plugins/sdk"
+	"github.com/smsgw/smsgw/plugins/sdk/httpcall"
 )
 
 const (
@@ -52,10 +53,8 @@ var (
 )
 
 func newProvider(log hclog.Logger) *provider {
-	t := http.DefaultTransport.(*http.Transport).Clone()
 	// Enough idle connections for the concurrent sends of the host's batches in flight.
-	t.MaxIdleConnsPerHost = 32
-	return &provider{log: log, now: time.Now, transport: t}
+	return &provider{log: log, now: time.Now, transport: httpcall.NewTransport(32)}
 }
 
 func (p *provider) Info(context.Context) (sdk.Info, error) {
@@ -108,7 +107,7 @@ func (p *provider) Send(ctx context.Context, msgs []sdk.OutboundMessage) ([]sdk.
 	if err != nil {
 		return nil, err
 	}
-	forEach(len(msgs), sendConcurrency, func(i int) {
+	httpcall.ForEach(len(msgs), sendConcurrency, func(i int) {
 		results[i] = p.sendOne(ctx, cfg, api, msgs[i])
 	})
 	return results, nil
@@ -155,7 +154,7 @@ func (p *provider) PollStatus(ctx context.Context, ids []string) ([]sdk.StatusUp
 		failOnce sync.Once
 		firstErr error
 	)
-	forEach(len(ids), pollConcurrency, func(i int) {
+	httpcall.ForEach(len(ids), pollConcurrency, func(i int) {
 		if ids[i] == "" || ctx.Err() != nil {
 			return
 		}
@@ -178,7 +177,7 @@ func (p *provider) PollStatus(ctx context.Context, ids []string) ([]sdk.StatusUp
 	}
 	if err := ctx.Err(); err != nil {
 		// The caller gave up part-way: some ids were never asked about.
-		return nil, fmt.Errorf("poll %d statuses: %w", len(ids), transportError(err, false))
+		return nil, fmt.Errorf("poll %d statuses: %w", len(ids), httpcall.TransportError(err, false))
 	}
 	out := make([]sdk.StatusUpdate, 0, len(ids))
 	for _, u := range found {
@@ -187,25 +186,6 @@ func (p *provider) PollStatus(ctx context.Context, ids []string) ([]sdk.StatusUp
 		}
 	}
 	return out, nil
-}
-
-// forEach calls fn(i) for every i in [0, n) on at most limit goroutines and returns when
-// all calls have.
-func forEach(n, limit int, fn func(i int)) {
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(n, limit) {
-		wg.Go(func() {
-			for i := range next {
-				fn(i)
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 }
 
 // wireNumber is an E.164 number as Flowroute's v2.1 API writes it: "+" and 11 digits become
@@ -344,7 +324,7 @@ func receiptUpdate(id string, r receiptAttr, fallback time.Time) (sdk.StatusUpda
 	u := sdk.StatusUpdate{ProviderMessageID: id, Status: status, At: parseTime(r.Timestamp, fallback)}
 	if status == sdk.StatusUndelivered || status == sdk.StatusFailed {
 		u.ErrorCode = string(r.StatusCode)
-		u.ErrorMessage = truncate(strings.TrimSpace(r.Description), maxErrorMessage)
+		u.ErrorMessage = httpcall.Truncate(strings.TrimSpace(r.Description), maxErrorMessage)
 		if u.ErrorMessage == "" {
 			u.ErrorMessage = r.Status
 		}
