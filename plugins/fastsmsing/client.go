@@ -4,17 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/smsgw/smsgw/plugins/sdk"
+	"github.com/smsgw/smsgw/plugins/sdk/httpcall"
 )
 
 // maxResponse bounds what is read of a vendor answer.
@@ -100,10 +98,6 @@ func (c *apiClient) balance(ctx context.Context) (sdk.Balance, error) {
 func (c *apiClient) do(ctx context.Context, method, path string, body []byte, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	var wrote atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
-	})
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -117,46 +111,24 @@ func (c *apiClient) do(ctx context.Context, method, path string, body []byte, ou
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
+	a, err := httpcall.Do(c.http, req, maxResponse)
 	if err != nil {
-		return transportError(err, wrote.Load())
+		return err // not sent, or sent without an answer: httpcall.TransportError
 	}
-	defer resp.Body.Close()
-	raw, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return statusError(resp, raw)
+	if !a.OK() {
+		return statusError(a)
 	}
-	if readErr != nil {
-		// A 2xx was sent, so the call took effect; only its body is lost.
-		return &sdk.Error{Class: sdk.ClassAmbiguous, Message: fmt.Sprintf("read %d answer: %v", resp.StatusCode, readErr)}
+	if a.ReadErr == nil && (out == nil || len(bytes.TrimSpace(a.Body)) == 0) {
+		return nil // nothing to read, or nothing wanted: the API may answer a 2xx bare
 	}
-	if out != nil && len(bytes.TrimSpace(raw)) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return &sdk.Error{Class: sdk.ClassAmbiguous, Message: fmt.Sprintf("decode %d answer: %v", resp.StatusCode, err)}
-		}
-	}
-	return nil
-}
-
-// transportError classifies a failed round trip.
-func transportError(err error, wrote bool) error {
-	class := sdk.ClassUnavailable
-	what := "not sent"
-	if wrote {
-		class, what = sdk.ClassAmbiguous, "sent, no answer"
-	}
-	msg := err.Error()
-	if errors.Is(err, context.DeadlineExceeded) {
-		msg = "timed out"
-	}
-	return &sdk.Error{Class: class, Message: fmt.Sprintf("%s: %s", what, msg)}
+	return a.DecodeJSON(out)
 }
 
 // statusError classifies a non-2xx answer.
-func statusError(resp *http.Response, body []byte) error {
+func statusError(resp httpcall.Answer) error {
 	var class sdk.ErrorClass
 	var retryAfter time.Duration
-	switch code := resp.StatusCode; {
+	switch code := resp.Status; {
 	case code == http.StatusServiceUnavailable:
 		class = sdk.ClassUnavailable
 	case code == http.StatusTooManyRequests:
@@ -176,9 +148,9 @@ func statusError(resp *http.Response, body []byte) error {
 	var e struct {
 		Error string `json:"error"`
 	}
-	msg := http.StatusText(resp.StatusCode)
-	if json.Unmarshal(body, &e) == nil && e.Error != "" {
+	msg := http.StatusText(resp.Status)
+	if json.Unmarshal(resp.Body, &e) == nil && e.Error != "" {
 		msg = e.Error
 	}
-	return &sdk.Error{Class: class, Code: strconv.Itoa(resp.StatusCode), Message: msg, RetryAfter: retryAfter}
+	return &sdk.Error{Class: class, Code: strconv.Itoa(resp.Status), Message: msg, RetryAfter: retryAfter}
 }

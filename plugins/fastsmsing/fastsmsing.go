@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsgw/smsgw/plugins/sdk"
+	"github.com/smsgw/smsgw/plugins/sdk/httpcall"
 )
 
 const (
@@ -58,12 +59,10 @@ var (
 )
 
 func newProvider(log hclog.Logger) *provider {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 32
 	return &provider{
 		log:       log,
 		now:       time.Now,
-		transport: t,
+		transport: httpcall.NewTransport(32),
 		replay:    replayWindow,
 		cfg:       config{maxBatch: defaultMaxBatch, pollInterval: defaultPollInterval, timeout: defaultTimeout},
 		polling:   make(chan struct{}, 1),
