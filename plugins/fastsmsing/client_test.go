@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/smsgw/smsgw/integration-tests/providersim"
 	"github.com/smsgw/smsgw/plugins/sdk"
+	"github.com/smsgw/smsgw/plugins/sdk/httpcall/httpcalltest"
 )
 
 // configured returns a provider configured against baseURL.
@@ -28,18 +28,6 @@ func configured(t *testing.T, baseURL string, extra map[string]any) *provider {
 
 func msg(id, to string) sdk.OutboundMessage {
 	return sdk.OutboundMessage{ID: id, From: "+15550000000", To: to, Text: "hi " + id}
-}
-
-// refusedURL is the URL of a port nothing listens on.
-func refusedURL(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
 }
 
 func answering(t *testing.T, status int, header, value string) string {
@@ -72,7 +60,7 @@ func TestSendErrorClasses(t *testing.T) {
 			sim.FailNext(1)
 			return srv.URL
 		}, want: sdk.ClassUnavailable},
-		{name: "connection refused", url: refusedURL, want: sdk.ClassUnavailable},
+		{name: "connection refused", url: httpcalltest.RefusedURL, want: sdk.ClassUnavailable},
 		{name: "timeout after write", timeout: "100ms", url: func(t *testing.T) string {
 			sim, srv := newSim(t)
 			sim.HangNext(1)

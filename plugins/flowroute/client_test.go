@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/smsgw/smsgw/plugins/sdk"
 	"github.com/smsgw/smsgw/plugins/sdk/httpcall"
+	"github.com/smsgw/smsgw/plugins/sdk/httpcall/httpcalltest"
 )
 
 const testPublicURL = "https://sms.example.test"
@@ -54,41 +53,9 @@ func configure(t *testing.T, p *provider, baseURL, publicURL string, extra map[s
 	t.Cleanup(p.transport.(*http.Transport).CloseIdleConnections)
 }
 
-// fakeAPI serves h as a hand-made Flowroute for answers the simulator does not give.
-func fakeAPI(t *testing.T, h http.HandlerFunc) string {
-	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-// answering is a fake Flowroute that answers every call with status and body.
-func answering(t *testing.T, status int, body string, header ...string) string {
-	t.Helper()
-	return fakeAPI(t, func(w http.ResponseWriter, _ *http.Request) {
-		for i := 0; i+1 < len(header); i += 2 {
-			w.Header().Set(header[i], header[i+1])
-		}
-		w.WriteHeader(status)
-		_, _ = w.Write([]byte(body))
-	})
-}
-
 func flowrouteError(status int, detail string) string {
 	return fmt.Sprintf(`{"errors": [{"id": "3f1c2b9e-0000-4000-8000-000000000000", "status": %d, "title": %q, "detail": %q}]}`,
 		status, http.StatusText(status), detail)
-}
-
-// refusedURL is the URL of a port nothing listens on.
-func refusedURL(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
 }
 
 func msg(id, to string) sdk.OutboundMessage {
@@ -235,7 +202,7 @@ func TestSendRequest(t *testing.T) {
 		body                                          map[string]any
 	}
 	got := make(chan seen, 1)
-	url := fakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
+	url := httpcalltest.Server(t, func(w http.ResponseWriter, r *http.Request) {
 		user, pass, _ := r.BasicAuth()
 		var body map[string]any
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
@@ -274,9 +241,9 @@ func TestSendErrorClasses(t *testing.T) {
 		code       string
 		retryAfter time.Duration
 	}{
-		{name: "connection refused", url: refusedURL, want: sdk.ClassUnavailable},
+		{name: "connection refused", url: httpcalltest.RefusedURL, want: sdk.ClassUnavailable},
 		{name: "timeout after the request was written", timeout: "100ms", url: func(t *testing.T) string {
-			return fakeAPI(t, func(_ http.ResponseWriter, r *http.Request) {
+			return httpcalltest.Server(t, func(_ http.ResponseWriter, r *http.Request) {
 				// Read the whole request first: only then does the server notice the client
 				// hang up, which ends the context.
 				_, _ = io.Copy(io.Discard, r.Body)
@@ -284,7 +251,7 @@ func TestSendErrorClasses(t *testing.T) {
 			})
 		}, want: sdk.ClassAmbiguous},
 		{name: "connection reset after the request was read", url: func(t *testing.T) string {
-			return fakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
+			return httpcalltest.Server(t, func(w http.ResponseWriter, r *http.Request) {
 				_, _ = io.Copy(io.Discard, r.Body)
 				conn, _, err := http.NewResponseController(w).Hijack()
 				if err != nil {
@@ -294,39 +261,41 @@ func TestSendErrorClasses(t *testing.T) {
 				conn.Close()
 			})
 		}, want: sdk.ClassAmbiguous},
-		{name: "202 with garbage", url: func(t *testing.T) string { return answering(t, 202, `<html>hi</html>`) }, want: sdk.ClassAmbiguous},
-		{name: "202 without an id", url: func(t *testing.T) string { return answering(t, 202, `{"data": {"type": "message"}}`) }, want: sdk.ClassAmbiguous},
-		{name: "202 with an empty body", url: func(t *testing.T) string { return answering(t, 202, ``) }, want: sdk.ClassAmbiguous},
-		{name: "500 from Flowroute", url: func(t *testing.T) string { return answering(t, 500, flowrouteError(500, "oops")) },
+		{name: "202 with garbage", url: func(t *testing.T) string { return httpcalltest.Answering(t, 202, `<html>hi</html>`) }, want: sdk.ClassAmbiguous},
+		{name: "202 without an id", url: func(t *testing.T) string { return httpcalltest.Answering(t, 202, `{"data": {"type": "message"}}`) }, want: sdk.ClassAmbiguous},
+		{name: "202 with an empty body", url: func(t *testing.T) string { return httpcalltest.Answering(t, 202, ``) }, want: sdk.ClassAmbiguous},
+		{name: "500 from Flowroute", url: func(t *testing.T) string { return httpcalltest.Answering(t, 500, flowrouteError(500, "oops")) },
 			want: sdk.ClassUnavailable, code: "500"},
-		{name: "500 with no body", url: func(t *testing.T) string { return answering(t, 500, ``) }, want: sdk.ClassAmbiguous, code: "500"},
-		{name: "502 from a proxy", url: func(t *testing.T) string { return answering(t, 502, `<html>bad gateway</html>`) },
+		{name: "500 with no body", url: func(t *testing.T) string { return httpcalltest.Answering(t, 500, ``) }, want: sdk.ClassAmbiguous, code: "500"},
+		{name: "502 from a proxy", url: func(t *testing.T) string { return httpcalltest.Answering(t, 502, `<html>bad gateway</html>`) },
 			want: sdk.ClassAmbiguous, code: "502"},
 		{name: "502 with a proxy's JSON", url: func(t *testing.T) string {
-			return answering(t, 502, `{"errors": [{"status": 504, "detail": "upstream timed out"}]}`)
+			return httpcalltest.Answering(t, 502, `{"errors": [{"status": 504, "detail": "upstream timed out"}]}`)
 		}, want: sdk.ClassAmbiguous, code: "502"},
-		{name: "503 from a proxy", url: func(t *testing.T) string { return answering(t, 503, `<html>down</html>`) },
+		{name: "503 from a proxy", url: func(t *testing.T) string { return httpcalltest.Answering(t, 503, `<html>down</html>`) },
 			want: sdk.ClassUnavailable, code: "503"},
 		{name: "429 with Retry-After", url: func(t *testing.T) string {
-			return answering(t, 429, flowrouteError(429, "slow down"), "Retry-After", "7")
+			return httpcalltest.Answering(t, 429, flowrouteError(429, "slow down"), "Retry-After", "7")
 		}, want: sdk.ClassRateLimited, code: "429", retryAfter: 7 * time.Second},
-		{name: "429 without a body", url: func(t *testing.T) string { return answering(t, 429, ``, "Retry-After", "2") },
+		{name: "429 without a body", url: func(t *testing.T) string { return httpcalltest.Answering(t, 429, ``, "Retry-After", "2") },
 			want: sdk.ClassRateLimited, code: "429", retryAfter: 2 * time.Second},
-		{name: "401", url: func(t *testing.T) string { return answering(t, 401, flowrouteError(401, "bad key")) }, want: sdk.ClassAuth, code: "401"},
-		{name: "403", url: func(t *testing.T) string { return answering(t, 403, flowrouteError(403, "not your number")) }, want: sdk.ClassAuth, code: "403"},
-		{name: "422", url: func(t *testing.T) string { return answering(t, 422, flowrouteError(422, "to: bad")) }, want: sdk.ClassInvalid, code: "422"},
+		{name: "401", url: func(t *testing.T) string { return httpcalltest.Answering(t, 401, flowrouteError(401, "bad key")) }, want: sdk.ClassAuth, code: "401"},
+		{name: "403", url: func(t *testing.T) string {
+			return httpcalltest.Answering(t, 403, flowrouteError(403, "not your number"))
+		}, want: sdk.ClassAuth, code: "403"},
+		{name: "422", url: func(t *testing.T) string { return httpcalltest.Answering(t, 422, flowrouteError(422, "to: bad")) }, want: sdk.ClassInvalid, code: "422"},
 		{name: "redirect not followed", url: func(t *testing.T) string {
-			return answering(t, 302, ``, "Location", "https://elsewhere.example.test/")
+			return httpcalltest.Answering(t, 302, ``, "Location", "https://elsewhere.example.test/")
 		}, want: sdk.ClassUnavailable, code: "302"},
-		{name: "recipient not E.164, no call", url: refusedURL, want: sdk.ClassInvalid,
+		{name: "recipient not E.164, no call", url: httpcalltest.RefusedURL, want: sdk.ClassInvalid,
 			msg: func(m sdk.OutboundMessage) sdk.OutboundMessage { m.To = "15551234567"; return m }},
-		{name: "recipient outside North America, no call", url: refusedURL, want: sdk.ClassInvalid,
+		{name: "recipient outside North America, no call", url: httpcalltest.RefusedURL, want: sdk.ClassInvalid,
 			msg: func(m sdk.OutboundMessage) sdk.OutboundMessage { m.To = "+447700900123"; return m }},
-		{name: "no recipient, no call", url: refusedURL, want: sdk.ClassInvalid,
+		{name: "no recipient, no call", url: httpcalltest.RefusedURL, want: sdk.ClassInvalid,
 			msg: func(m sdk.OutboundMessage) sdk.OutboundMessage { m.To = ""; return m }},
-		{name: "alphanumeric sender, no call", url: refusedURL, want: sdk.ClassInvalid,
+		{name: "alphanumeric sender, no call", url: httpcalltest.RefusedURL, want: sdk.ClassInvalid,
 			msg: func(m sdk.OutboundMessage) sdk.OutboundMessage { m.From = "ACME"; return m }},
-		{name: "no text, no call", url: refusedURL, want: sdk.ClassInvalid,
+		{name: "no text, no call", url: httpcalltest.RefusedURL, want: sdk.ClassInvalid,
 			msg: func(m sdk.OutboundMessage) sdk.OutboundMessage { m.Text = ""; return m }},
 	}
 	for _, tt := range tests {
@@ -362,7 +331,7 @@ func TestSendErrorClasses(t *testing.T) {
 
 func TestSendCancelledBeforeWrite(t *testing.T) {
 	var calls atomic.Int32
-	url := fakeAPI(t, func(w http.ResponseWriter, _ *http.Request) {
+	url := httpcalltest.Server(t, func(w http.ResponseWriter, _ *http.Request) {
 		calls.Add(1)
 		w.WriteHeader(202)
 		_, _ = w.Write([]byte(`{"data": {"id": "mdr2-1"}}`))
@@ -390,7 +359,7 @@ func TestSendBatchConcurrency(t *testing.T) {
 	var inFlight, peak, n atomic.Int32
 	release := make(chan struct{})
 	var releaseOnce sync.Once
-	url := fakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
+	url := httpcalltest.Server(t, func(w http.ResponseWriter, r *http.Request) {
 		var body sendBody
 		_ = json.NewDecoder(r.Body).Decode(&body) // the whole request read, a hang-up ends the context
 		cur := inFlight.Add(1)
@@ -538,7 +507,7 @@ func TestPollStatusAnswers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			url := fakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
+			url := httpcalltest.Server(t, func(w http.ResponseWriter, r *http.Request) {
 				if r.Method != "GET" || r.URL.Path != "/v2.1/messages/mdr2-1" {
 					t.Errorf("%s %s, want GET /v2.1/messages/mdr2-1", r.Method, r.URL.Path)
 				}
@@ -569,7 +538,7 @@ func TestPollStatusConcurrency(t *testing.T) {
 	var inFlight, peak atomic.Int32
 	release := make(chan struct{})
 	var releaseOnce sync.Once
-	url := fakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
+	url := httpcalltest.Server(t, func(w http.ResponseWriter, r *http.Request) {
 		cur := inFlight.Add(1)
 		defer inFlight.Add(-1)
 		for {

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsgw/smsgw/plugins/sdk"
+	"github.com/smsgw/smsgw/plugins/sdk/httpcall/httpcalltest"
 )
 
 // hookPath is the path of one of the "fr" provider's webhooks after /webhooks/fr, with our
@@ -45,7 +46,7 @@ const inboundBody = `{"data": {"type": "message", "id": "mdr2-in1", "attributes"
 // webhookProvider is a configured provider whose clock says fixedNow.
 func webhookProvider(t *testing.T) *provider {
 	t.Helper()
-	p := configured(t, refusedURL(t), nil) // webhooks never call the API
+	p := configured(t, httpcalltest.RefusedURL(t), nil) // webhooks never call the API
 	p.now = func() time.Time { return fixedNow }
 	return p
 }

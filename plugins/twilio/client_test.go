@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/smsgw/smsgw/plugins/sdk"
 	"github.com/smsgw/smsgw/plugins/sdk/httpcall"
+	"github.com/smsgw/smsgw/plugins/sdk/httpcall/httpcalltest"
 )
 
 const testPublicURL = "https://sms.example.test"
@@ -49,41 +48,9 @@ func configuredAt(t *testing.T, baseURL, publicURL string, extra map[string]any)
 	return p
 }
 
-// fakeAPI serves h as a hand-made Twilio for answers the simulator does not give.
-func fakeAPI(t *testing.T, h http.HandlerFunc) string {
-	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-// answering is a fake Twilio that answers every call with status and body.
-func answering(t *testing.T, status int, body string, header ...string) string {
-	t.Helper()
-	return fakeAPI(t, func(w http.ResponseWriter, _ *http.Request) {
-		for i := 0; i+1 < len(header); i += 2 {
-			w.Header().Set(header[i], header[i+1])
-		}
-		w.WriteHeader(status)
-		_, _ = w.Write([]byte(body))
-	})
-}
-
 func twilioError(code, status int) string {
 	return fmt.Sprintf(`{"code": %d, "message": "error %d", "more_info": "https://www.twilio.com/docs/errors/%d", "status": %d}`,
 		code, code, code, status)
-}
-
-// refusedURL is the URL of a port nothing listens on.
-func refusedURL(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
 }
 
 func msg(id, to string) sdk.OutboundMessage {
@@ -177,7 +144,7 @@ func TestSendRequest(t *testing.T) {
 		form                                  map[string][]string
 	}
 	got := make(chan seen, 1)
-	url := fakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
+	url := httpcalltest.Server(t, func(w http.ResponseWriter, r *http.Request) {
 		user, pass, _ := r.BasicAuth()
 		if err := r.ParseForm(); err != nil {
 			t.Errorf("parse form: %v", err)
@@ -217,9 +184,9 @@ func TestSendErrorClasses(t *testing.T) {
 		optOut     bool
 		retryAfter time.Duration
 	}{
-		{name: "connection refused", url: refusedURL, want: sdk.ClassUnavailable},
+		{name: "connection refused", url: httpcalltest.RefusedURL, want: sdk.ClassUnavailable},
 		{name: "timeout after the request was written", timeout: "100ms", url: func(t *testing.T) string {
-			return fakeAPI(t, func(_ http.ResponseWriter, r *http.Request) {
+			return httpcalltest.Server(t, func(_ http.ResponseWriter, r *http.Request) {
 				// Read the whole request first: only then does the server notice the client
 				// hang up, which ends the context.
 				_, _ = io.Copy(io.Discard, r.Body)
@@ -227,7 +194,7 @@ func TestSendErrorClasses(t *testing.T) {
 			})
 		}, want: sdk.ClassAmbiguous},
 		{name: "connection reset after the request was read", url: func(t *testing.T) string {
-			return fakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
+			return httpcalltest.Server(t, func(w http.ResponseWriter, r *http.Request) {
 				_ = r.ParseForm()
 				conn, _, err := http.NewResponseController(w).Hijack()
 				if err != nil {
@@ -237,33 +204,33 @@ func TestSendErrorClasses(t *testing.T) {
 				conn.Close()
 			})
 		}, want: sdk.ClassAmbiguous},
-		{name: "201 with garbage", url: func(t *testing.T) string { return answering(t, 201, `<html>hi</html>`) }, want: sdk.ClassAmbiguous},
-		{name: "201 without a sid", url: func(t *testing.T) string { return answering(t, 201, `{"status": "queued"}`) }, want: sdk.ClassAmbiguous},
-		{name: "201 with an empty body", url: func(t *testing.T) string { return answering(t, 201, ``) }, want: sdk.ClassAmbiguous},
-		{name: "500 from Twilio", url: func(t *testing.T) string { return answering(t, 500, twilioError(20500, 500)) },
+		{name: "201 with garbage", url: func(t *testing.T) string { return httpcalltest.Answering(t, 201, `<html>hi</html>`) }, want: sdk.ClassAmbiguous},
+		{name: "201 without a sid", url: func(t *testing.T) string { return httpcalltest.Answering(t, 201, `{"status": "queued"}`) }, want: sdk.ClassAmbiguous},
+		{name: "201 with an empty body", url: func(t *testing.T) string { return httpcalltest.Answering(t, 201, ``) }, want: sdk.ClassAmbiguous},
+		{name: "500 from Twilio", url: func(t *testing.T) string { return httpcalltest.Answering(t, 500, twilioError(20500, 500)) },
 			want: sdk.ClassUnavailable, code: "20500"},
-		{name: "500 with no body", url: func(t *testing.T) string { return answering(t, 500, ``) }, want: sdk.ClassAmbiguous, code: ""},
-		{name: "502 from a proxy", url: func(t *testing.T) string { return answering(t, 502, `<html>bad gateway</html>`) },
+		{name: "500 with no body", url: func(t *testing.T) string { return httpcalltest.Answering(t, 500, ``) }, want: sdk.ClassAmbiguous, code: ""},
+		{name: "502 from a proxy", url: func(t *testing.T) string { return httpcalltest.Answering(t, 502, `<html>bad gateway</html>`) },
 			want: sdk.ClassAmbiguous, code: ""},
 		{name: "502 with a proxy's JSON", url: func(t *testing.T) string {
-			return answering(t, 502, `{"message": "upstream timed out", "code": 1}`)
+			return httpcalltest.Answering(t, 502, `{"message": "upstream timed out", "code": 1}`)
 		}, want: sdk.ClassAmbiguous, code: ""},
-		{name: "503 from a proxy", url: func(t *testing.T) string { return answering(t, 503, `<html>down</html>`) },
+		{name: "503 from a proxy", url: func(t *testing.T) string { return httpcalltest.Answering(t, 503, `<html>down</html>`) },
 			want: sdk.ClassUnavailable, code: ""},
 		{name: "429 with Retry-After", url: func(t *testing.T) string {
-			return answering(t, 429, twilioError(20429, 429), "Retry-After", "7")
+			return httpcalltest.Answering(t, 429, twilioError(20429, 429), "Retry-After", "7")
 		}, want: sdk.ClassRateLimited, code: "20429", retryAfter: 7 * time.Second},
-		{name: "429 without a body", url: func(t *testing.T) string { return answering(t, 429, ``, "Retry-After", "2") },
+		{name: "429 without a body", url: func(t *testing.T) string { return httpcalltest.Answering(t, 429, ``, "Retry-After", "2") },
 			want: sdk.ClassRateLimited, code: "", retryAfter: 2 * time.Second},
-		{name: "401", url: func(t *testing.T) string { return answering(t, 401, twilioError(20003, 401)) }, want: sdk.ClassAuth, code: "20003"},
-		{name: "21610", url: func(t *testing.T) string { return answering(t, 400, twilioError(21610, 400)) },
+		{name: "401", url: func(t *testing.T) string { return httpcalltest.Answering(t, 401, twilioError(20003, 401)) }, want: sdk.ClassAuth, code: "20003"},
+		{name: "21610", url: func(t *testing.T) string { return httpcalltest.Answering(t, 400, twilioError(21610, 400)) },
 			want: sdk.ClassRejected, code: "21610", optOut: true},
-		{name: "21211", url: func(t *testing.T) string { return answering(t, 400, twilioError(21211, 400)) }, want: sdk.ClassInvalid, code: "21211"},
-		{name: "20005", url: func(t *testing.T) string { return answering(t, 401, twilioError(20005, 401)) }, want: sdk.ClassCredit, code: "20005"},
+		{name: "21211", url: func(t *testing.T) string { return httpcalltest.Answering(t, 400, twilioError(21211, 400)) }, want: sdk.ClassInvalid, code: "21211"},
+		{name: "20005", url: func(t *testing.T) string { return httpcalltest.Answering(t, 401, twilioError(20005, 401)) }, want: sdk.ClassCredit, code: "20005"},
 		{name: "redirect not followed", url: func(t *testing.T) string {
-			return answering(t, 302, ``, "Location", "https://elsewhere.example.test/")
+			return httpcalltest.Answering(t, 302, ``, "Location", "https://elsewhere.example.test/")
 		}, want: sdk.ClassUnavailable},
-		{name: "no recipient, no call", url: refusedURL, to: "-", want: sdk.ClassInvalid},
+		{name: "no recipient, no call", url: httpcalltest.RefusedURL, to: "-", want: sdk.ClassInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -296,7 +263,7 @@ func TestSendErrorClasses(t *testing.T) {
 
 func TestSendCancelledBeforeWrite(t *testing.T) {
 	var calls atomic.Int32
-	url := fakeAPI(t, func(w http.ResponseWriter, _ *http.Request) {
+	url := httpcalltest.Server(t, func(w http.ResponseWriter, _ *http.Request) {
 		calls.Add(1)
 		w.WriteHeader(201)
 		_, _ = w.Write([]byte(`{"sid": "SM1", "status": "queued"}`))
@@ -324,7 +291,7 @@ func TestSendBatchConcurrency(t *testing.T) {
 	var inFlight, peak, n atomic.Int32
 	release := make(chan struct{})
 	var releaseOnce sync.Once
-	url := fakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
+	url := httpcalltest.Server(t, func(w http.ResponseWriter, r *http.Request) {
 		to := r.PostFormValue("To") // the whole request read, a hang-up ends the context
 		cur := inFlight.Add(1)
 		defer inFlight.Add(-1)
@@ -422,7 +389,7 @@ func TestPollStatusAnswers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			url := fakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
+			url := httpcalltest.Server(t, func(w http.ResponseWriter, r *http.Request) {
 				if want := "/2010-04-01/Accounts/" + testSID + "/Messages/SM1.json"; r.Method != "GET" || r.URL.Path != want {
 					t.Errorf("%s %s, want GET %s", r.Method, r.URL.Path, want)
 				}
@@ -453,7 +420,7 @@ func TestPollStatusConcurrency(t *testing.T) {
 	var inFlight, peak atomic.Int32
 	release := make(chan struct{})
 	var releaseOnce sync.Once
-	url := fakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
+	url := httpcalltest.Server(t, func(w http.ResponseWriter, r *http.Request) {
 		cur := inFlight.Add(1)
 		defer inFlight.Add(-1)
 		for {
@@ -527,7 +494,7 @@ func TestBalanceAnswers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			url := fakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
+			url := httpcalltest.Server(t, func(w http.ResponseWriter, r *http.Request) {
 				if want := "/2010-04-01/Accounts/" + testSID + "/Balance.json"; r.URL.Path != want {
 					t.Errorf("path %s, want %s", r.URL.Path, want)
 				}

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsgw/smsgw/plugins/sdk"
+	"github.com/smsgw/smsgw/plugins/sdk/httpcall/httpcalltest"
 	"github.com/smsgw/smsgw/plugins/twilio/signature"
 )
 
@@ -48,7 +49,7 @@ func inboundParams() url.Values {
 // webhookProvider is a configured provider whose clock says fixedNow.
 func webhookProvider(t *testing.T) *provider {
 	t.Helper()
-	p := configured(t, refusedURL(t), nil) // webhooks never call the API
+	p := configured(t, httpcalltest.RefusedURL(t), nil) // webhooks never call the API
 	p.now = func() time.Time { return fixedNow }
 	return p
 }
