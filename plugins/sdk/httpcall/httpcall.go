@@ -8,7 +8,7 @@
 //     took effect, only its answer is lost).
 //   - RetryAfter reads a Retry-After header, capped at MaxRetryAfter.
 //   - ForEach sends a batch as bounded concurrent requests, for APIs that take one message
-//     per request.
+//     per request; ForEachUntilError does the same for calls that stop at the first error.
 //   - NewTransport and NewClient set up the HTTP client; BaseURL, CheckURL and WebhookBase
 //     validate the URLs of a plugin's config.
 //
@@ -174,6 +174,36 @@ func ForEach(n, limit int, fn func(i int)) {
 	}
 	close(next)
 	wg.Wait()
+}
+
+// ForEachUntilError is ForEach for calls that may fail, as the lookups of a status poll:
+// fn(ctx, i) runs for every i in [0, n) on at most limit goroutines until one returns an
+// error. That first error cancels the ctx the running calls have, no further call starts,
+// and it is what ForEachUntilError returns; the errors the cancelling causes are not. When
+// the caller's ctx ends instead, calls may have been skipped, and the error is
+// TransportError(ctx.Err(), false).
+func ForEachUntilError(ctx context.Context, n, limit int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		failOnce sync.Once
+		firstErr error
+	)
+	ForEach(n, limit, func(i int) {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := fn(ctx, i); err != nil {
+			failOnce.Do(func() { firstErr = err; cancel() })
+		}
+	})
+	if firstErr != nil {
+		return firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return TransportError(err, false)
+	}
+	return nil
 }
 
 // BaseURL reads a config field holding an API's base URL (see CheckURL), without its

@@ -49,23 +49,9 @@ func TestDo(t *testing.T) {
 		body    string
 	}{
 		{name: "refused: not sent", url: httpcalltest.RefusedURL, class: sdk.ClassUnavailable},
-		{name: "timeout after the request was written: ambiguous", url: func(t *testing.T) string {
-			return httpcalltest.Server(t, func(_ http.ResponseWriter, r *http.Request) {
-				_, _ = io.Copy(io.Discard, r.Body) // only then does the server see the hang-up
-				<-r.Context().Done()
-			})
-		}, timeout: 100 * time.Millisecond, class: sdk.ClassAmbiguous, message: "sent, no answer: timed out"},
-		{name: "reset after the request was read: ambiguous", url: func(t *testing.T) string {
-			return httpcalltest.Server(t, func(w http.ResponseWriter, r *http.Request) {
-				_, _ = io.Copy(io.Discard, r.Body)
-				conn, _, err := http.NewResponseController(w).Hijack()
-				if err != nil {
-					t.Errorf("hijack: %v", err)
-					return
-				}
-				conn.Close()
-			})
-		}, class: sdk.ClassAmbiguous},
+		{name: "timeout after the request was written: ambiguous", url: httpcalltest.Hanging,
+			timeout: 100 * time.Millisecond, class: sdk.ClassAmbiguous, message: "sent, no answer: timed out"},
+		{name: "reset after the request was read: ambiguous", url: httpcalltest.Resetting, class: sdk.ClassAmbiguous},
 		{name: "error answer is an answer", url: func(t *testing.T) string {
 			return httpcalltest.Answering(t, 429, `{"e": 1}`, "Retry-After", "3")
 		}, status: 429, body: `{"e": 1}`},
@@ -280,6 +266,82 @@ func TestForEach(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestForEachUntilError(t *testing.T) {
+	boom := errors.New("boom")
+	tests := []struct {
+		name      string
+		n         int
+		failAt    int  // the call that fails; -1 for none
+		cancelled bool // the caller's ctx is done before the calls
+		wantErr   error
+		wantClass sdk.ErrorClass
+	}{
+		{name: "all succeed", n: 20, failAt: -1},
+		{name: "none", n: 0, failAt: -1},
+		{name: "first error is the answer", n: 20, failAt: 3, wantErr: boom},
+		{name: "caller gave up", n: 20, failAt: -1, cancelled: true, wantClass: sdk.ClassUnavailable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			if tc.cancelled {
+				cancel()
+			}
+			var calls atomic.Int32
+			err := httpcall.ForEachUntilError(ctx, tc.n, 1, func(ctx context.Context, i int) error {
+				calls.Add(1)
+				if i == tc.failAt {
+					return boom
+				}
+				if tc.failAt >= 0 && i > tc.failAt {
+					t.Errorf("call %d started after call %d failed", i, tc.failAt)
+				}
+				return ctx.Err()
+			})
+			switch {
+			case tc.wantErr != nil && !errors.Is(err, tc.wantErr):
+				t.Errorf("err = %v, want %v", err, tc.wantErr)
+			case tc.wantClass != "" && (sdk.ClassOf(err) != tc.wantClass || !strings.Contains(err.Error(), "cancelled")):
+				t.Errorf("err = %v, want a %s error saying cancelled", err, tc.wantClass)
+			case tc.wantErr == nil && tc.wantClass == "" && err != nil:
+				t.Errorf("err = %v, want none", err)
+			}
+			want := int32(tc.n)
+			switch {
+			case tc.failAt >= 0:
+				want = int32(tc.failAt + 1) // one at a time: nothing starts after the failure
+			case tc.cancelled:
+				want = 0
+			}
+			if got := calls.Load(); got != want {
+				t.Errorf("%d calls, want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestForEachUntilErrorCancelsRunning: a failure cancels the ctx of the calls already
+// running, and the errors that causes are not the answer.
+func TestForEachUntilErrorCancelsRunning(t *testing.T) {
+	boom := errors.New("boom")
+	started := make(chan struct{}, 3)
+	err := httpcall.ForEachUntilError(t.Context(), 4, 4, func(ctx context.Context, i int) error {
+		if i == 0 {
+			for range 3 {
+				<-started // the others are running
+			}
+			return boom
+		}
+		started <- struct{}{}
+		<-ctx.Done()
+		return httpcall.TransportError(ctx.Err(), true)
+	})
+	if !errors.Is(err, boom) {
+		t.Errorf("err = %v, want %v", err, boom)
 	}
 }
 

@@ -1,9 +1,10 @@
 // Package httpcalltest has the test helpers of plugins that call a provider's HTTP API
-// with package httpcall: a hand-made provider, one that always gives the same answer, and
-// an address that refuses connections.
+// with package httpcall: a hand-made provider, one that always gives the same answer, ones
+// that take a request and never answer it, and an address that refuses connections.
 package httpcalltest
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -28,6 +29,33 @@ func Answering(t *testing.T, status int, body string, header ...string) string {
 		}
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(body))
+	})
+}
+
+// Hanging is a Server that reads each request whole and never answers: a call to it times
+// out after the request was written.
+func Hanging(t *testing.T) string {
+	t.Helper()
+	return Server(t, func(_ http.ResponseWriter, r *http.Request) {
+		// Read the whole request first: only then does the server notice the client hang
+		// up, which ends the context.
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
+	})
+}
+
+// Resetting is a Server that reads each request whole and then drops the connection
+// without a word: the request was written, and no answer comes.
+func Resetting(t *testing.T) string {
+	t.Helper()
+	return Server(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("hijack: %v", err)
+			return
+		}
+		_ = conn.Close()
 	})
 }
 
