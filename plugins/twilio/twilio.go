@@ -146,37 +146,24 @@ func (p *provider) PollStatus(ctx context.Context, ids []string) ([]sdk.StatusUp
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		found    = make([]*sdk.StatusUpdate, len(ids))
-		failOnce sync.Once
-		firstErr error
-	)
-	httpcall.ForEach(len(ids), pollConcurrency, func(i int) {
-		if ids[i] == "" || ctx.Err() != nil {
-			return
+	found := make([]*sdk.StatusUpdate, len(ids))
+	err = httpcall.ForEachUntilError(ctx, len(ids), pollConcurrency, func(ctx context.Context, i int) error {
+		if ids[i] == "" {
+			return nil
 		}
 		m, ok, err := api.fetchMessage(ctx, ids[i])
-		if err != nil {
-			// The first failure is the answer; the ones it causes by cancelling are not.
-			failOnce.Do(func() { firstErr = err; cancel() })
-			return
-		}
-		if !ok {
-			return
+		if err != nil || !ok {
+			return err
 		}
 		// Reported under the id asked about: that is the one the host knows.
 		if u, ok := statusUpdate(ids[i], m.Status, m.ErrorCode.String(), m.ErrorMessage, m.updatedAt(p.now().UTC())); ok {
 			found[i] = &u
 		}
+		return nil
 	})
-	if firstErr != nil {
-		return nil, fmt.Errorf("poll %d statuses: %w", len(ids), firstErr)
-	}
-	if err := ctx.Err(); err != nil {
-		// The caller gave up part-way: some ids were never asked about.
-		return nil, fmt.Errorf("poll %d statuses: %w", len(ids), httpcall.TransportError(err, false))
+	if err != nil {
+		// The first failure, or the caller giving up part-way (some ids never asked about).
+		return nil, fmt.Errorf("poll %d statuses: %w", len(ids), err)
 	}
 	out := make([]sdk.StatusUpdate, 0, len(ids))
 	for _, u := range found {
