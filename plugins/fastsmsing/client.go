@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -98,19 +97,12 @@ func (c *apiClient) balance(ctx context.Context) (sdk.Balance, error) {
 func (c *apiClient) do(ctx context.Context, method, path string, body []byte, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.baseURL+path, rd)
+	req, err := httpcall.NewRequest(ctx, method, c.baseURL+path, body, "application/json")
 	if err != nil {
-		return sdk.Errorf(sdk.ClassInvalid, "build request: %v", err)
+		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.apiKey)
 	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
 	a, err := httpcall.Do(c.http, req, maxResponse)
 	if err != nil {
 		return err // not sent, or sent without an answer: httpcall.TransportError

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -109,19 +107,12 @@ func (c *apiClient) lookupMessage(ctx context.Context, id string) (m mdr, found 
 func (c *apiClient) do(ctx context.Context, method, path string, body []byte, out any) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := httpcall.NewRequest(ctx, method, c.base+path, body, jsonAPI)
 	if err != nil {
-		return 0, &sdk.Error{Class: sdk.ClassInvalid, Message: fmt.Sprintf("build request: %v", err)}
+		return 0, err
 	}
 	req.SetBasicAuth(c.key, c.secret)
 	req.Header.Set("Accept", jsonAPI)
-	if body != nil {
-		req.Header.Set("Content-Type", jsonAPI)
-	}
 	a, err := httpcall.Do(c.http, req, maxResponse)
 	if err != nil {
 		return 0, err // not sent, or sent without an answer: httpcall.TransportError

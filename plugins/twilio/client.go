@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -144,19 +143,16 @@ func (c *apiClient) balance(ctx context.Context) (sdk.Balance, error) {
 func (c *apiClient) do(ctx context.Context, method, path string, form url.Values, out any) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	var body io.Reader
+	var body []byte
 	if form != nil {
-		body = strings.NewReader(form.Encode())
+		body = []byte(form.Encode())
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.account+path, body)
+	req, err := httpcall.NewRequest(ctx, method, c.account+path, body, "application/x-www-form-urlencoded")
 	if err != nil {
-		return 0, &sdk.Error{Class: sdk.ClassInvalid, Message: fmt.Sprintf("build request: %v", err)}
+		return 0, err
 	}
 	req.SetBasicAuth(c.sid, c.token)
 	req.Header.Set("Accept", "application/json")
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
 	a, err := httpcall.Do(c.http, req, maxResponse)
 	if err != nil {
 		return 0, err // not sent, or sent without an answer: httpcall.TransportError

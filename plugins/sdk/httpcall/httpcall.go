@@ -2,7 +2,7 @@
 // classify what happened, so that every plugin draws the line between "definitely not
 // sent" and "ambiguous" the same way:
 //
-//   - Do makes one call, records whether the request was written, and reads the answer;
+//   - NewRequest builds a request; Do makes one call, records whether the request was written, and reads the answer;
 //     a call without an answer becomes a classified *sdk.Error (TransportError).
 //   - Answer.DecodeJSON reads a 2xx answer; one that cannot be read is ambiguous (the call
 //     took effect, only its answer is lost).
@@ -17,6 +17,7 @@
 package httpcall
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -79,6 +80,24 @@ func (a Answer) DecodeJSON(out any) error {
 		return &sdk.Error{Class: sdk.ClassAmbiguous, Message: fmt.Sprintf("decode %d answer: %v", a.Status, err)}
 	}
 	return nil
+}
+
+// NewRequest builds a request on ctx (which carries the call's timeout) for Do. A body
+// that is not nil is sent with the Content-Type contentType. A request that cannot be built
+// (a bad method or URL) is a ClassInvalid *sdk.Error: no try will do better.
+func NewRequest(ctx context.Context, method, url string, body []byte, contentType string) (*http.Request, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return nil, &sdk.Error{Class: sdk.ClassInvalid, Message: fmt.Sprintf("build request: %v", err)}
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
+	return req, nil
 }
 
 // Do sends req with client and reads at most limit bytes of the answer, whatever its

@@ -89,6 +89,45 @@ func TestDo(t *testing.T) {
 	}
 }
 
+func TestNewRequest(t *testing.T) {
+	tests := []struct {
+		name, method, url string
+		body              []byte
+		wantType          string
+		wantErr           bool
+	}{
+		{name: "with a body", method: http.MethodPost, url: "http://x.test/m", body: []byte(`{}`), wantType: "application/json"},
+		{name: "empty body is a body", method: http.MethodPost, url: "http://x.test/m", body: []byte{}, wantType: "application/json"},
+		{name: "no body", method: http.MethodGet, url: "http://x.test/m"},
+		{name: "bad URL", method: http.MethodGet, url: "http://x.test/%zz", wantErr: true},
+		{name: "bad method", method: "BAD METHOD", url: "http://x.test/", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := httpcall.NewRequest(t.Context(), tc.method, tc.url, tc.body, "application/json")
+			if tc.wantErr {
+				if sdk.ClassOf(err) != sdk.ClassInvalid || req != nil {
+					t.Fatalf("NewRequest = %v, %v; want a ClassInvalid error", req, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := req.Header.Get("Content-Type"); got != tc.wantType {
+				t.Errorf("Content-Type %q, want %q", got, tc.wantType)
+			}
+			var got []byte
+			if req.Body != nil {
+				got, _ = io.ReadAll(req.Body)
+			}
+			if string(got) != string(tc.body) || req.Method != tc.method || req.Context() != t.Context() {
+				t.Errorf("request %s %s with %q, want %s with %q on the given ctx", req.Method, req.URL, got, tc.method, tc.body)
+			}
+		})
+	}
+}
+
 func TestAnswer(t *testing.T) {
 	tests := []struct {
 		name   string
