@@ -6,7 +6,8 @@
 //     a call without an answer becomes a classified *sdk.Error (TransportError).
 //   - Answer.DecodeJSON reads a 2xx answer; one that cannot be read is ambiguous (the call
 //     took effect, only its answer is lost).
-//   - RetryAfter reads a Retry-After header, capped at MaxRetryAfter.
+//   - RetryAfter reads a Retry-After header, capped at MaxRetryAfter; Truncate bounds a
+//     provider's error text.
 //   - ForEach sends a batch as bounded concurrent requests, for APIs that take one message
 //     per request; ForEachUntilError does the same for calls that stop at the first error.
 //   - NewTransport and NewClient set up the HTTP client; BaseURL, CheckURL and WebhookBase
