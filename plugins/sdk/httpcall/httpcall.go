@@ -2,8 +2,9 @@
 // classify what happened, so that every plugin draws the line between "definitely not
 // sent" and "ambiguous" the same way:
 //
-//   - NewRequest builds a request; Do makes one call, records whether the request was written, and reads the answer;
-//     a call without an answer becomes a classified *sdk.Error (TransportError).
+//   - NewRequest builds a request; Do makes one call, records whether the request was
+//     written, and reads the answer; a call without an answer becomes a classified
+//     *sdk.Error (TransportError).
 //   - Answer.DecodeJSON reads a 2xx answer; one that cannot be read is ambiguous (the call
 //     took effect, only its answer is lost).
 //   - RetryAfter reads a Retry-After header, capped at MaxRetryAfter; Truncate bounds a
