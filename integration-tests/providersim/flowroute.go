@@ -58,7 +58,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	mathrand "math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -261,33 +260,27 @@ type Flowroute struct {
 	opts    FlowrouteOptions
 	handler http.Handler
 
-	mu               sync.Mutex
-	closed           bool
-	gen              *generation
-	rng              *mathrand.Rand
-	latency          time.Duration
-	failNext         int
-	failNextKind     string
-	failFraction     float64
-	failFractionKind string
-	retryAfter       time.Duration
-	perSecond        int         // 0: no cap
-	window           []time.Time // accept times within the last second, oldest first
-	rules            []FlowrouteRule
-	mode             string
-	delay            time.Duration
-	inboundURL       string
-	messages         []*frMessage // acceptance order
-	byID             map[string]*frMessage
-	byTo             map[string]int
-	outcomes         map[string]int
-	sends, fetches   int
-	callbacks        []FlowrouteCallback
-	callbacksOK      int
-	dropped          int
-	pending          int
-	inbound          int
-	changed          chan struct{} // closed and replaced whenever a callback or message changes
+	mu             sync.Mutex
+	cb             callbackRunner
+	faults         faults
+	latency        time.Duration
+	perSecond      int         // 0: no cap
+	window         []time.Time // accept times within the last second, oldest first
+	rules          []FlowrouteRule
+	mode           string
+	delay          time.Duration
+	inboundURL     string
+	messages       []*frMessage // acceptance order
+	byID           map[string]*frMessage
+	byTo           map[string]int
+	outcomes       map[string]int
+	sends, fetches int
+	callbacks      []FlowrouteCallback
+	callbacksOK    int
+	dropped        int
+	pending        int
+	inbound        int
+	waiter         waiter // notified whenever a callback or message changes
 }
 
 // NewFlowroute returns a simulator with no faults, the default per-second cap, every number
@@ -320,17 +313,15 @@ func NewFlowroute(opts FlowrouteOptions) *Flowroute {
 	if opts.PriceNanodollars == 0 {
 		opts.PriceNanodollars = 4_000_000
 	}
-	f := &Flowroute{opts: opts, gen: newGeneration(), inboundURL: opts.InboundURL, changed: make(chan struct{})}
+	f := &Flowroute{opts: opts, cb: newCallbackRunner(), inboundURL: opts.InboundURL}
 	f.resetLocked()
 	f.handler = f.mux()
 	return f
 }
 
 func (f *Flowroute) resetLocked() {
-	f.rng = mathrand.New(mathrand.NewPCG(f.opts.Seed, 0x5eed))
+	f.faults.reset(f.opts.Seed, f.opts.RetryAfter)
 	f.latency = 0
-	f.failNext, f.failNextKind, f.failFraction, f.failFractionKind = 0, "", 0, ""
-	f.retryAfter = f.opts.RetryAfter
 	f.perSecond = max(f.opts.PerSecond, 0)
 	f.window = nil
 	f.rules = nil
@@ -346,10 +337,7 @@ func (f *Flowroute) resetLocked() {
 }
 
 // notifyLocked wakes every waiter. Callers hold mu.
-func (f *Flowroute) notifyLocked() {
-	close(f.changed)
-	f.changed = make(chan struct{})
-}
+func (f *Flowroute) notifyLocked() { f.waiter.notifyLocked() }
 
 // AccessKey is the access key the simulator accepts (the default one if none was given).
 func (f *Flowroute) AccessKey() string { return f.opts.AccessKey }
@@ -363,25 +351,19 @@ func (f *Flowroute) SecretKey() string { return f.opts.SecretKey }
 // is kept.
 func (f *Flowroute) Reset() {
 	f.mu.Lock()
-	old := f.gen
-	if !f.closed {
-		f.gen = newGeneration()
-	}
+	old := f.cb.resetLocked()
 	f.resetLocked()
 	f.mu.Unlock()
-	old.cancel()
-	old.wg.Wait()
+	old.stop()
 }
 
 // Close cancels pending callbacks and waits for their goroutines. Messages accepted after
 // Close are recorded but stay queued; nothing more is sent.
 func (f *Flowroute) Close() {
 	f.mu.Lock()
-	f.closed = true
-	g := f.gen
+	g := f.cb.closeLocked()
 	f.mu.Unlock()
-	g.cancel()
-	g.wg.Wait()
+	g.stop()
 }
 
 // SetLatency delays every vendor API call by d.
@@ -395,25 +377,17 @@ func (f *Flowroute) SetLatency(d time.Duration) {
 // "" is FailUnavailable) without accepting anything. It panics on a negative n or an
 // unknown kind, which are mistakes in the test.
 func (f *Flowroute) FailNext(n int, kind string) {
-	kind = mustFailKind(kind)
-	if n < 0 {
-		panic(fmt.Sprintf("providersim: FailNext(%d): n must be >= 0", n))
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.failNext, f.failNextKind = n, kind
+	f.faults.setNext(n, kind)
 }
 
 // FailFraction makes each valid send call fail as kind with probability f (from the seeded
 // RNG), after any FailNext ones. It panics on a fraction outside [0, 1] or an unknown kind.
 func (f *Flowroute) FailFraction(fraction float64, kind string) {
-	kind = mustFailKind(kind)
-	if !(fraction >= 0 && fraction <= 1) {
-		panic(fmt.Sprintf("providersim: FailFraction(%v): fraction must be in [0, 1]", fraction))
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.failFraction, f.failFractionKind = fraction, kind
+	f.faults.setFraction(fraction, kind)
 }
 
 // SetRetryAfter sets the Retry-After of rate_limit faults (rounded up to whole seconds, at
@@ -421,7 +395,7 @@ func (f *Flowroute) FailFraction(fraction float64, kind string) {
 func (f *Flowroute) SetRetryAfter(d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.retryAfter = d
+	f.faults.retryAfter = d
 }
 
 // SetPerSecond caps the sends accepted within any one second at n; n <= 0 lifts the cap.
@@ -436,7 +410,7 @@ func (f *Flowroute) SetPerSecond(n int) {
 func (f *Flowroute) Seed(seed uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.rng = mathrand.New(mathrand.NewPCG(seed, 0x5eed))
+	f.faults.rng = newRNG(seed)
 }
 
 // SetRules replaces the per-number rules (see FlowrouteRule); on a bad rule it fails and
@@ -445,8 +419,8 @@ func (f *Flowroute) SetRules(rules []FlowrouteRule) error {
 	out := make([]FlowrouteRule, len(rules))
 	for i, r := range rules {
 		r.Pattern = strings.TrimPrefix(r.Pattern, "+")
-		if r.Pattern == "" || strings.Contains(strings.TrimSuffix(r.Pattern, "*"), "*") {
-			return fmt.Errorf("rules[%d]: pattern %q must be a number or a prefix ending in *", i, rules[i].Pattern)
+		if err := checkPattern(i, r.Pattern, rules[i].Pattern); err != nil {
+			return err
 		}
 		if r.Refuse {
 			switch r.HTTPStatus {
@@ -491,14 +465,8 @@ func (f *Flowroute) SetRules(rules []FlowrouteRule) error {
 // its callbacks start (delay >= 0). Messages already accepted keep the mode and delay they
 // were accepted with.
 func (f *Flowroute) SetCallbackMode(mode string, delay time.Duration) error {
-	switch mode {
-	case CallbackNormal, CallbackOff, CallbackTwice, CallbackOutOfOrder:
-	default:
-		return fmt.Errorf("callback mode %q must be %s, %s, %s or %s",
-			mode, CallbackNormal, CallbackOff, CallbackTwice, CallbackOutOfOrder)
-	}
-	if delay < 0 {
-		return fmt.Errorf("callback delay %s must not be negative", delay)
+	if err := checkCallbackMode(mode, delay); err != nil {
+		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -610,25 +578,7 @@ func (f *Flowroute) WaitIdle(ctx context.Context) error {
 }
 
 func (f *Flowroute) wait(ctx context.Context, done func() bool, describe func() string) error {
-	for {
-		f.mu.Lock()
-		ok, ch := done(), f.changed
-		var what string
-		if !ok && ctx.Err() != nil {
-			what = describe()
-		}
-		f.mu.Unlock()
-		if ok {
-			return nil
-		}
-		if what != "" {
-			return fmt.Errorf("%s: %w", what, ctx.Err())
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-		}
-	}
+	return f.waiter.wait(ctx, &f.mu, done, describe)
 }
 
 // sendDecision is what became of a valid send call.
@@ -664,10 +614,9 @@ func (f *Flowroute) send(base, to, from, body, dlrCallback string) sendDecision 
 	f.byID[m.ID] = m
 	f.byTo[to]++
 	d.msg = m.copy() // the message's goroutine changes m from now on
-	if !f.closed {
+	mode, delay, key := f.mode, f.delay, m.ID
+	if f.cb.startLocked(func(g *generation) { f.live(g, key, mode, delay) }) {
 		f.pending++
-		f.gen.wg.Add(1)
-		go f.live(f.gen, m.ID, f.mode, f.delay)
 	}
 	f.notifyLocked()
 	return d
@@ -676,19 +625,12 @@ func (f *Flowroute) send(base, to, from, body, dlrCallback string) sendDecision 
 // decideLocked applies the fail knobs, the per-second cap, then the refusal rules. Callers
 // hold mu.
 func (f *Flowroute) decideLocked(to string, now time.Time) sendDecision {
-	kind := ""
-	switch {
-	case f.failNext > 0:
-		f.failNext--
-		kind = f.failNextKind
-	case f.failFraction > 0 && f.rng.Float64() < f.failFraction:
-		kind = f.failFractionKind
-	}
+	kind, _ := f.faults.fail.take(f.faults.rng)
 	switch kind {
 	case FailUnavailable:
 		return sendDecision{outcome: FlowrouteOutcomeUnavailable}
 	case FailRateLimit:
-		return sendDecision{outcome: FlowrouteOutcomeRateLimited, retry: f.retryAfter}
+		return sendDecision{outcome: FlowrouteOutcomeRateLimited, retry: f.faults.retryAfter}
 	}
 	// A sliding window: the accepts of the last second, whatever second they fell in.
 	cutoff := now.Add(-time.Second)
@@ -709,11 +651,7 @@ func (f *Flowroute) decideLocked(to string, now time.Time) sendDecision {
 
 func (f *Flowroute) ruleLocked(number string) (FlowrouteRule, bool) {
 	for _, r := range f.rules {
-		if prefix, ok := strings.CutSuffix(r.Pattern, "*"); ok {
-			if strings.HasPrefix(number, prefix) {
-				return r, true
-			}
-		} else if number == r.Pattern {
+		if matchPattern(r.Pattern, number) {
 			return r, true
 		}
 	}
@@ -744,23 +682,7 @@ func receipts(final FlowrouteReceipt) []FlowrouteReceipt {
 
 // receiptDeliveries is the order in which mode posts the receipts rs.
 func receiptDeliveries(mode string, rs []FlowrouteReceipt) []FlowrouteReceipt {
-	switch mode {
-	case CallbackOff:
-		return nil
-	case CallbackTwice:
-		out := make([]FlowrouteReceipt, 0, 2*len(rs))
-		for _, r := range rs {
-			out = append(out, r, r)
-		}
-		return out
-	case CallbackOutOfOrder:
-		out := make([]FlowrouteReceipt, len(rs))
-		for i, r := range rs {
-			out[len(rs)-1-i] = r
-		}
-		return out
-	}
-	return rs
+	return deliveryOrder(mode, rs)
 }
 
 // isFlowrouteNumber reports whether s is a number as Flowroute's v2.1 API takes it: 11
