@@ -218,13 +218,13 @@ type faultRequest struct {
 func (s *Sim) setFail(f faultRequest) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failNext, s.failFraction = f.Next, f.Fraction
+	s.failFault = faultKnob{next: f.Next, fraction: f.Fraction}
 }
 
 func (s *Sim) setHang(f faultRequest) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.hangNext, s.hangFraction = f.Next, f.Fraction
+	s.hangFault = faultKnob{next: f.Next, fraction: f.Fraction}
 }
 
 func (s *Sim) adminFault(set func(faultRequest)) http.HandlerFunc {
