@@ -195,6 +195,51 @@ func (w *waiter) wait(ctx context.Context, mu *sync.Mutex, done func() bool, des
 	}
 }
 
+// callbackTally is what the Twilio and Flowroute simulators count of their messages' lives,
+// with the waiter behind WaitCallbacks and WaitIdle. It is guarded by the simulator's mutex.
+type callbackTally struct {
+	waiter      // notified whenever a callback or message changes
+	ok      int // callback attempts answered 2xx
+	dropped int // callback deliveries given up
+	pending int // messages not settled yet, or with callbacks still to go
+}
+
+// resetLocked forgets the counts; the caller notifies once its whole state is reset.
+func (c *callbackTally) resetLocked() { c.ok, c.dropped, c.pending = 0, 0, 0 }
+
+// countLocked counts a recorded callback attempt and wakes the waiters.
+func (c *callbackTally) countLocked(ok, dropped bool) {
+	if ok {
+		c.ok++
+	}
+	if dropped {
+		c.dropped++
+	}
+	c.notifyLocked()
+}
+
+// doneLocked counts a message whose life is over (settled, callbacks sent or dropped) and
+// wakes the waiters.
+func (c *callbackTally) doneLocked() {
+	c.pending--
+	c.notifyLocked()
+}
+
+// waitOK blocks until at least n callback attempts were answered 2xx, or ctx ends; mu is the
+// simulator's mutex.
+func (c *callbackTally) waitOK(ctx context.Context, mu *sync.Mutex, n int) error {
+	return c.wait(ctx, mu, func() bool { return c.ok >= n }, func() string {
+		return fmt.Sprintf("wait for %d callbacks answered 2xx (have %d)", n, c.ok)
+	})
+}
+
+// waitIdle blocks until no message is pending, or ctx ends; mu is the simulator's mutex.
+func (c *callbackTally) waitIdle(ctx context.Context, mu *sync.Mutex) error {
+	return c.wait(ctx, mu, func() bool { return c.pending == 0 }, func() string {
+		return fmt.Sprintf("wait for the simulator to be idle (%d messages pending)", c.pending)
+	})
+}
+
 // generation owns the callback goroutines started since the last Reset: Reset cancels it
 // and starts a new one, so a goroutine of a forgotten message neither records nor counts.
 type generation struct {

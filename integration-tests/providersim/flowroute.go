@@ -276,11 +276,8 @@ type Flowroute struct {
 	outcomes       map[string]int
 	sends, fetches int
 	callbacks      []FlowrouteCallback
-	callbacksOK    int
-	dropped        int
-	pending        int
+	tally          callbackTally
 	inbound        int
-	waiter         waiter // notified whenever a callback or message changes
 }
 
 // NewFlowroute returns a simulator with no faults, the default per-second cap, every number
@@ -332,12 +329,13 @@ func (f *Flowroute) resetLocked() {
 	f.outcomes = map[string]int{}
 	f.sends, f.fetches = 0, 0
 	f.callbacks = nil
-	f.callbacksOK, f.dropped, f.pending, f.inbound = 0, 0, 0, 0
+	f.tally.resetLocked()
+	f.inbound = 0
 	f.notifyLocked()
 }
 
 // notifyLocked wakes every waiter. Callers hold mu.
-func (f *Flowroute) notifyLocked() { f.waiter.notifyLocked() }
+func (f *Flowroute) notifyLocked() { f.tally.notifyLocked() }
 
 // AccessKey is the access key the simulator accepts (the default one if none was given).
 func (f *Flowroute) AccessKey() string { return f.opts.AccessKey }
@@ -535,9 +533,9 @@ func (f *Flowroute) Stats() FlowrouteStats {
 		ByStatus:         map[string]int{},
 		Fetches:          f.fetches,
 		Callbacks:        len(f.callbacks),
-		CallbacksOK:      f.callbacksOK,
-		CallbacksDropped: f.dropped,
-		Pending:          f.pending,
+		CallbacksOK:      f.tally.ok,
+		CallbacksDropped: f.tally.dropped,
+		Pending:          f.tally.pending,
 		Inbound:          f.inbound,
 	}
 	for k, n := range f.outcomes {
@@ -564,21 +562,18 @@ func (f *Flowroute) Callbacks() []FlowrouteCallback {
 // WaitCallbacks blocks until at least n callback attempts were answered 2xx since the last
 // reset, or ctx ends.
 func (f *Flowroute) WaitCallbacks(ctx context.Context, n int) error {
-	return f.wait(ctx, func() bool { return f.callbacksOK >= n }, func() string {
-		return fmt.Sprintf("wait for %d callbacks answered 2xx (have %d)", n, f.callbacksOK)
-	})
+	return f.tally.waitOK(ctx, &f.mu, n)
 }
 
 // WaitIdle blocks until every accepted message has its receipts and no callback left to
 // send (delivered or dropped), or ctx ends. Messages accepted after Close do not count.
 func (f *Flowroute) WaitIdle(ctx context.Context) error {
-	return f.wait(ctx, func() bool { return f.pending == 0 }, func() string {
-		return fmt.Sprintf("wait for the simulator to be idle (%d messages pending)", f.pending)
-	})
+	return f.tally.waitIdle(ctx, &f.mu)
 }
 
+// wait blocks until done holds or ctx ends (see waiter.wait).
 func (f *Flowroute) wait(ctx context.Context, done func() bool, describe func() string) error {
-	return f.waiter.wait(ctx, &f.mu, done, describe)
+	return f.tally.wait(ctx, &f.mu, done, describe)
 }
 
 // sendDecision is what became of a valid send call.
@@ -616,7 +611,7 @@ func (f *Flowroute) send(base, to, from, body, dlrCallback string) sendDecision 
 	d.msg = m.copy() // the message's goroutine changes m from now on
 	mode, delay, key := f.mode, f.delay, m.ID
 	if f.cb.startLocked(func(g *generation) { f.live(g, key, mode, delay) }) {
-		f.pending++
+		f.tally.pending++
 	}
 	f.notifyLocked()
 	return d

@@ -37,8 +37,7 @@ func (f *Flowroute) live(g *generation, id, mode string, delay time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.cb.currentLocked(g) {
-		f.pending--
-		f.notifyLocked()
+		f.tally.doneLocked()
 	}
 }
 
@@ -57,7 +56,7 @@ func (f *Flowroute) settle(g *generation, id, mode string) (FlowrouteMessage, []
 	m.Receipts = append(m.Receipts, rs...)
 	m.Status = m.final.Status
 	if m.DLRCallback == "" || mode == CallbackOff {
-		f.pending--
+		f.tally.pending--
 	}
 	f.notifyLocked()
 	return m.copy(), rs, true
@@ -142,13 +141,7 @@ func (f *Flowroute) record(g *generation, c FlowrouteCallback) bool {
 	c.Seq = len(f.callbacks) + 1
 	c.At = f.opts.Now().UTC()
 	f.callbacks = append(f.callbacks, c)
-	if c.OK() {
-		f.callbacksOK++
-	}
-	if c.Dropped {
-		f.dropped++
-	}
-	f.notifyLocked()
+	f.tally.countLocked(c.OK(), c.Dropped)
 	return true
 }
 

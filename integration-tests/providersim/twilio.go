@@ -214,12 +214,9 @@ type Twilio struct {
 	outcomes         map[string]int
 	creates, fetches int
 	callbacks        []Callback
-	callbacksOK      int
-	dropped          int
-	pending          int
+	tally            callbackTally
 	inbound          int
 	spentCents       int64
-	waiter           waiter // notified whenever a callback or message changes
 }
 
 // NewTwilio returns a simulator with no faults, every number delivered and callbacks normal.
@@ -271,13 +268,14 @@ func (t *Twilio) resetLocked() {
 	t.outcomes = map[string]int{}
 	t.creates, t.fetches = 0, 0
 	t.callbacks = nil
-	t.callbacksOK, t.dropped, t.pending, t.inbound = 0, 0, 0, 0
+	t.tally.resetLocked()
+	t.inbound = 0
 	t.spentCents = 0
 	t.notifyLocked()
 }
 
 // notifyLocked wakes every waiter. Callers hold mu.
-func (t *Twilio) notifyLocked() { t.waiter.notifyLocked() }
+func (t *Twilio) notifyLocked() { t.tally.notifyLocked() }
 
 // AccountSID is the account the simulator accepts (the default one if none was given).
 func (t *Twilio) AccountSID() string { return t.opts.AccountSID }
@@ -451,9 +449,9 @@ func (t *Twilio) Stats() TwilioStats {
 		ByStatus:         map[string]int{},
 		Fetches:          t.fetches,
 		Callbacks:        len(t.callbacks),
-		CallbacksOK:      t.callbacksOK,
-		CallbacksDropped: t.dropped,
-		Pending:          t.pending,
+		CallbacksOK:      t.tally.ok,
+		CallbacksDropped: t.tally.dropped,
+		Pending:          t.tally.pending,
 		Inbound:          t.inbound,
 	}
 	for k, n := range t.outcomes {
@@ -480,22 +478,19 @@ func (t *Twilio) Callbacks() []Callback {
 // WaitCallbacks blocks until at least n callback attempts were answered 2xx since the last
 // reset, or ctx ends.
 func (t *Twilio) WaitCallbacks(ctx context.Context, n int) error {
-	return t.wait(ctx, func() bool { return t.callbacksOK >= n }, func() string {
-		return fmt.Sprintf("wait for %d callbacks answered 2xx (have %d)", n, t.callbacksOK)
-	})
+	return t.tally.waitOK(ctx, &t.mu, n)
 }
 
 // WaitIdle blocks until every accepted message is final and has no callback left to send
 // (delivered or dropped), or ctx ends: for tests of polling and of failing receivers.
 // Messages accepted after Close, which stay queued, do not count.
 func (t *Twilio) WaitIdle(ctx context.Context) error {
-	return t.wait(ctx, func() bool { return t.pending == 0 }, func() string {
-		return fmt.Sprintf("wait for the simulator to be idle (%d messages pending)", t.pending)
-	})
+	return t.tally.waitIdle(ctx, &t.mu)
 }
 
+// wait blocks until done holds or ctx ends (see waiter.wait).
 func (t *Twilio) wait(ctx context.Context, done func() bool, describe func() string) error {
-	return t.waiter.wait(ctx, &t.mu, done, describe)
+	return t.tally.wait(ctx, &t.mu, done, describe)
 }
 
 // createDecision is what to do with a valid create call.
@@ -531,7 +526,7 @@ func (t *Twilio) create(to, from, body, statusCallback string) createDecision {
 	d.msg = m.TwilioMessage // a copy: the message's goroutine changes m from now on
 	mode, delay, key := t.mode, t.delay, m.SID
 	if t.cb.startLocked(func(g *generation) { t.live(g, key, mode, delay) }) {
-		t.pending++
+		t.tally.pending++
 	}
 	t.notifyLocked()
 	return d

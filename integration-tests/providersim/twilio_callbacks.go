@@ -38,8 +38,7 @@ func (t *Twilio) live(g *generation, sid, mode string, delay time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.cb.currentLocked(g) {
-		t.pending--
-		t.notifyLocked()
+		t.tally.doneLocked()
 	}
 }
 
@@ -59,7 +58,7 @@ func (t *Twilio) settle(g *generation, sid, mode string) (TwilioMessage, bool) {
 		m.DateSent = now
 	}
 	if m.StatusCallback == "" || mode == CallbackOff {
-		t.pending--
+		t.tally.pending--
 	}
 	t.notifyLocked()
 	return m.TwilioMessage, true
@@ -111,13 +110,7 @@ func (t *Twilio) record(g *generation, c Callback) bool {
 	c.At = t.opts.Now().UTC()
 	c.Params = cloneValues(c.Params)
 	t.callbacks = append(t.callbacks, c)
-	if c.OK() {
-		t.callbacksOK++
-	}
-	if c.Dropped {
-		t.dropped++
-	}
-	t.notifyLocked()
+	t.tally.countLocked(c.OK(), c.Dropped)
 	return true
 }
 
