@@ -53,14 +53,12 @@ package providersim
 // default codes of the final level-2 statuses (FlowrouteDefaultCode) are the simulator's own.
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -260,23 +258,16 @@ type Flowroute struct {
 	opts    FlowrouteOptions
 	handler http.Handler
 
-	mu             sync.Mutex
-	cb             callbackRunner
-	faults         faults
-	latency        time.Duration
+	callbackSim
 	perSecond      int         // 0: no cap
 	window         []time.Time // accept times within the last second, oldest first
 	rules          []FlowrouteRule
-	mode           string
-	delay          time.Duration
-	inboundURL     string
 	messages       []*frMessage // acceptance order
 	byID           map[string]*frMessage
 	byTo           map[string]int
 	outcomes       map[string]int
 	sends, fetches int
 	callbacks      []FlowrouteCallback
-	tally          callbackTally
 	inbound        int
 }
 
@@ -310,32 +301,26 @@ func NewFlowroute(opts FlowrouteOptions) *Flowroute {
 	if opts.PriceNanodollars == 0 {
 		opts.PriceNanodollars = 4_000_000
 	}
-	f := &Flowroute{opts: opts, cb: newCallbackRunner(), inboundURL: opts.InboundURL}
+	f := &Flowroute{opts: opts, callbackSim: newCallbackSim(opts.InboundURL)}
 	f.resetLocked()
 	f.handler = f.mux()
 	return f
 }
 
 func (f *Flowroute) resetLocked() {
-	f.faults.reset(f.opts.Seed, f.opts.RetryAfter)
-	f.latency = 0
+	f.resetKnobsLocked(f.opts.Seed, f.opts.RetryAfter)
 	f.perSecond = max(f.opts.PerSecond, 0)
 	f.window = nil
 	f.rules = nil
-	f.mode, f.delay = CallbackNormal, 0
 	f.messages = nil
 	f.byID = map[string]*frMessage{}
 	f.byTo = map[string]int{}
 	f.outcomes = map[string]int{}
 	f.sends, f.fetches = 0, 0
 	f.callbacks = nil
-	f.tally.resetLocked()
 	f.inbound = 0
 	f.notifyLocked()
 }
-
-// notifyLocked wakes every waiter. Callers hold mu.
-func (f *Flowroute) notifyLocked() { f.tally.notifyLocked() }
 
 // AccessKey is the access key the simulator accepts (the default one if none was given).
 func (f *Flowroute) AccessKey() string { return f.opts.AccessKey }
@@ -348,52 +333,7 @@ func (f *Flowroute) SecretKey() string { return f.opts.SecretKey }
 // pending callbacks, waiting for their goroutines. The inbound URL is wiring, not a knob: it
 // is kept.
 func (f *Flowroute) Reset() {
-	f.mu.Lock()
-	old := f.cb.resetLocked()
-	f.resetLocked()
-	f.mu.Unlock()
-	old.stop()
-}
-
-// Close cancels pending callbacks and waits for their goroutines. Messages accepted after
-// Close are recorded but stay queued; nothing more is sent.
-func (f *Flowroute) Close() {
-	f.mu.Lock()
-	g := f.cb.closeLocked()
-	f.mu.Unlock()
-	g.stop()
-}
-
-// SetLatency delays every vendor API call by d.
-func (f *Flowroute) SetLatency(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.latency = d
-}
-
-// FailNext makes the next n valid send calls fail as kind (FailUnavailable or FailRateLimit;
-// "" is FailUnavailable) without accepting anything. It panics on a negative n or an
-// unknown kind, which are mistakes in the test.
-func (f *Flowroute) FailNext(n int, kind string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.faults.setNext(n, kind)
-}
-
-// FailFraction makes each valid send call fail as kind with probability f (from the seeded
-// RNG), after any FailNext ones. It panics on a fraction outside [0, 1] or an unknown kind.
-func (f *Flowroute) FailFraction(fraction float64, kind string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.faults.setFraction(fraction, kind)
-}
-
-// SetRetryAfter sets the Retry-After of rate_limit faults (rounded up to whole seconds, at
-// least 1).
-func (f *Flowroute) SetRetryAfter(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.faults.retryAfter = d
+	f.reset(f.resetLocked)
 }
 
 // SetPerSecond caps the sends accepted within any one second at n; n <= 0 lifts the cap.
@@ -402,13 +342,6 @@ func (f *Flowroute) SetPerSecond(n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.perSecond = max(n, 0)
-}
-
-// Seed reseeds the RNG behind FailFraction.
-func (f *Flowroute) Seed(seed uint64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.faults.rng = newRNG(seed)
 }
 
 // SetRules replaces the per-number rules (see FlowrouteRule); on a bad rule it fails and
@@ -456,34 +389,6 @@ func (f *Flowroute) SetRules(rules []FlowrouteRule) error {
 	defer f.mu.Unlock()
 	f.rules = out
 	return nil
-}
-
-// SetCallbackMode sets how the receipts of messages accepted from now on are delivered (one
-// of the Callback* modes) and how long after its acceptance a message gets its receipts and
-// its callbacks start (delay >= 0). Messages already accepted keep the mode and delay they
-// were accepted with.
-func (f *Flowroute) SetCallbackMode(mode string, delay time.Duration) error {
-	if err := checkCallbackMode(mode, delay); err != nil {
-		return err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.mode, f.delay = mode, delay
-	return nil
-}
-
-// SetInboundURL sets where SendInbound and SendLegacyInbound post.
-func (f *Flowroute) SetInboundURL(u string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.inboundURL = u
-}
-
-// InboundURL is where SendInbound and SendLegacyInbound post.
-func (f *Flowroute) InboundURL() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.inboundURL
 }
 
 // Messages returns a copy of every accepted message, oldest first, with its current status.
@@ -557,23 +462,6 @@ func (f *Flowroute) Callbacks() []FlowrouteCallback {
 		out[i] = c
 	}
 	return out
-}
-
-// WaitCallbacks blocks until at least n callback attempts were answered 2xx since the last
-// reset, or ctx ends.
-func (f *Flowroute) WaitCallbacks(ctx context.Context, n int) error {
-	return f.tally.waitOK(ctx, &f.mu, n)
-}
-
-// WaitIdle blocks until every accepted message has its receipts and no callback left to
-// send (delivered or dropped), or ctx ends. Messages accepted after Close do not count.
-func (f *Flowroute) WaitIdle(ctx context.Context) error {
-	return f.tally.waitIdle(ctx, &f.mu)
-}
-
-// wait blocks until done holds or ctx ends (see waiter.wait).
-func (f *Flowroute) wait(ctx context.Context, done func() bool, describe func() string) error {
-	return f.tally.wait(ctx, &f.mu, done, describe)
 }
 
 // sendDecision is what became of a valid send call.

@@ -47,10 +47,7 @@ func (f *Flowroute) mux() *http.ServeMux {
 // vendor wraps a vendor API handler with the latency knob and the Basic authentication.
 func (f *Flowroute) vendor(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		d := f.latency
-		f.mu.Unlock()
-		if !waitLatency(r.Context(), d) {
+		if !waitLatency(r.Context(), f.latencyNow()) {
 			return
 		}
 		if !f.authorized(r) {

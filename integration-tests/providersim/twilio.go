@@ -40,7 +40,6 @@ package providersim
 // and counted. Close and Reset cancel pending callbacks and wait for their goroutines.
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -48,7 +47,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
@@ -200,21 +198,14 @@ type Twilio struct {
 	opts    TwilioOptions
 	handler http.Handler
 
-	mu               sync.Mutex
-	cb               callbackRunner
-	faults           faults
-	latency          time.Duration
+	callbackSim
 	rules            []TwilioRule
-	mode             string
-	delay            time.Duration
-	inboundURL       string
 	messages         []*twMessage // creation order
 	bySID            map[string]*twMessage
 	byTo             map[string]int
 	outcomes         map[string]int
 	creates, fetches int
 	callbacks        []Callback
-	tally            callbackTally
 	inbound          int
 	spentCents       int64
 }
@@ -251,31 +242,25 @@ func NewTwilio(opts TwilioOptions) *Twilio {
 	if opts.RetryAfter <= 0 {
 		opts.RetryAfter = time.Second
 	}
-	t := &Twilio{opts: opts, cb: newCallbackRunner(), inboundURL: opts.InboundURL}
+	t := &Twilio{opts: opts, callbackSim: newCallbackSim(opts.InboundURL)}
 	t.resetLocked()
 	t.handler = t.mux()
 	return t
 }
 
 func (t *Twilio) resetLocked() {
-	t.faults.reset(t.opts.Seed, t.opts.RetryAfter)
-	t.latency = 0
+	t.resetKnobsLocked(t.opts.Seed, t.opts.RetryAfter)
 	t.rules = nil
-	t.mode, t.delay = CallbackNormal, 0
 	t.messages = nil
 	t.bySID = map[string]*twMessage{}
 	t.byTo = map[string]int{}
 	t.outcomes = map[string]int{}
 	t.creates, t.fetches = 0, 0
 	t.callbacks = nil
-	t.tally.resetLocked()
 	t.inbound = 0
 	t.spentCents = 0
 	t.notifyLocked()
 }
-
-// notifyLocked wakes every waiter. Callers hold mu.
-func (t *Twilio) notifyLocked() { t.tally.notifyLocked() }
 
 // AccountSID is the account the simulator accepts (the default one if none was given).
 func (t *Twilio) AccountSID() string { return t.opts.AccountSID }
@@ -287,59 +272,7 @@ func (t *Twilio) AuthToken() string { return t.opts.AuthToken }
 // mode to normal with no delay, and cancels pending callbacks, waiting for their goroutines.
 // The inbound URL is wiring, not a knob: it is kept.
 func (t *Twilio) Reset() {
-	t.mu.Lock()
-	old := t.cb.resetLocked()
-	t.resetLocked()
-	t.mu.Unlock()
-	old.stop()
-}
-
-// Close cancels pending callbacks and waits for their goroutines. Messages accepted after
-// Close are recorded but stay queued; nothing more is sent.
-func (t *Twilio) Close() {
-	t.mu.Lock()
-	g := t.cb.closeLocked()
-	t.mu.Unlock()
-	g.stop()
-}
-
-// SetLatency delays every vendor API call by d.
-func (t *Twilio) SetLatency(d time.Duration) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.latency = d
-}
-
-// FailNext makes the next n valid create calls fail as kind (FailUnavailable or
-// FailRateLimit; "" is FailUnavailable) without creating anything. It panics on a negative n
-// or an unknown kind, which are mistakes in the test.
-func (t *Twilio) FailNext(n int, kind string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.faults.setNext(n, kind)
-}
-
-// FailFraction makes each valid create call fail as kind with probability f (from the
-// seeded RNG), after any FailNext ones. It panics on f outside [0, 1] or an unknown kind.
-func (t *Twilio) FailFraction(f float64, kind string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.faults.setFraction(f, kind)
-}
-
-// SetRetryAfter sets the Retry-After of rate_limit faults (rounded up to whole seconds, at
-// least 1).
-func (t *Twilio) SetRetryAfter(d time.Duration) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.faults.retryAfter = d
-}
-
-// Seed reseeds the RNG behind FailFraction.
-func (t *Twilio) Seed(seed uint64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.faults.rng = newRNG(seed)
+	t.reset(t.resetLocked)
 }
 
 // SetRules replaces the per-number rules (see TwilioRule); on a bad rule it fails and keeps
@@ -380,33 +313,6 @@ func (t *Twilio) SetRules(rules []TwilioRule) error {
 	defer t.mu.Unlock()
 	t.rules = out
 	return nil
-}
-
-// SetCallbackMode sets how the callbacks of messages created from now on are delivered (one
-// of the Callback* modes) and how long after its creation a message settles and its callbacks
-// start (delay >= 0). Messages already created keep the mode and delay they were created with.
-func (t *Twilio) SetCallbackMode(mode string, delay time.Duration) error {
-	if err := checkCallbackMode(mode, delay); err != nil {
-		return err
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.mode, t.delay = mode, delay
-	return nil
-}
-
-// SetInboundURL sets where SendInbound posts (the URL is signed exactly as given).
-func (t *Twilio) SetInboundURL(u string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.inboundURL = u
-}
-
-// InboundURL is where SendInbound posts.
-func (t *Twilio) InboundURL() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.inboundURL
 }
 
 // Messages returns a copy of every accepted message, oldest first, with its current status.
@@ -473,24 +379,6 @@ func (t *Twilio) Callbacks() []Callback {
 		out[i] = c
 	}
 	return out
-}
-
-// WaitCallbacks blocks until at least n callback attempts were answered 2xx since the last
-// reset, or ctx ends.
-func (t *Twilio) WaitCallbacks(ctx context.Context, n int) error {
-	return t.tally.waitOK(ctx, &t.mu, n)
-}
-
-// WaitIdle blocks until every accepted message is final and has no callback left to send
-// (delivered or dropped), or ctx ends: for tests of polling and of failing receivers.
-// Messages accepted after Close, which stay queued, do not count.
-func (t *Twilio) WaitIdle(ctx context.Context) error {
-	return t.tally.waitIdle(ctx, &t.mu)
-}
-
-// wait blocks until done holds or ctx ends (see waiter.wait).
-func (t *Twilio) wait(ctx context.Context, done func() bool, describe func() string) error {
-	return t.tally.wait(ctx, &t.mu, done, describe)
 }
 
 // createDecision is what to do with a valid create call.

@@ -47,10 +47,7 @@ func (t *Twilio) mux() *http.ServeMux {
 // credentials must be the account's, and the path's account that account too.
 func (t *Twilio) vendor(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		t.mu.Lock()
-		d := t.latency
-		t.mu.Unlock()
-		if !waitLatency(r.Context(), d) {
+		if !waitLatency(r.Context(), t.latencyNow()) {
 			return
 		}
 		if !t.authorized(r) {
