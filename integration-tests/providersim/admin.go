@@ -20,17 +20,25 @@ func writeOK(w http.ResponseWriter) {
 // does not decode, or an error from apply, is a 400 with the error and changes nothing else.
 func adminJSON[T any](apply func(T) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var req T
-		if err := decodeJSON(r, &req); err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
+		if _, ok := decodeAdmin(w, r, apply); ok {
+			writeOK(w)
 		}
-		if err := apply(req); err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		writeOK(w)
 	}
+}
+
+// decodeAdmin decodes an admin call's body into a T and runs use on it; a body that does not
+// decode, or an error from use, is answered 400 with the error and reported false.
+func decodeAdmin[T any](w http.ResponseWriter, r *http.Request, use func(T) error) (T, bool) {
+	var req T
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return req, false
+	}
+	if err := use(req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return req, false
+	}
+	return req, true
 }
 
 // adminGet is an admin handler that answers what get returns.
@@ -187,13 +195,8 @@ func isHTTPURL(s string) bool {
 func adminInbound[T any](check func(T) error, inboundURL func() string,
 	send func(ctx context.Context, req T) (int, string, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var req T
-		if err := decodeJSON(r, &req); err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		if err := check(req); err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
+		req, ok := decodeAdmin(w, r, check)
+		if !ok {
 			return
 		}
 		if inboundURL() == "" {

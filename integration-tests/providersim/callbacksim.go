@@ -45,6 +45,16 @@ func (s *callbackSim) reset(resetLocked func()) {
 	old.stop()
 }
 
+// lifeDone counts the life of a message of generation g as over (its callbacks sent or
+// dropped), unless a Reset has forgotten the message since.
+func (s *callbackSim) lifeDone(g *generation) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cb.currentLocked(g) {
+		s.tally.doneLocked()
+	}
+}
+
 // notifyLocked wakes every waiter. Callers hold mu.
 func (s *callbackSim) notifyLocked() { s.tally.notifyLocked() }
 

@@ -261,19 +261,7 @@ func (g *generation) stop() {
 }
 
 // sleep waits d; false when the generation was cancelled first.
-func (g *generation) sleep(d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-g.ctx.Done():
-		return false
-	}
-}
+func (g *generation) sleep(d time.Duration) bool { return waitLatency(g.ctx, d) }
 
 // callbackRunner runs the goroutines of a simulator's accepted messages (one each: settle,
 // then deliver its callbacks) and cancels them on Reset and Close. After Close it starts no

@@ -34,11 +34,7 @@ func (f *Flowroute) live(g *generation, id, mode string, delay time.Duration) {
 			return
 		}
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.cb.currentLocked(g) {
-		f.tally.doneLocked()
-	}
+	f.lifeDone(g)
 }
 
 // settle gives the message its receipts and returns a copy of it and of them; a message

@@ -52,7 +52,8 @@ func (s *Sim) vendor(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// waitLatency waits d (the latency knob of a simulator); false when the request ended first.
+// waitLatency waits d (the latency knob of a simulator, or a callback's delay or backoff);
+// false when ctx ended first.
 func waitLatency(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return true

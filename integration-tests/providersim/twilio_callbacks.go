@@ -35,11 +35,7 @@ func (t *Twilio) live(g *generation, sid, mode string, delay time.Duration) {
 			return
 		}
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.cb.currentLocked(g) {
-		t.tally.doneLocked()
-	}
+	t.lifeDone(g)
 }
 
 // settle moves the message to its final status and returns a copy of it; a message with no
