@@ -48,11 +48,19 @@ func (s *callbackSim) reset(resetLocked func()) {
 // lifeDone counts the life of a message of generation g as over (its callbacks sent or
 // dropped), unless a Reset has forgotten the message since.
 func (s *callbackSim) lifeDone(g *generation) {
+	s.ifCurrent(g, s.tally.doneLocked)
+}
+
+// ifCurrent runs fn under mu unless a Reset has started a new generation since g, and
+// reports whether it ran: a goroutine of a forgotten message changes nothing.
+func (s *callbackSim) ifCurrent(g *generation, fn func()) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cb.currentLocked(g) {
-		s.tally.doneLocked()
+	if !s.cb.currentLocked(g) {
+		return false
 	}
+	fn()
+	return true
 }
 
 // notifyLocked wakes every waiter. Callers hold mu.

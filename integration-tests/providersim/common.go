@@ -17,6 +17,15 @@ import (
 	"time"
 )
 
+// countStatuses is how many of ms have each status, for the simulators' Stats.
+func countStatuses[M any](ms []M, status func(M) string) map[string]int {
+	out := map[string]int{}
+	for _, m := range ms {
+		out[status(m)]++
+	}
+	return out
+}
+
 // newRNG is the RNG behind a simulator's fraction knobs. The fixed stream keeps the faults of
 // a seed the same across simulators and releases.
 func newRNG(seed uint64) *mathrand.Rand {

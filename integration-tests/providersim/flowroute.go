@@ -57,6 +57,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -433,21 +434,15 @@ func (f *Flowroute) Stats() FlowrouteStats {
 	defer f.mu.Unlock()
 	st := FlowrouteStats{
 		Sends:            f.sends,
-		ByOutcome:        map[string]int{},
+		ByOutcome:        maps.Clone(f.outcomes), // not nil: resetLocked makes outcomes
 		Messages:         len(f.messages),
-		ByStatus:         map[string]int{},
+		ByStatus:         countStatuses(f.messages, func(m *frMessage) string { return m.Status }),
 		Fetches:          f.fetches,
 		Callbacks:        len(f.callbacks),
 		CallbacksOK:      f.tally.ok,
 		CallbacksDropped: f.tally.dropped,
 		Pending:          f.tally.pending,
 		Inbound:          f.inbound,
-	}
-	for k, n := range f.outcomes {
-		st.ByOutcome[k] = n
-	}
-	for _, m := range f.messages {
-		st.ByStatus[m.Status]++
 	}
 	return st
 }

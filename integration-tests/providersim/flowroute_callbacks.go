@@ -129,16 +129,11 @@ func (f *Flowroute) deliver(g *generation, m FlowrouteMessage, r FlowrouteReceip
 
 // record appends a callback attempt, unless g is no longer current.
 func (f *Flowroute) record(g *generation, c FlowrouteCallback) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.cb.currentLocked(g) {
-		return false
-	}
-	c.Seq = len(f.callbacks) + 1
-	c.At = f.opts.Now().UTC()
-	f.callbacks = append(f.callbacks, c)
-	f.tally.countLocked(c.OK(), c.Dropped)
-	return true
+	return f.ifCurrent(g, func() {
+		c.Seq, c.At = len(f.callbacks)+1, f.opts.Now().UTC()
+		f.callbacks = append(f.callbacks, c)
+		f.tally.countLocked(c.OK(), c.Dropped)
+	})
 }
 
 // postJSON posts body to rawURL as Flowroute posts its callbacks and returns the receiver's

@@ -43,6 +43,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -350,21 +351,15 @@ func (t *Twilio) Stats() TwilioStats {
 	defer t.mu.Unlock()
 	st := TwilioStats{
 		Creates:          t.creates,
-		ByOutcome:        map[string]int{},
+		ByOutcome:        maps.Clone(t.outcomes), // not nil: resetLocked makes outcomes
 		Messages:         len(t.messages),
-		ByStatus:         map[string]int{},
+		ByStatus:         countStatuses(t.messages, func(m *twMessage) string { return m.Status }),
 		Fetches:          t.fetches,
 		Callbacks:        len(t.callbacks),
 		CallbacksOK:      t.tally.ok,
 		CallbacksDropped: t.tally.dropped,
 		Pending:          t.tally.pending,
 		Inbound:          t.inbound,
-	}
-	for k, n := range t.outcomes {
-		st.ByOutcome[k] = n
-	}
-	for _, m := range t.messages {
-		st.ByStatus[m.Status]++
 	}
 	return st
 }

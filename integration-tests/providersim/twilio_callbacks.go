@@ -97,17 +97,11 @@ func (t *Twilio) deliver(g *generation, m TwilioMessage, status string) bool {
 
 // record appends a callback attempt, unless g is no longer current.
 func (t *Twilio) record(g *generation, c Callback) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if !t.cb.currentLocked(g) {
-		return false
-	}
-	c.Seq = len(t.callbacks) + 1
-	c.At = t.opts.Now().UTC()
-	c.Params = cloneValues(c.Params)
-	t.callbacks = append(t.callbacks, c)
-	t.tally.countLocked(c.OK(), c.Dropped)
-	return true
+	return t.ifCurrent(g, func() {
+		c.Seq, c.At, c.Params = len(t.callbacks)+1, t.opts.Now().UTC(), cloneValues(c.Params)
+		t.callbacks = append(t.callbacks, c)
+		t.tally.countLocked(c.OK(), c.Dropped)
+	})
 }
 
 // post sends a signed form post and returns the receiver's status, or 0 and why it failed.
