@@ -53,15 +53,13 @@ package providersim
 // default codes of the final level-2 statuses (FlowrouteDefaultCode) are the simulator's own.
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	mathrand "math/rand/v2"
+	"maps"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -261,33 +259,17 @@ type Flowroute struct {
 	opts    FlowrouteOptions
 	handler http.Handler
 
-	mu               sync.Mutex
-	closed           bool
-	gen              *generation
-	rng              *mathrand.Rand
-	latency          time.Duration
-	failNext         int
-	failNextKind     string
-	failFraction     float64
-	failFractionKind string
-	retryAfter       time.Duration
-	perSecond        int         // 0: no cap
-	window           []time.Time // accept times within the last second, oldest first
-	rules            []FlowrouteRule
-	mode             string
-	delay            time.Duration
-	inboundURL       string
-	messages         []*frMessage // acceptance order
-	byID             map[string]*frMessage
-	byTo             map[string]int
-	outcomes         map[string]int
-	sends, fetches   int
-	callbacks        []FlowrouteCallback
-	callbacksOK      int
-	dropped          int
-	pending          int
-	inbound          int
-	changed          chan struct{} // closed and replaced whenever a callback or message changes
+	callbackSim
+	perSecond      int         // 0: no cap
+	window         []time.Time // accept times within the last second, oldest first
+	rules          []FlowrouteRule
+	messages       []*frMessage // acceptance order
+	byID           map[string]*frMessage
+	byTo           map[string]int
+	outcomes       map[string]int
+	sends, fetches int
+	callbacks      []FlowrouteCallback
+	inbound        int
 }
 
 // NewFlowroute returns a simulator with no faults, the default per-second cap, every number
@@ -320,35 +302,25 @@ func NewFlowroute(opts FlowrouteOptions) *Flowroute {
 	if opts.PriceNanodollars == 0 {
 		opts.PriceNanodollars = 4_000_000
 	}
-	f := &Flowroute{opts: opts, gen: newGeneration(), inboundURL: opts.InboundURL, changed: make(chan struct{})}
+	f := &Flowroute{opts: opts, callbackSim: newCallbackSim(opts.InboundURL)}
 	f.resetLocked()
 	f.handler = f.mux()
 	return f
 }
 
 func (f *Flowroute) resetLocked() {
-	f.rng = mathrand.New(mathrand.NewPCG(f.opts.Seed, 0x5eed))
-	f.latency = 0
-	f.failNext, f.failNextKind, f.failFraction, f.failFractionKind = 0, "", 0, ""
-	f.retryAfter = f.opts.RetryAfter
+	f.resetKnobsLocked(f.opts.Seed, f.opts.RetryAfter)
 	f.perSecond = max(f.opts.PerSecond, 0)
 	f.window = nil
 	f.rules = nil
-	f.mode, f.delay = CallbackNormal, 0
 	f.messages = nil
 	f.byID = map[string]*frMessage{}
 	f.byTo = map[string]int{}
 	f.outcomes = map[string]int{}
 	f.sends, f.fetches = 0, 0
 	f.callbacks = nil
-	f.callbacksOK, f.dropped, f.pending, f.inbound = 0, 0, 0, 0
+	f.inbound = 0
 	f.notifyLocked()
-}
-
-// notifyLocked wakes every waiter. Callers hold mu.
-func (f *Flowroute) notifyLocked() {
-	close(f.changed)
-	f.changed = make(chan struct{})
 }
 
 // AccessKey is the access key the simulator accepts (the default one if none was given).
@@ -362,66 +334,7 @@ func (f *Flowroute) SecretKey() string { return f.opts.SecretKey }
 // pending callbacks, waiting for their goroutines. The inbound URL is wiring, not a knob: it
 // is kept.
 func (f *Flowroute) Reset() {
-	f.mu.Lock()
-	old := f.gen
-	if !f.closed {
-		f.gen = newGeneration()
-	}
-	f.resetLocked()
-	f.mu.Unlock()
-	old.cancel()
-	old.wg.Wait()
-}
-
-// Close cancels pending callbacks and waits for their goroutines. Messages accepted after
-// Close are recorded but stay queued; nothing more is sent.
-func (f *Flowroute) Close() {
-	f.mu.Lock()
-	f.closed = true
-	g := f.gen
-	f.mu.Unlock()
-	g.cancel()
-	g.wg.Wait()
-}
-
-// SetLatency delays every vendor API call by d.
-func (f *Flowroute) SetLatency(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.latency = d
-}
-
-// FailNext makes the next n valid send calls fail as kind (FailUnavailable or FailRateLimit;
-// "" is FailUnavailable) without accepting anything. It panics on a negative n or an
-// unknown kind, which are mistakes in the test.
-func (f *Flowroute) FailNext(n int, kind string) {
-	kind = mustFailKind(kind)
-	if n < 0 {
-		panic(fmt.Sprintf("providersim: FailNext(%d): n must be >= 0", n))
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failNext, f.failNextKind = n, kind
-}
-
-// FailFraction makes each valid send call fail as kind with probability f (from the seeded
-// RNG), after any FailNext ones. It panics on a fraction outside [0, 1] or an unknown kind.
-func (f *Flowroute) FailFraction(fraction float64, kind string) {
-	kind = mustFailKind(kind)
-	if !(fraction >= 0 && fraction <= 1) {
-		panic(fmt.Sprintf("providersim: FailFraction(%v): fraction must be in [0, 1]", fraction))
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failFraction, f.failFractionKind = fraction, kind
-}
-
-// SetRetryAfter sets the Retry-After of rate_limit faults (rounded up to whole seconds, at
-// least 1).
-func (f *Flowroute) SetRetryAfter(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.retryAfter = d
+	f.reset(f.resetLocked)
 }
 
 // SetPerSecond caps the sends accepted within any one second at n; n <= 0 lifts the cap.
@@ -432,21 +345,14 @@ func (f *Flowroute) SetPerSecond(n int) {
 	f.perSecond = max(n, 0)
 }
 
-// Seed reseeds the RNG behind FailFraction.
-func (f *Flowroute) Seed(seed uint64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.rng = mathrand.New(mathrand.NewPCG(seed, 0x5eed))
-}
-
 // SetRules replaces the per-number rules (see FlowrouteRule); on a bad rule it fails and
 // keeps the rules it had.
 func (f *Flowroute) SetRules(rules []FlowrouteRule) error {
 	out := make([]FlowrouteRule, len(rules))
 	for i, r := range rules {
 		r.Pattern = strings.TrimPrefix(r.Pattern, "+")
-		if r.Pattern == "" || strings.Contains(strings.TrimSuffix(r.Pattern, "*"), "*") {
-			return fmt.Errorf("rules[%d]: pattern %q must be a number or a prefix ending in *", i, rules[i].Pattern)
+		if err := checkPattern(i, r.Pattern, rules[i].Pattern); err != nil {
+			return err
 		}
 		if r.Refuse {
 			switch r.HTTPStatus {
@@ -484,40 +390,6 @@ func (f *Flowroute) SetRules(rules []FlowrouteRule) error {
 	defer f.mu.Unlock()
 	f.rules = out
 	return nil
-}
-
-// SetCallbackMode sets how the receipts of messages accepted from now on are delivered (one
-// of the Callback* modes) and how long after its acceptance a message gets its receipts and
-// its callbacks start (delay >= 0). Messages already accepted keep the mode and delay they
-// were accepted with.
-func (f *Flowroute) SetCallbackMode(mode string, delay time.Duration) error {
-	switch mode {
-	case CallbackNormal, CallbackOff, CallbackTwice, CallbackOutOfOrder:
-	default:
-		return fmt.Errorf("callback mode %q must be %s, %s, %s or %s",
-			mode, CallbackNormal, CallbackOff, CallbackTwice, CallbackOutOfOrder)
-	}
-	if delay < 0 {
-		return fmt.Errorf("callback delay %s must not be negative", delay)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.mode, f.delay = mode, delay
-	return nil
-}
-
-// SetInboundURL sets where SendInbound and SendLegacyInbound post.
-func (f *Flowroute) SetInboundURL(u string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.inboundURL = u
-}
-
-// InboundURL is where SendInbound and SendLegacyInbound post.
-func (f *Flowroute) InboundURL() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.inboundURL
 }
 
 // Messages returns a copy of every accepted message, oldest first, with its current status.
@@ -562,21 +434,15 @@ func (f *Flowroute) Stats() FlowrouteStats {
 	defer f.mu.Unlock()
 	st := FlowrouteStats{
 		Sends:            f.sends,
-		ByOutcome:        map[string]int{},
+		ByOutcome:        maps.Clone(f.outcomes), // not nil: resetLocked makes outcomes
 		Messages:         len(f.messages),
-		ByStatus:         map[string]int{},
+		ByStatus:         countStatuses(f.messages, func(m *frMessage) string { return m.Status }),
 		Fetches:          f.fetches,
 		Callbacks:        len(f.callbacks),
-		CallbacksOK:      f.callbacksOK,
-		CallbacksDropped: f.dropped,
-		Pending:          f.pending,
+		CallbacksOK:      f.tally.ok,
+		CallbacksDropped: f.tally.dropped,
+		Pending:          f.tally.pending,
 		Inbound:          f.inbound,
-	}
-	for k, n := range f.outcomes {
-		st.ByOutcome[k] = n
-	}
-	for _, m := range f.messages {
-		st.ByStatus[m.Status]++
 	}
 	return st
 }
@@ -591,44 +457,6 @@ func (f *Flowroute) Callbacks() []FlowrouteCallback {
 		out[i] = c
 	}
 	return out
-}
-
-// WaitCallbacks blocks until at least n callback attempts were answered 2xx since the last
-// reset, or ctx ends.
-func (f *Flowroute) WaitCallbacks(ctx context.Context, n int) error {
-	return f.wait(ctx, func() bool { return f.callbacksOK >= n }, func() string {
-		return fmt.Sprintf("wait for %d callbacks answered 2xx (have %d)", n, f.callbacksOK)
-	})
-}
-
-// WaitIdle blocks until every accepted message has its receipts and no callback left to
-// send (delivered or dropped), or ctx ends. Messages accepted after Close do not count.
-func (f *Flowroute) WaitIdle(ctx context.Context) error {
-	return f.wait(ctx, func() bool { return f.pending == 0 }, func() string {
-		return fmt.Sprintf("wait for the simulator to be idle (%d messages pending)", f.pending)
-	})
-}
-
-func (f *Flowroute) wait(ctx context.Context, done func() bool, describe func() string) error {
-	for {
-		f.mu.Lock()
-		ok, ch := done(), f.changed
-		var what string
-		if !ok && ctx.Err() != nil {
-			what = describe()
-		}
-		f.mu.Unlock()
-		if ok {
-			return nil
-		}
-		if what != "" {
-			return fmt.Errorf("%s: %w", what, ctx.Err())
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-		}
-	}
 }
 
 // sendDecision is what became of a valid send call.
@@ -664,10 +492,9 @@ func (f *Flowroute) send(base, to, from, body, dlrCallback string) sendDecision 
 	f.byID[m.ID] = m
 	f.byTo[to]++
 	d.msg = m.copy() // the message's goroutine changes m from now on
-	if !f.closed {
-		f.pending++
-		f.gen.wg.Add(1)
-		go f.live(f.gen, m.ID, f.mode, f.delay)
+	mode, delay, key := f.mode, f.delay, m.ID
+	if f.cb.startLocked(func(g *generation) { f.live(g, key, mode, delay) }) {
+		f.tally.pending++
 	}
 	f.notifyLocked()
 	return d
@@ -676,19 +503,12 @@ func (f *Flowroute) send(base, to, from, body, dlrCallback string) sendDecision 
 // decideLocked applies the fail knobs, the per-second cap, then the refusal rules. Callers
 // hold mu.
 func (f *Flowroute) decideLocked(to string, now time.Time) sendDecision {
-	kind := ""
-	switch {
-	case f.failNext > 0:
-		f.failNext--
-		kind = f.failNextKind
-	case f.failFraction > 0 && f.rng.Float64() < f.failFraction:
-		kind = f.failFractionKind
-	}
+	kind, _ := f.faults.fail.take(f.faults.rng)
 	switch kind {
 	case FailUnavailable:
 		return sendDecision{outcome: FlowrouteOutcomeUnavailable}
 	case FailRateLimit:
-		return sendDecision{outcome: FlowrouteOutcomeRateLimited, retry: f.retryAfter}
+		return sendDecision{outcome: FlowrouteOutcomeRateLimited, retry: f.faults.retryAfter}
 	}
 	// A sliding window: the accepts of the last second, whatever second they fell in.
 	cutoff := now.Add(-time.Second)
@@ -709,11 +529,7 @@ func (f *Flowroute) decideLocked(to string, now time.Time) sendDecision {
 
 func (f *Flowroute) ruleLocked(number string) (FlowrouteRule, bool) {
 	for _, r := range f.rules {
-		if prefix, ok := strings.CutSuffix(r.Pattern, "*"); ok {
-			if strings.HasPrefix(number, prefix) {
-				return r, true
-			}
-		} else if number == r.Pattern {
+		if matchPattern(r.Pattern, number) {
 			return r, true
 		}
 	}
@@ -744,23 +560,7 @@ func receipts(final FlowrouteReceipt) []FlowrouteReceipt {
 
 // receiptDeliveries is the order in which mode posts the receipts rs.
 func receiptDeliveries(mode string, rs []FlowrouteReceipt) []FlowrouteReceipt {
-	switch mode {
-	case CallbackOff:
-		return nil
-	case CallbackTwice:
-		out := make([]FlowrouteReceipt, 0, 2*len(rs))
-		for _, r := range rs {
-			out = append(out, r, r)
-		}
-		return out
-	case CallbackOutOfOrder:
-		out := make([]FlowrouteReceipt, len(rs))
-		for i, r := range rs {
-			out[len(rs)-1-i] = r
-		}
-		return out
-	}
-	return rs
+	return deliveryOrder(mode, rs)
 }
 
 // isFlowrouteNumber reports whether s is a number as Flowroute's v2.1 API takes it: 11

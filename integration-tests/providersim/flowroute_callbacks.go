@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -20,15 +19,8 @@ const flowrouteTime = "2006-01-02T15:04:05.00Z07:00"
 // live is the goroutine of one accepted message: it waits the delay, gives the message its
 // receipts and delivers them in mode's order. It gives up silently when g is cancelled.
 func (f *Flowroute) live(g *generation, id, mode string, delay time.Duration) {
-	defer g.wg.Done()
-	if delay > 0 {
-		timer := time.NewTimer(delay)
-		defer timer.Stop()
-		select {
-		case <-timer.C:
-		case <-g.ctx.Done():
-			return
-		}
+	if !g.sleep(delay) {
+		return
 	}
 	m, rs, ok := f.settle(g, id, mode)
 	if !ok {
@@ -42,12 +34,7 @@ func (f *Flowroute) live(g *generation, id, mode string, delay time.Duration) {
 			return
 		}
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.gen == g {
-		f.pending--
-		f.notifyLocked()
-	}
+	f.lifeDone(g)
 }
 
 // settle gives the message its receipts and returns a copy of it and of them; a message
@@ -57,7 +44,7 @@ func (f *Flowroute) settle(g *generation, id, mode string) (FlowrouteMessage, []
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m, ok := f.byID[id]
-	if f.gen != g || !ok {
+	if !f.cb.currentLocked(g) || !ok {
 		return FlowrouteMessage{}, nil, false
 	}
 	m.final.Timestamp = f.opts.Now().UTC()
@@ -65,7 +52,7 @@ func (f *Flowroute) settle(g *generation, id, mode string) (FlowrouteMessage, []
 	m.Receipts = append(m.Receipts, rs...)
 	m.Status = m.final.Status
 	if m.DLRCallback == "" || mode == CallbackOff {
-		f.pending--
+		f.tally.pending--
 	}
 	f.notifyLocked()
 	return m.copy(), rs, true
@@ -122,80 +109,40 @@ func (f *Flowroute) deliver(g *generation, m FlowrouteMessage, r FlowrouteReceip
 	}
 	f.mu.Unlock()
 	body := receiptDocument(m, link, r)
-	backoff := f.opts.CallbackBackoff
-	for attempt := 1; ; attempt++ {
-		code, _, err := f.postJSON(g.ctx, m.DLRCallback, body)
-		if g.ctx.Err() != nil {
-			return false
-		}
-		c := FlowrouteCallback{
-			MessageID: m.ID, Level: r.Level, DeliveryStatus: r.Status, StatusCode: r.StatusCode,
-			URL: m.DLRCallback, Body: body, Attempt: attempt, Status: code,
-		}
+	post := func(ctx context.Context) (int, string) {
+		code, _, err := f.postJSON(ctx, m.DLRCallback, body)
 		switch {
 		case err != nil:
-			c.Error = err.Error()
-		case !c.OK():
-			c.Error = http.StatusText(code)
+			return code, err.Error()
+		case code < 200 || code > 299:
+			return code, http.StatusText(code)
 		}
-		last := c.OK() || attempt > f.opts.CallbackRetries
-		c.Dropped = !c.OK() && last
-		if !f.record(g, c) {
-			return false
-		}
-		if last {
-			return true
-		}
-		timer := time.NewTimer(backoff)
-		select {
-		case <-timer.C:
-		case <-g.ctx.Done():
-			timer.Stop()
-			return false
-		}
-		backoff *= 2
+		return code, ""
 	}
+	return deliverWithRetries(g, f.opts.CallbackRetries, f.opts.CallbackBackoff, post, func(a attempt) bool {
+		return f.record(g, FlowrouteCallback{
+			MessageID: m.ID, Level: r.Level, DeliveryStatus: r.Status, StatusCode: r.StatusCode,
+			URL: m.DLRCallback, Body: body, Attempt: a.n, Status: a.status, Error: a.err, Dropped: a.dropped,
+		})
+	})
 }
 
 // record appends a callback attempt, unless g is no longer current.
 func (f *Flowroute) record(g *generation, c FlowrouteCallback) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.gen != g {
-		return false
-	}
-	c.Seq = len(f.callbacks) + 1
-	c.At = f.opts.Now().UTC()
-	f.callbacks = append(f.callbacks, c)
-	if c.OK() {
-		f.callbacksOK++
-	}
-	if c.Dropped {
-		f.dropped++
-	}
-	f.notifyLocked()
-	return true
+	return f.ifCurrent(g, func() {
+		c.Seq, c.At = len(f.callbacks)+1, f.opts.Now().UTC()
+		f.callbacks = append(f.callbacks, c)
+		f.tally.countLocked(c.OK(), c.Dropped)
+	})
 }
 
 // postJSON posts body to rawURL as Flowroute posts its callbacks and returns the receiver's
 // status and answer; err is set only when no whole answer came.
 func (f *Flowroute) postJSON(ctx context.Context, rawURL string, body []byte) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
-	if err != nil {
-		return 0, "", fmt.Errorf("post %s: %w", rawURL, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "Go-http-client/1.1")
-	resp, err := f.opts.Client.Do(req)
-	if err != nil {
-		return 0, "", fmt.Errorf("post %s: %w", rawURL, err)
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxReceiverBody))
-	if err != nil {
-		return resp.StatusCode, string(answer), fmt.Errorf("read answer of %s: %w", rawURL, err)
-	}
-	return resp.StatusCode, string(answer), nil
+	header := http.Header{}
+	header.Set("Content-Type", "application/json")
+	header.Set("User-Agent", "Go-http-client/1.1")
+	return postTo(ctx, f.opts.Client, rawURL, bytes.NewReader(body), header)
 }
 
 // frInboundAttributes are the attributes of Flowroute's inbound SMS callback.

@@ -2,16 +2,16 @@ package providersim
 
 import (
 	"bytes"
+	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/smsgw/smsgw/core/message"
 )
@@ -34,36 +34,20 @@ func (f *Flowroute) mux() *http.ServeMux {
 	m := http.NewServeMux()
 	m.HandleFunc("POST "+flowrouteMessagesPath, f.vendor(f.postMessage))
 	m.HandleFunc("GET "+flowrouteMessagesPath+"/{id}", f.vendor(f.getMessage))
-	m.HandleFunc("POST /admin/latency", f.adminLatency)
-	m.HandleFunc("POST /admin/fail", f.adminFail)
-	m.HandleFunc("POST /admin/per_second", f.adminPerSecond)
-	m.HandleFunc("POST /admin/rules", f.adminRules)
-	m.HandleFunc("POST /admin/callback_mode", f.adminCallbackMode)
-	m.HandleFunc("POST /admin/inbound_url", f.adminInboundURL)
-	m.HandleFunc("POST /admin/inbound", f.adminInbound)
-	m.HandleFunc("POST /admin/reset", func(w http.ResponseWriter, _ *http.Request) {
-		f.Reset()
-		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-	})
-	m.HandleFunc("GET /admin/messages", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, f.Messages())
-	})
-	m.HandleFunc("GET /admin/callbacks", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, f.Callbacks())
-	})
-	m.HandleFunc("GET /admin/stats", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, f.Stats())
-	})
+	handleCallbackAdmin(m, f)
+	m.HandleFunc("POST /admin/per_second", f.adminPerSecond())
+	m.HandleFunc("POST /admin/rules", adminRules(f.SetRules))
+	m.HandleFunc("POST /admin/inbound", f.adminInbound())
+	m.HandleFunc("GET /admin/messages", adminGet(f.Messages))
+	m.HandleFunc("GET /admin/callbacks", adminGet(f.Callbacks))
+	m.HandleFunc("GET /admin/stats", adminGet(f.Stats))
 	return m
 }
 
 // vendor wraps a vendor API handler with the latency knob and the Basic authentication.
 func (f *Flowroute) vendor(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		d := f.latency
-		f.mu.Unlock()
-		if !waitLatency(r.Context(), d) {
+		if !waitLatency(r.Context(), f.latencyNow()) {
 			return
 		}
 		if !f.authorized(r) {
@@ -186,8 +170,7 @@ func decodeFlowrouteSend(raw []byte) (frSendRequest, int, string) {
 		}
 	}
 	if out.DLRCallback != "" {
-		u, err := url.Parse(out.DLRCallback)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if !isHTTPURL(out.DLRCallback) {
 			return frSendRequest{}, http.StatusUnprocessableEntity, "dlr_callback: must be an absolute http(s) URL"
 		}
 	}
@@ -282,165 +265,34 @@ func newErrorID() string {
 	return id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:]
 }
 
-func (f *Flowroute) adminLatency(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Latency string `json:"latency"`
-	}
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	d, err := time.ParseDuration(req.Latency)
-	if err != nil || d < 0 {
-		writeError(w, http.StatusBadRequest, `latency: must be a duration such as "50ms"`)
-		return
-	}
-	f.SetLatency(d)
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-}
-
-// adminFail sets both fail knobs, with one kind; the Go methods set them apart.
-func (f *Flowroute) adminFail(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Next       int     `json:"next"`
-		Fraction   float64 `json:"fraction"`
-		Kind       string  `json:"kind"`
-		Seed       *uint64 `json:"seed"`
-		RetryAfter string  `json:"retry_after"`
-	}
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	kind, err := failKind(req.Kind)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if req.Next < 0 || req.Fraction < 0 || req.Fraction > 1 {
-		writeError(w, http.StatusBadRequest, "next must be >= 0 and fraction in [0, 1]")
-		return
-	}
-	var retryAfter time.Duration
-	if req.RetryAfter != "" {
-		if retryAfter, err = time.ParseDuration(req.RetryAfter); err != nil || retryAfter <= 0 {
-			writeError(w, http.StatusBadRequest, `retry_after: must be a positive duration such as "2s"`)
-			return
-		}
-	}
-	if req.Seed != nil {
-		f.Seed(*req.Seed)
-	}
-	if retryAfter > 0 {
-		f.SetRetryAfter(retryAfter)
-	}
-	f.FailNext(req.Next, kind)
-	f.FailFraction(req.Fraction, kind)
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-}
-
-func (f *Flowroute) adminPerSecond(w http.ResponseWriter, r *http.Request) {
-	var req struct {
+// adminPerSecond is POST /admin/per_second {"per_second": 5} (0: no cap).
+func (f *Flowroute) adminPerSecond() http.HandlerFunc {
+	return adminJSON(func(req struct {
 		PerSecond *int `json:"per_second"`
-	}
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if req.PerSecond == nil || *req.PerSecond < 0 {
-		writeError(w, http.StatusBadRequest, "per_second: required, >= 0 (0: no cap)")
-		return
-	}
-	f.SetPerSecond(*req.PerSecond)
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-}
-
-func (f *Flowroute) adminRules(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Rules []FlowrouteRule `json:"rules"`
-	}
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if err := f.SetRules(req.Rules); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-}
-
-func (f *Flowroute) adminCallbackMode(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Mode  string `json:"mode"`
-		Delay string `json:"delay"`
-	}
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	var delay time.Duration
-	if req.Delay != "" {
-		var err error
-		if delay, err = time.ParseDuration(req.Delay); err != nil {
-			writeError(w, http.StatusBadRequest, `delay: must be a duration such as "100ms"`)
-			return
+	}) error {
+		if req.PerSecond == nil || *req.PerSecond < 0 {
+			return errors.New("per_second: required, >= 0 (0: no cap)")
 		}
-	}
-	if err := f.SetCallbackMode(req.Mode, delay); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-}
-
-func (f *Flowroute) adminInboundURL(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		URL string `json:"url"`
-	}
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	u, err := url.Parse(req.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		writeError(w, http.StatusBadRequest, "url: must be an absolute http(s) URL")
-		return
-	}
-	f.SetInboundURL(req.URL)
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+		f.SetPerSecond(*req.PerSecond)
+		return nil
+	})
 }
 
 // adminInbound sends an inbound message (the legacy shape with "legacy": true) and answers
-// with the receiver's answer; 400 for bad numbers, 409 when there is no inbound URL yet, 502
-// when the receiver could not be reached.
-func (f *Flowroute) adminInbound(w http.ResponseWriter, r *http.Request) {
-	var req struct {
+// with the receiver's answer (see adminInbound); 400 for bad numbers.
+func (f *Flowroute) adminInbound() http.HandlerFunc {
+	type request struct {
 		From   string `json:"from"`
 		To     string `json:"to"`
 		Body   string `json:"body"`
 		Legacy bool   `json:"legacy"`
 	}
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if !isFlowrouteNumber(strings.TrimPrefix(req.From, "+")) || !isFlowrouteNumber(strings.TrimPrefix(req.To, "+")) {
-		writeError(w, http.StatusBadRequest, "from and to: required, 11 digits (a leading + is dropped)")
-		return
-	}
-	if f.InboundURL() == "" {
-		writeError(w, http.StatusConflict, "no inbound URL: POST /admin/inbound_url first")
-		return
-	}
-	send := f.SendInbound
-	if req.Legacy {
-		send = f.SendLegacyInbound
-	}
-	status, body, err := send(r.Context(), req.From, req.To, req.Body)
-	if err != nil && status == 0 {
-		writeError(w, http.StatusBadGateway, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": status, "body": body})
+	return adminInbound(func(req request) error {
+		if !isFlowrouteNumber(strings.TrimPrefix(req.From, "+")) || !isFlowrouteNumber(strings.TrimPrefix(req.To, "+")) {
+			return errors.New("from and to: required, 11 digits (a leading + is dropped)")
+		}
+		return nil
+	}, f.InboundURL, func(ctx context.Context, req request) (int, string, error) {
+		return f.sendInbound(ctx, req.From, req.To, req.Body, req.Legacy)
+	})
 }

@@ -27,21 +27,14 @@ func (s *Sim) mux() *http.ServeMux {
 	m.HandleFunc("POST /batches", s.vendor(s.postBatches))
 	m.HandleFunc("GET /updates", s.vendor(s.getUpdates))
 	m.HandleFunc("GET /balance", s.vendor(s.getBalance))
-	m.HandleFunc("POST /admin/latency", s.adminLatency)
+	m.HandleFunc("POST /admin/latency", adminLatency(s.SetLatency))
 	m.HandleFunc("POST /admin/fail", s.adminFault(s.setFail))
 	m.HandleFunc("POST /admin/hang", s.adminFault(s.setHang))
-	m.HandleFunc("POST /admin/statuses", s.adminStatuses)
-	m.HandleFunc("POST /admin/inject", s.adminInject)
-	m.HandleFunc("POST /admin/reset", func(w http.ResponseWriter, _ *http.Request) {
-		s.Reset()
-		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-	})
-	m.HandleFunc("GET /admin/batches", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, s.Batches())
-	})
-	m.HandleFunc("GET /admin/stats", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, s.Stats())
-	})
+	m.HandleFunc("POST /admin/statuses", adminRules(s.SetStatusRules))
+	m.HandleFunc("POST /admin/inject", adminJSON(func(req Update) error { return s.Inject(req.ID, req.Status) }))
+	m.HandleFunc("POST /admin/reset", adminReset(s.Reset))
+	m.HandleFunc("GET /admin/batches", adminGet(s.Batches))
+	m.HandleFunc("GET /admin/stats", adminGet(s.Stats))
 	return m
 }
 
@@ -59,7 +52,8 @@ func (s *Sim) vendor(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// waitLatency waits d (the latency knob of a simulator); false when the request ended first.
+// waitLatency waits d (the latency knob of a simulator, or a callback's delay or backoff);
+// false when ctx ended first.
 func waitLatency(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return true
@@ -191,23 +185,6 @@ func (s *Sim) getBalance(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"amount": amount, "currency": currency})
 }
 
-func (s *Sim) adminLatency(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Latency string `json:"latency"`
-	}
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	d, err := time.ParseDuration(req.Latency)
-	if err != nil || d < 0 {
-		writeError(w, http.StatusBadRequest, `latency: must be a duration such as "50ms"`)
-		return
-	}
-	s.SetLatency(d)
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-}
-
 // faultRequest is the body of /admin/fail and /admin/hang.
 type faultRequest struct {
 	Next     int     `json:"next"`
@@ -218,60 +195,26 @@ type faultRequest struct {
 func (s *Sim) setFail(f faultRequest) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failNext, s.failFraction = f.Next, f.Fraction
+	s.failFault = faultKnob{next: f.Next, fraction: f.Fraction}
 }
 
 func (s *Sim) setHang(f faultRequest) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.hangNext, s.hangFraction = f.Next, f.Fraction
+	s.hangFault = faultKnob{next: f.Next, fraction: f.Fraction}
 }
 
 func (s *Sim) adminFault(set func(faultRequest)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var req faultRequest
-		if err := decodeJSON(r, &req); err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		if req.Next < 0 || req.Fraction < 0 || req.Fraction > 1 {
-			writeError(w, http.StatusBadRequest, "next must be >= 0 and fraction in [0, 1]")
-			return
+	return adminJSON(func(req faultRequest) error {
+		if err := checkFaultCounts(req.Next, req.Fraction); err != nil {
+			return err
 		}
 		if req.Seed != nil {
 			s.Seed(*req.Seed)
 		}
 		set(req)
-		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-	}
-}
-
-func (s *Sim) adminStatuses(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Rules []StatusRule `json:"rules"`
-	}
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if err := s.SetStatusRules(req.Rules); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-}
-
-func (s *Sim) adminInject(w http.ResponseWriter, r *http.Request) {
-	var req Update
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if err := s.Inject(req.ID, req.Status); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+		return nil
+	})
 }
 
 func decodeJSON(r *http.Request, dst any) error {

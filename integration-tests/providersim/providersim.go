@@ -124,20 +124,18 @@ type Sim struct {
 	opts    Options
 	handler http.Handler
 
-	mu           sync.Mutex
-	rng          *mathrand.Rand
-	latency      time.Duration
-	failNext     int
-	failFraction float64
-	hangNext     int
-	hangFraction float64
-	rules        []StatusRule
-	counts       map[string]int // times each id was received
-	batches      []Batch
-	updates      []update // seq ascending
-	polls        []string // the after cursor of every GET /updates, oldest first
-	lastSeq      uint64   // survives Reset, so cursors stay monotonic
-	spentCents   int64
+	mu         sync.Mutex
+	rng        *mathrand.Rand
+	latency    time.Duration
+	failFault  faultKnob // drawn before hangFault, from the same rng
+	hangFault  faultKnob
+	rules      []StatusRule
+	counts     map[string]int // times each id was received
+	batches    []Batch
+	updates    []update // seq ascending
+	polls      []string // the after cursor of every GET /updates, oldest first
+	lastSeq    uint64   // survives Reset, so cursors stay monotonic
+	spentCents int64
 	// released is closed by Reset and Close to free hung requests.
 	released chan struct{}
 	// hangs counts requests currently hung, for tests that wait for one.
@@ -166,8 +164,8 @@ func New(opts Options) *Sim {
 }
 
 func (s *Sim) resetLocked() {
-	s.rng = mathrand.New(mathrand.NewPCG(s.opts.Seed, 0x5eed))
-	s.latency, s.failNext, s.failFraction, s.hangNext, s.hangFraction = 0, 0, 0, 0, 0
+	s.rng = newRNG(s.opts.Seed)
+	s.latency, s.failFault, s.hangFault = 0, faultKnob{}, faultKnob{}
 	s.rules = nil
 	s.counts = map[string]int{}
 	s.batches = nil
@@ -207,14 +205,14 @@ func (s *Sim) SetLatency(d time.Duration) {
 func (s *Sim) FailNext(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failNext = n
+	s.failFault.next = n
 }
 
 // FailFraction makes each batch call answer 503 with probability f.
 func (s *Sim) FailFraction(f float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failFraction = f
+	s.failFault.fraction = f
 }
 
 // HangNext makes the next n batch calls be received and recorded, then never answered (until
@@ -222,28 +220,28 @@ func (s *Sim) FailFraction(f float64) {
 func (s *Sim) HangNext(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.hangNext = n
+	s.hangFault.next = n
 }
 
 // HangFraction makes each batch call hang (as HangNext) with probability f.
 func (s *Sim) HangFraction(f float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.hangFraction = f
+	s.hangFault.fraction = f
 }
 
 // Seed reseeds the RNG behind the fraction knobs.
 func (s *Sim) Seed(seed uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rng = mathrand.New(mathrand.NewPCG(seed, 0x5eed))
+	s.rng = newRNG(seed)
 }
 
 // SetStatusRules replaces the final status rules; it fails on a bad pattern or status.
 func (s *Sim) SetStatusRules(rules []StatusRule) error {
 	for i, r := range rules {
-		if r.Pattern == "" || strings.Contains(strings.TrimSuffix(r.Pattern, "*"), "*") {
-			return fmt.Errorf("rules[%d]: pattern %q must be a number or a prefix ending in *", i, r.Pattern)
+		if err := checkPattern(i, r.Pattern, r.Pattern); err != nil {
+			return err
 		}
 		if r.Status != StatusDelivered && r.Status != StatusFailed {
 			return fmt.Errorf("rules[%d]: status %q must be %s or %s", i, r.Status, StatusDelivered, StatusFailed)
@@ -365,16 +363,10 @@ const (
 
 // decide consumes the fault knobs for one batch call. Callers hold mu.
 func (s *Sim) decideLocked() decision {
-	switch {
-	case s.failNext > 0:
-		s.failNext--
+	if _, ok := s.failFault.take(s.rng); ok {
 		return decideFail
-	case s.failFraction > 0 && s.rng.Float64() < s.failFraction:
-		return decideFail
-	case s.hangNext > 0:
-		s.hangNext--
-		return decideHang
-	case s.hangFraction > 0 && s.rng.Float64() < s.hangFraction:
+	}
+	if _, ok := s.hangFault.take(s.rng); ok {
 		return decideHang
 	}
 	return decideAccept
@@ -428,11 +420,7 @@ func (s *Sim) appendUpdateLocked(id, status string) {
 
 func (s *Sim) finalStatusLocked(number string) string {
 	for _, r := range s.rules {
-		if prefix, ok := strings.CutSuffix(r.Pattern, "*"); ok {
-			if strings.HasPrefix(number, prefix) {
-				return r.Status
-			}
-		} else if number == r.Pattern {
+		if matchPattern(r.Pattern, number) {
 			return r.Status
 		}
 	}
@@ -466,12 +454,7 @@ func (s *Sim) updatesAfter(rawAfter string, after uint64, limit int) ([]Update, 
 func (s *Sim) balance() (amount, currency string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cents := s.opts.Balance - s.spentCents
-	sign := ""
-	if cents < 0 {
-		sign, cents = "-", -cents
-	}
-	return fmt.Sprintf("%s%d.%02d", sign, cents/100, cents%100), s.opts.Currency
+	return formatCents(s.opts.Balance - s.spentCents), s.opts.Currency
 }
 
 func encodeCursor(seq uint64) string {

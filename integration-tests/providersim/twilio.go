@@ -40,16 +40,14 @@ package providersim
 // and counted. Close and Reset cancel pending callbacks and wait for their goroutines.
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	mathrand "math/rand/v2"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
@@ -195,50 +193,22 @@ type twMessage struct {
 	finalCode int
 }
 
-// generation owns the callback goroutines started since the last Reset.
-type generation struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-}
-
-func newGeneration() *generation {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &generation{ctx: ctx, cancel: cancel}
-}
-
 // Twilio is the Twilio-style simulator; it is an http.Handler (see the comment at the top of
 // this file for the routes). It is safe for concurrent use.
 type Twilio struct {
 	opts    TwilioOptions
 	handler http.Handler
 
-	mu               sync.Mutex
-	closed           bool
-	gen              *generation
-	rng              *mathrand.Rand
-	latency          time.Duration
-	failNext         int
-	failNextKind     string
-	failFraction     float64
-	failFractionKind string
-	retryAfter       time.Duration
+	callbackSim
 	rules            []TwilioRule
-	mode             string
-	delay            time.Duration
-	inboundURL       string
 	messages         []*twMessage // creation order
 	bySID            map[string]*twMessage
 	byTo             map[string]int
 	outcomes         map[string]int
 	creates, fetches int
 	callbacks        []Callback
-	callbacksOK      int
-	dropped          int
-	pending          int
 	inbound          int
 	spentCents       int64
-	changed          chan struct{} // closed and replaced whenever a callback or message changes
 }
 
 // NewTwilio returns a simulator with no faults, every number delivered and callbacks normal.
@@ -273,34 +243,24 @@ func NewTwilio(opts TwilioOptions) *Twilio {
 	if opts.RetryAfter <= 0 {
 		opts.RetryAfter = time.Second
 	}
-	t := &Twilio{opts: opts, gen: newGeneration(), inboundURL: opts.InboundURL, changed: make(chan struct{})}
+	t := &Twilio{opts: opts, callbackSim: newCallbackSim(opts.InboundURL)}
 	t.resetLocked()
 	t.handler = t.mux()
 	return t
 }
 
 func (t *Twilio) resetLocked() {
-	t.rng = mathrand.New(mathrand.NewPCG(t.opts.Seed, 0x5eed))
-	t.latency = 0
-	t.failNext, t.failNextKind, t.failFraction, t.failFractionKind = 0, "", 0, ""
-	t.retryAfter = t.opts.RetryAfter
+	t.resetKnobsLocked(t.opts.Seed, t.opts.RetryAfter)
 	t.rules = nil
-	t.mode, t.delay = CallbackNormal, 0
 	t.messages = nil
 	t.bySID = map[string]*twMessage{}
 	t.byTo = map[string]int{}
 	t.outcomes = map[string]int{}
 	t.creates, t.fetches = 0, 0
 	t.callbacks = nil
-	t.callbacksOK, t.dropped, t.pending, t.inbound = 0, 0, 0, 0
+	t.inbound = 0
 	t.spentCents = 0
 	t.notifyLocked()
-}
-
-// notifyLocked wakes every waiter. Callers hold mu.
-func (t *Twilio) notifyLocked() {
-	close(t.changed)
-	t.changed = make(chan struct{})
 }
 
 // AccountSID is the account the simulator accepts (the default one if none was given).
@@ -313,91 +273,7 @@ func (t *Twilio) AuthToken() string { return t.opts.AuthToken }
 // mode to normal with no delay, and cancels pending callbacks, waiting for their goroutines.
 // The inbound URL is wiring, not a knob: it is kept.
 func (t *Twilio) Reset() {
-	t.mu.Lock()
-	old := t.gen
-	if !t.closed {
-		t.gen = newGeneration()
-	}
-	t.resetLocked()
-	t.mu.Unlock()
-	old.cancel()
-	old.wg.Wait()
-}
-
-// Close cancels pending callbacks and waits for their goroutines. Messages accepted after
-// Close are recorded but stay queued; nothing more is sent.
-func (t *Twilio) Close() {
-	t.mu.Lock()
-	t.closed = true
-	g := t.gen
-	t.mu.Unlock()
-	g.cancel()
-	g.wg.Wait()
-}
-
-// SetLatency delays every vendor API call by d.
-func (t *Twilio) SetLatency(d time.Duration) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.latency = d
-}
-
-// FailNext makes the next n valid create calls fail as kind (FailUnavailable or
-// FailRateLimit; "" is FailUnavailable) without creating anything. It panics on a negative n
-// or an unknown kind, which are mistakes in the test.
-func (t *Twilio) FailNext(n int, kind string) {
-	kind = mustFailKind(kind)
-	if n < 0 {
-		panic(fmt.Sprintf("providersim: FailNext(%d): n must be >= 0", n))
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.failNext, t.failNextKind = n, kind
-}
-
-// FailFraction makes each valid create call fail as kind with probability f (from the
-// seeded RNG), after any FailNext ones. It panics on f outside [0, 1] or an unknown kind.
-func (t *Twilio) FailFraction(f float64, kind string) {
-	kind = mustFailKind(kind)
-	if !(f >= 0 && f <= 1) {
-		panic(fmt.Sprintf("providersim: FailFraction(%v): f must be in [0, 1]", f))
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.failFraction, t.failFractionKind = f, kind
-}
-
-func mustFailKind(kind string) string {
-	k, err := failKind(kind)
-	if err != nil {
-		panic("providersim: " + err.Error())
-	}
-	return k
-}
-
-func failKind(kind string) (string, error) {
-	switch kind {
-	case "", FailUnavailable:
-		return FailUnavailable, nil
-	case FailRateLimit:
-		return FailRateLimit, nil
-	}
-	return "", fmt.Errorf("kind %q must be %s or %s", kind, FailUnavailable, FailRateLimit)
-}
-
-// SetRetryAfter sets the Retry-After of rate_limit faults (rounded up to whole seconds, at
-// least 1).
-func (t *Twilio) SetRetryAfter(d time.Duration) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.retryAfter = d
-}
-
-// Seed reseeds the RNG behind FailFraction.
-func (t *Twilio) Seed(seed uint64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.rng = mathrand.New(mathrand.NewPCG(seed, 0x5eed))
+	t.reset(t.resetLocked)
 }
 
 // SetRules replaces the per-number rules (see TwilioRule); on a bad rule it fails and keeps
@@ -405,8 +281,8 @@ func (t *Twilio) Seed(seed uint64) {
 func (t *Twilio) SetRules(rules []TwilioRule) error {
 	out := make([]TwilioRule, len(rules))
 	for i, r := range rules {
-		if r.Pattern == "" || strings.Contains(strings.TrimSuffix(r.Pattern, "*"), "*") {
-			return fmt.Errorf("rules[%d]: pattern %q must be a number or a prefix ending in *", i, r.Pattern)
+		if err := checkPattern(i, r.Pattern, r.Pattern); err != nil {
+			return err
 		}
 		if r.ErrorCode < 0 {
 			return fmt.Errorf("rules[%d]: error_code %d must be positive", i, r.ErrorCode)
@@ -438,39 +314,6 @@ func (t *Twilio) SetRules(rules []TwilioRule) error {
 	defer t.mu.Unlock()
 	t.rules = out
 	return nil
-}
-
-// SetCallbackMode sets how the callbacks of messages created from now on are delivered (one
-// of the Callback* modes) and how long after its creation a message settles and its callbacks
-// start (delay >= 0). Messages already created keep the mode and delay they were created with.
-func (t *Twilio) SetCallbackMode(mode string, delay time.Duration) error {
-	switch mode {
-	case CallbackNormal, CallbackOff, CallbackTwice, CallbackOutOfOrder:
-	default:
-		return fmt.Errorf("callback mode %q must be %s, %s, %s or %s",
-			mode, CallbackNormal, CallbackOff, CallbackTwice, CallbackOutOfOrder)
-	}
-	if delay < 0 {
-		return fmt.Errorf("callback delay %s must not be negative", delay)
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.mode, t.delay = mode, delay
-	return nil
-}
-
-// SetInboundURL sets where SendInbound posts (the URL is signed exactly as given).
-func (t *Twilio) SetInboundURL(u string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.inboundURL = u
-}
-
-// InboundURL is where SendInbound posts.
-func (t *Twilio) InboundURL() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.inboundURL
 }
 
 // Messages returns a copy of every accepted message, oldest first, with its current status.
@@ -508,21 +351,15 @@ func (t *Twilio) Stats() TwilioStats {
 	defer t.mu.Unlock()
 	st := TwilioStats{
 		Creates:          t.creates,
-		ByOutcome:        map[string]int{},
+		ByOutcome:        maps.Clone(t.outcomes), // not nil: resetLocked makes outcomes
 		Messages:         len(t.messages),
-		ByStatus:         map[string]int{},
+		ByStatus:         countStatuses(t.messages, func(m *twMessage) string { return m.Status }),
 		Fetches:          t.fetches,
 		Callbacks:        len(t.callbacks),
-		CallbacksOK:      t.callbacksOK,
-		CallbacksDropped: t.dropped,
-		Pending:          t.pending,
+		CallbacksOK:      t.tally.ok,
+		CallbacksDropped: t.tally.dropped,
+		Pending:          t.tally.pending,
 		Inbound:          t.inbound,
-	}
-	for k, n := range t.outcomes {
-		st.ByOutcome[k] = n
-	}
-	for _, m := range t.messages {
-		st.ByStatus[m.Status]++
 	}
 	return st
 }
@@ -537,45 +374,6 @@ func (t *Twilio) Callbacks() []Callback {
 		out[i] = c
 	}
 	return out
-}
-
-// WaitCallbacks blocks until at least n callback attempts were answered 2xx since the last
-// reset, or ctx ends.
-func (t *Twilio) WaitCallbacks(ctx context.Context, n int) error {
-	return t.wait(ctx, func() bool { return t.callbacksOK >= n }, func() string {
-		return fmt.Sprintf("wait for %d callbacks answered 2xx (have %d)", n, t.callbacksOK)
-	})
-}
-
-// WaitIdle blocks until every accepted message is final and has no callback left to send
-// (delivered or dropped), or ctx ends: for tests of polling and of failing receivers.
-// Messages accepted after Close, which stay queued, do not count.
-func (t *Twilio) WaitIdle(ctx context.Context) error {
-	return t.wait(ctx, func() bool { return t.pending == 0 }, func() string {
-		return fmt.Sprintf("wait for the simulator to be idle (%d messages pending)", t.pending)
-	})
-}
-
-func (t *Twilio) wait(ctx context.Context, done func() bool, describe func() string) error {
-	for {
-		t.mu.Lock()
-		ok, ch := done(), t.changed
-		var what string
-		if !ok && ctx.Err() != nil {
-			what = describe()
-		}
-		t.mu.Unlock()
-		if ok {
-			return nil
-		}
-		if what != "" {
-			return fmt.Errorf("%s: %w", what, ctx.Err())
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-		}
-	}
 }
 
 // createDecision is what to do with a valid create call.
@@ -609,10 +407,9 @@ func (t *Twilio) create(to, from, body, statusCallback string) createDecision {
 	t.byTo[to]++
 	t.spentCents += t.opts.PriceCents
 	d.msg = m.TwilioMessage // a copy: the message's goroutine changes m from now on
-	if !t.closed {
-		t.pending++
-		t.gen.wg.Add(1)
-		go t.live(t.gen, m.SID, t.mode, t.delay)
+	mode, delay, key := t.mode, t.delay, m.SID
+	if t.cb.startLocked(func(g *generation) { t.live(g, key, mode, delay) }) {
+		t.tally.pending++
 	}
 	t.notifyLocked()
 	return d
@@ -620,19 +417,12 @@ func (t *Twilio) create(to, from, body, statusCallback string) createDecision {
 
 // decideLocked applies the fail knobs, then the refusal rules. Callers hold mu.
 func (t *Twilio) decideLocked(to string) createDecision {
-	kind := ""
-	switch {
-	case t.failNext > 0:
-		t.failNext--
-		kind = t.failNextKind
-	case t.failFraction > 0 && t.rng.Float64() < t.failFraction:
-		kind = t.failFractionKind
-	}
+	kind, _ := t.faults.fail.take(t.faults.rng)
 	switch kind {
 	case FailUnavailable:
 		return createDecision{outcome: TwilioOutcomeUnavailable}
 	case FailRateLimit:
-		return createDecision{outcome: TwilioOutcomeRateLimited, retry: t.retryAfter}
+		return createDecision{outcome: TwilioOutcomeRateLimited, retry: t.faults.retryAfter}
 	}
 	if r, ok := t.ruleLocked(to); ok && r.Refuse {
 		return createDecision{outcome: TwilioOutcomeRefused, code: r.ErrorCode}
@@ -642,11 +432,7 @@ func (t *Twilio) decideLocked(to string) createDecision {
 
 func (t *Twilio) ruleLocked(number string) (TwilioRule, bool) {
 	for _, r := range t.rules {
-		if prefix, ok := strings.CutSuffix(r.Pattern, "*"); ok {
-			if strings.HasPrefix(number, prefix) {
-				return r, true
-			}
-		} else if number == r.Pattern {
+		if matchPattern(r.Pattern, number) {
 			return r, true
 		}
 	}
@@ -686,20 +472,7 @@ func sequence(final string) []string {
 
 // deliveries is the order in which mode posts the callbacks of a message ending final.
 func deliveries(mode, final string) []string {
-	seq := sequence(final)
-	switch mode {
-	case CallbackOff:
-		return nil
-	case CallbackTwice:
-		out := make([]string, 0, 2*len(seq))
-		for _, s := range seq {
-			out = append(out, s, s)
-		}
-		return out
-	case CallbackOutOfOrder:
-		slices.Reverse(seq)
-	}
-	return seq
+	return deliveryOrder(mode, sequence(final))
 }
 
 // isE164 reports whether s is what Twilio accepts as a To number here: a plus, then 2 to 15

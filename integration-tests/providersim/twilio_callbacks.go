@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -21,15 +20,8 @@ const maxReceiverBody = 1 << 20
 // live is the goroutine of one accepted message: it waits the delay, settles the message and
 // delivers its callbacks in mode's order. It gives up silently when g is cancelled.
 func (t *Twilio) live(g *generation, sid, mode string, delay time.Duration) {
-	defer g.wg.Done()
-	if delay > 0 {
-		timer := time.NewTimer(delay)
-		defer timer.Stop()
-		select {
-		case <-timer.C:
-		case <-g.ctx.Done():
-			return
-		}
+	if !g.sleep(delay) {
+		return
 	}
 	m, ok := t.settle(g, sid, mode)
 	if !ok {
@@ -43,12 +35,7 @@ func (t *Twilio) live(g *generation, sid, mode string, delay time.Duration) {
 			return
 		}
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.gen == g {
-		t.pending--
-		t.notifyLocked()
-	}
+	t.lifeDone(g)
 }
 
 // settle moves the message to its final status and returns a copy of it; a message with no
@@ -58,7 +45,7 @@ func (t *Twilio) settle(g *generation, sid, mode string) (TwilioMessage, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	m, ok := t.bySID[sid]
-	if t.gen != g || !ok {
+	if !t.cb.currentLocked(g) || !ok {
 		return TwilioMessage{}, false
 	}
 	now := t.opts.Now().UTC()
@@ -67,7 +54,7 @@ func (t *Twilio) settle(g *generation, sid, mode string) (TwilioMessage, bool) {
 		m.DateSent = now
 	}
 	if m.StatusCallback == "" || mode == CallbackOff {
-		t.pending--
+		t.tally.pending--
 	}
 	t.notifyLocked()
 	return m.TwilioMessage, true
@@ -98,54 +85,23 @@ func (t *Twilio) deliver(g *generation, m TwilioMessage, status string) bool {
 	sig := signature.Compute(t.opts.AuthToken, m.StatusCallback, params)
 	// Twilio repeats the token on a redelivery of the same event, so receivers can dedupe.
 	token := m.SID + "-" + status
-	backoff := t.opts.CallbackBackoff
-	for attempt := 1; ; attempt++ {
-		code, errText := t.post(g.ctx, m.StatusCallback, params, sig, token)
-		if g.ctx.Err() != nil {
-			return false
-		}
-		c := Callback{
-			MessageSID: m.SID, MessageStatus: status, URL: m.StatusCallback, Params: params,
-			Signature: sig, Attempt: attempt, Status: code, Error: errText,
-		}
-		last := c.OK() || attempt > t.opts.CallbackRetries
-		c.Dropped = !c.OK() && last
-		if !t.record(g, c) {
-			return false
-		}
-		if last {
-			return true
-		}
-		timer := time.NewTimer(backoff)
-		select {
-		case <-timer.C:
-		case <-g.ctx.Done():
-			timer.Stop()
-			return false
-		}
-		backoff *= 2
-	}
+	return deliverWithRetries(g, t.opts.CallbackRetries, t.opts.CallbackBackoff,
+		func(ctx context.Context) (int, string) { return t.post(ctx, m.StatusCallback, params, sig, token) },
+		func(a attempt) bool {
+			return t.record(g, Callback{
+				MessageSID: m.SID, MessageStatus: status, URL: m.StatusCallback, Params: params,
+				Signature: sig, Attempt: a.n, Status: a.status, Error: a.err, Dropped: a.dropped,
+			})
+		})
 }
 
 // record appends a callback attempt, unless g is no longer current.
 func (t *Twilio) record(g *generation, c Callback) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.gen != g {
-		return false
-	}
-	c.Seq = len(t.callbacks) + 1
-	c.At = t.opts.Now().UTC()
-	c.Params = cloneValues(c.Params)
-	t.callbacks = append(t.callbacks, c)
-	if c.OK() {
-		t.callbacksOK++
-	}
-	if c.Dropped {
-		t.dropped++
-	}
-	t.notifyLocked()
-	return true
+	return t.ifCurrent(g, func() {
+		c.Seq, c.At, c.Params = len(t.callbacks)+1, t.opts.Now().UTC(), cloneValues(c.Params)
+		t.callbacks = append(t.callbacks, c)
+		t.tally.countLocked(c.OK(), c.Dropped)
+	})
 }
 
 // post sends a signed form post and returns the receiver's status, or 0 and why it failed.
@@ -164,26 +120,14 @@ func (t *Twilio) post(ctx context.Context, rawURL string, params url.Values, sig
 // postForm posts params to rawURL as Twilio does, signed with sig, and returns the receiver's
 // status and answer.
 func (t *Twilio) postForm(ctx context.Context, rawURL string, params url.Values, sig, token string) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, strings.NewReader(params.Encode()))
-	if err != nil {
-		return 0, "", fmt.Errorf("post %s: %w", rawURL, err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", sig)
-	req.Header.Set("User-Agent", "TwilioProxy/1.1")
+	header := http.Header{}
+	header.Set("Content-Type", "application/x-www-form-urlencoded")
+	header.Set("X-Twilio-Signature", sig)
+	header.Set("User-Agent", "TwilioProxy/1.1")
 	if token != "" {
-		req.Header.Set("I-Twilio-Idempotency-Token", token)
+		header.Set("I-Twilio-Idempotency-Token", token)
 	}
-	resp, err := t.opts.Client.Do(req)
-	if err != nil {
-		return 0, "", fmt.Errorf("post %s: %w", rawURL, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxReceiverBody))
-	if err != nil {
-		return resp.StatusCode, string(body), fmt.Errorf("read answer of %s: %w", rawURL, err)
-	}
-	return resp.StatusCode, string(body), nil
+	return postTo(ctx, t.opts.Client, rawURL, strings.NewReader(params.Encode()), header)
 }
 
 // inboundParams are the parameters of Twilio's incoming-message webhook. Twilio sends the geo

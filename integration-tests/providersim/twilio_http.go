@@ -1,11 +1,12 @@
 package providersim
 
 import (
+	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -33,25 +34,12 @@ func (t *Twilio) mux() *http.ServeMux {
 	// A wildcard is a whole path segment, so "{sid}.json" is matched as one and cut here.
 	m.HandleFunc("GET "+twilioPrefix+"Messages/{file}", t.vendor(t.getMessage))
 	m.HandleFunc("GET "+twilioPrefix+"Balance.json", t.vendor(t.getBalance))
-	m.HandleFunc("POST /admin/latency", t.adminLatency)
-	m.HandleFunc("POST /admin/fail", t.adminFail)
-	m.HandleFunc("POST /admin/rules", t.adminRules)
-	m.HandleFunc("POST /admin/callback_mode", t.adminCallbackMode)
-	m.HandleFunc("POST /admin/inbound_url", t.adminInboundURL)
-	m.HandleFunc("POST /admin/inbound", t.adminInbound)
-	m.HandleFunc("POST /admin/reset", func(w http.ResponseWriter, _ *http.Request) {
-		t.Reset()
-		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-	})
-	m.HandleFunc("GET /admin/messages", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, t.Messages())
-	})
-	m.HandleFunc("GET /admin/callbacks", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, t.Callbacks())
-	})
-	m.HandleFunc("GET /admin/stats", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, t.Stats())
-	})
+	handleCallbackAdmin(m, t)
+	m.HandleFunc("POST /admin/rules", adminRules(t.SetRules))
+	m.HandleFunc("POST /admin/inbound", t.adminInbound())
+	m.HandleFunc("GET /admin/messages", adminGet(t.Messages))
+	m.HandleFunc("GET /admin/callbacks", adminGet(t.Callbacks))
+	m.HandleFunc("GET /admin/stats", adminGet(t.Stats))
 	return m
 }
 
@@ -59,10 +47,7 @@ func (t *Twilio) mux() *http.ServeMux {
 // credentials must be the account's, and the path's account that account too.
 func (t *Twilio) vendor(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		t.mu.Lock()
-		d := t.latency
-		t.mu.Unlock()
-		if !waitLatency(r.Context(), d) {
+		if !waitLatency(r.Context(), t.latencyNow()) {
 			return
 		}
 		if !t.authorized(r) {
@@ -150,8 +135,7 @@ func validateCreate(to, from, body, callback string) (int, string) {
 		return 21617, twilioErrorMessage(21617)
 	}
 	if callback != "" {
-		u, err := url.Parse(callback)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if !isHTTPURL(callback) {
 			return 21609, fmt.Sprintf("The StatusCallback URL %s is not a valid URL.", callback)
 		}
 	}
@@ -256,143 +240,20 @@ func writeTwilioError(w http.ResponseWriter, status, code int, msg string) {
 	})
 }
 
-func (t *Twilio) adminLatency(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Latency string `json:"latency"`
-	}
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	d, err := time.ParseDuration(req.Latency)
-	if err != nil || d < 0 {
-		writeError(w, http.StatusBadRequest, `latency: must be a duration such as "50ms"`)
-		return
-	}
-	t.SetLatency(d)
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-}
-
-// adminFail sets both fail knobs, with one kind; the Go methods set them apart.
-func (t *Twilio) adminFail(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Next       int     `json:"next"`
-		Fraction   float64 `json:"fraction"`
-		Kind       string  `json:"kind"`
-		Seed       *uint64 `json:"seed"`
-		RetryAfter string  `json:"retry_after"`
-	}
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	kind, err := failKind(req.Kind)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if req.Next < 0 || req.Fraction < 0 || req.Fraction > 1 {
-		writeError(w, http.StatusBadRequest, "next must be >= 0 and fraction in [0, 1]")
-		return
-	}
-	var retryAfter time.Duration
-	if req.RetryAfter != "" {
-		if retryAfter, err = time.ParseDuration(req.RetryAfter); err != nil || retryAfter <= 0 {
-			writeError(w, http.StatusBadRequest, `retry_after: must be a positive duration such as "2s"`)
-			return
-		}
-	}
-	if req.Seed != nil {
-		t.Seed(*req.Seed)
-	}
-	if retryAfter > 0 {
-		t.SetRetryAfter(retryAfter)
-	}
-	t.FailNext(req.Next, kind)
-	t.FailFraction(req.Fraction, kind)
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-}
-
-func (t *Twilio) adminRules(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Rules []TwilioRule `json:"rules"`
-	}
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if err := t.SetRules(req.Rules); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-}
-
-func (t *Twilio) adminCallbackMode(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Mode  string `json:"mode"`
-		Delay string `json:"delay"`
-	}
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	var delay time.Duration
-	if req.Delay != "" {
-		var err error
-		if delay, err = time.ParseDuration(req.Delay); err != nil {
-			writeError(w, http.StatusBadRequest, `delay: must be a duration such as "100ms"`)
-			return
-		}
-	}
-	if err := t.SetCallbackMode(req.Mode, delay); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-}
-
-func (t *Twilio) adminInboundURL(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		URL string `json:"url"`
-	}
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	u, err := url.Parse(req.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		writeError(w, http.StatusBadRequest, "url: must be an absolute http(s) URL")
-		return
-	}
-	t.SetInboundURL(req.URL)
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-}
-
-// adminInbound sends an inbound message and answers with the receiver's answer; 502 when
-// the receiver could not be reached, 409 when there is no inbound URL yet.
-func (t *Twilio) adminInbound(w http.ResponseWriter, r *http.Request) {
-	var req struct {
+// adminInbound sends an inbound message and answers with the receiver's answer (see
+// adminInbound).
+func (t *Twilio) adminInbound() http.HandlerFunc {
+	type request struct {
 		From string `json:"from"`
 		To   string `json:"to"`
 		Body string `json:"body"`
 	}
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if req.From == "" || req.To == "" {
-		writeError(w, http.StatusBadRequest, "from and to: required")
-		return
-	}
-	if t.InboundURL() == "" {
-		writeError(w, http.StatusConflict, "no inbound URL: POST /admin/inbound_url first")
-		return
-	}
-	status, body, err := t.SendInbound(r.Context(), req.From, req.To, req.Body)
-	if err != nil && status == 0 {
-		writeError(w, http.StatusBadGateway, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": status, "body": body})
+	return adminInbound(func(req request) error {
+		if req.From == "" || req.To == "" {
+			return errors.New("from and to: required")
+		}
+		return nil
+	}, t.InboundURL, func(ctx context.Context, req request) (int, string, error) {
+		return t.SendInbound(ctx, req.From, req.To, req.Body)
+	})
 }
