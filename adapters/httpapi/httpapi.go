@@ -64,8 +64,9 @@ type Gateway interface {
 	GetProxySession(ctx context.Context, accountID, id string) (proxy.Session, error)
 	// ListProxySessions lists the account's open or closed sessions as of now.
 	ListProxySessions(ctx context.Context, accountID string, q ports.ProxySessionQuery) (ports.ProxySessionPage, error)
-	// CloseProxySession closes a session and sends the end message, once.
-	CloseProxySession(ctx context.Context, accountID, id string) (proxy.Session, error)
+	// CloseProxySession closes a session and sends the end message, once; closed reports
+	// whether this call closed it.
+	CloseProxySession(ctx context.Context, accountID, id string) (s proxy.Session, closed bool, err error)
 	// Providers describes the configured providers, in config order.
 	Providers(ctx context.Context) []ports.ProviderInfo
 	// Balance is a provider's balance; ErrNotFound for an unknown provider,

@@ -200,7 +200,8 @@ func (s *server) getProxySession(c *gin.Context) {
 }
 
 func (s *server) closeProxySession(c *gin.Context) {
-	if _, err := s.gw.CloseProxySession(c.Request.Context(), accountID(c), c.Param("id")); err != nil {
+	// A session closed already (or expired) is 204 too: the caller's goal holds.
+	if _, _, err := s.gw.CloseProxySession(c.Request.Context(), accountID(c), c.Param("id")); err != nil {
 		fail(c, err)
 		return
 	}

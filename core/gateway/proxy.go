@@ -173,14 +173,11 @@ func (g *Gateway) ListProxySessions(ctx context.Context, accountID string, q por
 
 // CloseProxySession closes the account's session and sends the end message to both
 // participants, once: closing a closed (or expired) session changes nothing and sends
-// nothing. ErrNotFound when the account has no such session.
-func (g *Gateway) CloseProxySession(ctx context.Context, accountID, id string) (proxy.Session, error) {
-	var s proxy.Session
-	err := g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
-		var (
-			closed bool
-			err    error
-		)
+// nothing. closed reports whether this call closed it (of two racing closes, one does).
+// ErrNotFound when the account has no such session.
+func (g *Gateway) CloseProxySession(ctx context.Context, accountID, id string) (s proxy.Session, closed bool, err error) {
+	err = g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+		var err error
 		s, closed, err = tx.CloseProxySession(ctx, accountID, id, g.now())
 		if err != nil || !closed {
 			return err
@@ -195,9 +192,9 @@ func (g *Gateway) CloseProxySession(ctx context.Context, accountID, id string) (
 		return g.sendSystem(ctx, tx, n, g.cfg.Proxy.EndMessage, s.ParticipantA, s.ParticipantB)
 	})
 	if err != nil {
-		return proxy.Session{}, fmt.Errorf("close proxy session %s: %w", id, err)
+		return proxy.Session{}, false, fmt.Errorf("close proxy session %s: %w", id, err)
 	}
-	return s.At(g.now()), nil
+	return s.At(g.now()), closed, nil
 }
 
 // relayInbound applies the proxy rules to an inbound message m to the pool number n, inside

@@ -133,11 +133,11 @@ func TestProxySessionRelay(t *testing.T) {
 	if got, err := e.g.GetProxySession(ctx, "acc", s.ID); err != nil || got.Status(e.clock.t) != proxy.StatusOpen {
 		t.Fatalf("after STOP the session is %+v, %v; want open", got, err)
 	}
-	if _, err := e.g.CloseProxySession(ctx, "acc", s.ID); err != nil {
-		t.Fatal(err)
+	if _, closed, err := e.g.CloseProxySession(ctx, "acc", s.ID); err != nil || !closed {
+		t.Fatalf("close: %v, closed %v", err, closed)
 	}
-	if _, err := e.g.CloseProxySession(ctx, "acc", s.ID); err != nil {
-		t.Fatalf("second close: %v", err)
+	if _, closed, err := e.g.CloseProxySession(ctx, "acc", s.ID); err != nil || closed {
+		t.Fatalf("second close: %v, closed %v; want no error, not closed again", err, closed)
 	}
 	if got := e.texts(t, pB); got[len(got)-1] != pool1+":[ACME]: end" || len(got) != 3 {
 		t.Errorf("B after close: %q, want one end message", got)
@@ -150,7 +150,7 @@ func TestProxySessionRelay(t *testing.T) {
 	if got := e.texts(t, pB); got[len(got)-1] != pool1+":[ACME]: no session" {
 		t.Errorf("B after close: %q, want the no-session message", got)
 	}
-	if _, err := e.g.CloseProxySession(ctx, "other", s.ID); !errors.Is(err, ports.ErrNotFound) {
+	if _, _, err := e.g.CloseProxySession(ctx, "other", s.ID); !errors.Is(err, ports.ErrNotFound) {
 		t.Fatalf("close of another account's session: %v", err)
 	}
 }

@@ -57,6 +57,7 @@ type fakeCore struct {
 	addErr, numbersErr, removeErr, createErr, listErr, getErr, closeErr, receiveErr error
 	pageCap                                                                         int
 	stuckCursor                                                                     bool // every page has a Next that does not move on
+	closedByOther                                                                   bool // a racing request closes the session first
 	panicV                                                                          any
 
 	adds     []addCall
@@ -262,24 +263,25 @@ func (f *fakeCore) GetProxySession(_ context.Context, account, id string) (proxy
 	return s.At(f.clock.Now()), nil
 }
 
-func (f *fakeCore) CloseProxySession(_ context.Context, account, id string) (proxy.Session, error) {
+func (f *fakeCore) CloseProxySession(_ context.Context, account, id string) (proxy.Session, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.closes = append(f.closes, idCall{account, id})
 	f.enter()
 	if f.closeErr != nil {
-		return proxy.Session{}, f.closeErr
+		return proxy.Session{}, false, f.closeErr
 	}
 	s, ok := f.sessions[id]
 	if !ok || s.AccountID != account {
-		return proxy.Session{}, fmt.Errorf("close proxy session %s: %w", id, ports.ErrNotFound)
+		return proxy.Session{}, false, fmt.Errorf("close proxy session %s: %w", id, ports.ErrNotFound)
 	}
 	now := f.clock.Now()
+	closed := s.Open(now) && !f.closedByOther
 	if s.Open(now) {
 		s.ClosedAt = &now
 		f.sessions[id] = s
 	}
-	return s.At(now), nil
+	return s.At(now), closed, nil
 }
 
 func (f *fakeCore) Receive(_ context.Context, cmd gateway.ReceiveCommand) (message.Message, error) {

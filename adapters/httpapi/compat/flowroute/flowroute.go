@@ -45,9 +45,9 @@ type Core interface {
 	ListProxySessions(ctx context.Context, accountID string, q ports.ProxySessionQuery) (ports.ProxySessionPage, error)
 	// GetProxySession returns the account's session as of now, or ports.ErrNotFound.
 	GetProxySession(ctx context.Context, accountID, id string) (proxy.Session, error)
-	// CloseProxySession closes the account's session, sending the end message once;
-	// ports.ErrNotFound for an unknown id.
-	CloseProxySession(ctx context.Context, accountID, id string) (proxy.Session, error)
+	// CloseProxySession closes the account's session, sending the end message once; closed
+	// reports whether this call closed it. ports.ErrNotFound for an unknown id.
+	CloseProxySession(ctx context.Context, accountID, id string) (s proxy.Session, closed bool, err error)
 	// Receive stores an inbound message, applies its keywords and relays it through the
 	// proxy session of its number (API.md §3).
 	Receive(ctx context.Context, cmd gateway.ReceiveCommand) (message.Message, error)

@@ -324,9 +324,9 @@ func (d *Dialect) endSession(c *gin.Context, account string) {
 		refuse(c, http.StatusNotFound, textSessionUnknown)
 		return
 	}
-	_, err = d.core.CloseProxySession(ctx, account, id)
+	_, closed, err := d.core.CloseProxySession(ctx, account, id)
 	switch {
-	case errors.Is(err, ports.ErrNotFound): // gone meanwhile
+	case errors.Is(err, ports.ErrNotFound), err == nil && !closed: // gone, or ended by a racing request
 		refuse(c, http.StatusNotFound, textSessionUnknown)
 	case err != nil:
 		d.kit.Fail(c, "close proxy session", err)

@@ -254,6 +254,17 @@ func TestEndSession(t *testing.T) {
 			})
 		}
 	})
+	// Two DELETEs of one session racing: the one whose close came second (the session was
+	// open when it looked) is told it is gone, as the legacy service would have said.
+	t.Run("ended by a racing request", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, "/", nil)
+		e.core.putSession(openSession("s-open", "+12065550001", "+12065551111", "+12065552222", start.Add(-time.Hour), 0))
+		e.core.mu.Lock()
+		e.core.closedByOther = true
+		e.core.mu.Unlock()
+		e.do(req{method: http.MethodDelete, path: "/session", body: `{"session_id": "s-open"}`}).is(404, textSessionUnknown)
+	})
 	t.Run("failures", func(t *testing.T) {
 		t.Parallel()
 		for _, c := range []struct {
