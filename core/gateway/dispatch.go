@@ -209,17 +209,19 @@ func accepted(m message.Message, provider string, res ports.SendResult, now time
 		status = message.StatusSent
 	}
 	var events []message.Event
-	switch {
-	case status == message.StatusQueued && m.Status == message.StatusSending:
-		// The provider took the message into its own queue (a batch API acknowledges
-		// that, not the sending): the message is still on its way, which "sending" says;
-		// the acceptance is an event, not a step back.
-		events = append(events, message.Event{Status: m.Status, At: now, Detail: "accepted via " + provider})
-	case message.Transition(m.Status, status) == message.Apply:
+	switch message.Transition(m.Status, status) {
+	case message.Apply:
 		m.Status = status
 		events = append(events, message.Event{Status: status, At: now, Detail: "via " + provider})
-	case message.Transition(m.Status, status) == message.Ignore:
+	case message.Ignore:
 		events = append(events, message.Event{Status: status, At: now, Detail: message.DetailIgnored})
+	case message.Drop:
+		if m.Status == message.StatusSending && status == message.StatusQueued {
+			// The provider took the message into its own queue (a batch API acknowledges
+			// that, not the sending): the message is still on its way, which "sending"
+			// says; the acceptance is an event, not a step back.
+			events = append(events, message.Event{Status: m.Status, At: now, Detail: "accepted via " + provider})
+		}
 	}
 	m.UpdatedAt = now
 	m.Events = append(slices.Clip(m.Events), events...)

@@ -288,11 +288,6 @@ func statusApplied(m message.Message, provider string, r ports.StatusReport, now
 // that was already recorded as ignored, is dropped without a new event (providers resend
 // callbacks; each distinct report is recorded once).
 func decide(m message.Message, to message.Status) message.Decision {
-	if to == message.StatusQueued && m.Status == message.StatusSending {
-		// The provider reports its own queue (Twilio's "queued" callback): for the gateway
-		// that is still "sending", and the acceptance is already an event. Not a step back.
-		return message.Drop
-	}
 	for _, e := range m.Events {
 		if e.Status == to && e.Detail == message.DetailIgnored {
 			return message.Drop

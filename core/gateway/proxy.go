@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
@@ -46,7 +47,7 @@ func (g *Gateway) AddProxyNumber(ctx context.Context, accountID, number, provide
 	if provider == "" {
 		return proxy.Number{}, message.Missing("provider")
 	}
-	if !g.knownProvider(ctx, provider) {
+	if !g.knownProvider(provider) {
 		return proxy.Number{}, message.Invalid("provider", "provider %q is not configured", provider)
 	}
 	pn := proxy.Number{Number: n, Provider: provider, AccountID: accountID, CreatedAt: g.now()}
@@ -282,12 +283,8 @@ func e164Field(field, v string) (string, error) {
 	return n, nil
 }
 
-// knownProvider reports whether a provider of that name is configured.
-func (g *Gateway) knownProvider(ctx context.Context, name string) bool {
-	for _, p := range g.providers.List(ctx) {
-		if p.Name == name {
-			return true
-		}
-	}
-	return false
+// knownProvider reports whether a provider of that name is configured (the router knows
+// them all, without asking the plugin host).
+func (g *Gateway) knownProvider(name string) bool {
+	return slices.Contains(g.router.Providers(), name)
 }

@@ -73,9 +73,11 @@ func (d Decision) String() string {
 // Transition is the one transition table of the status state machine:
 // queued → sending → sent → delivered | undelivered, scheduled → queued, failed/canceled from
 // any non-final state, forward skips allowed (reports get lost), nothing backwards, final
-// statuses immutable.
+// statuses immutable. A provider's "queued" while the message is sending is dropped: the
+// provider's own queue (a batch API's acceptance, Twilio's "queued" callback) is part of the
+// gateway's "sending", not a step back.
 func Transition(from, to Status) Decision {
-	if from == to {
+	if from == to || (from == StatusSending && to == StatusQueued) {
 		return Drop
 	}
 	if from.Final() || !to.Valid() || to == StatusReceived {

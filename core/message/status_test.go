@@ -18,6 +18,7 @@ func TestTransition(t *testing.T) {
 		{StatusSending, StatusFailed, Apply},
 		{StatusSent, StatusSent, Drop},
 		{StatusDelivered, StatusDelivered, Drop},
+		{StatusSending, StatusQueued, Drop}, // the provider's own queue
 		{StatusSent, StatusQueued, Ignore},
 		{StatusSent, StatusSending, Ignore},
 		{StatusDelivered, StatusSent, Ignore},
