@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
@@ -47,7 +46,7 @@ func (g *Gateway) AddProxyNumber(ctx context.Context, accountID, number, provide
 	if provider == "" {
 		return proxy.Number{}, message.Missing("provider")
 	}
-	if !g.knownProvider(provider) {
+	if !g.router.Known(provider) {
 		return proxy.Number{}, message.Invalid("provider", "provider %q is not configured", provider)
 	}
 	pn := proxy.Number{Number: n, Provider: provider, AccountID: accountID, CreatedAt: g.now()}
@@ -281,10 +280,4 @@ func e164Field(field, v string) (string, error) {
 		return "", message.Invalid(field, "%s must be an E.164 number (+ and 6 to 15 digits)", field)
 	}
 	return n, nil
-}
-
-// knownProvider reports whether a provider of that name is configured (the router knows
-// them all, without asking the plugin host).
-func (g *Gateway) knownProvider(name string) bool {
-	return slices.Contains(g.router.Providers(), name)
 }
