@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -108,11 +107,7 @@ func checkToken(token string) error {
 // receipt that arrives before it has stored the mdr2 id the send returned; whoever knows
 // the token can forge it, as they can forge the rest of the receipt.
 func (c config) dlrCallback(messageID string) string {
-	u := c.hooks + "/" + c.webhookToken + dlrPath
-	if messageID == "" {
-		return u
-	}
-	return u + "?" + url.Values{messageIDParam: {messageID}}.Encode()
+	return httpcall.CallbackURL(c.hooks+"/"+c.webhookToken+dlrPath, messageID)
 }
 
 // redactedHooks is the webhook base as it may be logged: the token left out.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/smsgw/smsgw/plugins/sdk"
+	"github.com/smsgw/smsgw/plugins/sdk/httpcall"
 )
 
 const (
@@ -130,8 +131,8 @@ func TestDLRCallback(t *testing.T) {
 		if got := cfg.dlrCallback(tc.id); got != tc.want {
 			t.Errorf("dlrCallback(%q) = %s, want %s", tc.id, got, tc.want)
 		}
-		if got := callbackMessageID(cfg.dlrCallback(tc.id)); got != tc.id {
-			t.Errorf("callbackMessageID of %q's callback = %q", tc.id, got)
+		if got := httpcall.CallbackMessageID(cfg.dlrCallback(tc.id)); got != tc.id {
+			t.Errorf("CallbackMessageID of %q's callback = %q", tc.id, got)
 		}
 	}
 	if r := cfg.redactedHooks(); strings.Contains(r, testToken) {

@@ -353,6 +353,3 @@ func parseTime(s string, fallback time.Time) time.Time {
 	return fallback
 }
 
-// messageIDParam is the query parameter of a dlr_callback URL that names the gateway's
-// message.
-const messageIDParam = "message_id"

@@ -9,11 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/smsgw/smsgw/plugins/sdk"
+	"github.com/smsgw/smsgw/plugins/sdk/httpcall"
 )
 
 // The webhook paths under /webhooks/<provider>/<webhook_token>.
@@ -50,7 +50,7 @@ func (p *provider) HandleWebhook(_ context.Context, req sdk.WebhookRequest) (sdk
 		}
 		resp := sdk.WebhookResponse{StatusCode: http.StatusOK}
 		if ok {
-			u.MessageID = callbackMessageID(req.URL)
+			u.MessageID = httpcall.CallbackMessageID(req.URL)
 			resp.Statuses = []sdk.StatusUpdate{u}
 			p.log.Debug("delivery receipt", "mdr", u.ProviderMessageID, "status", u.Status, "error_code", u.ErrorCode)
 		} else {
@@ -85,14 +85,6 @@ func route(token, path string) (kind string, ok bool) {
 	return "/" + sub, true
 }
 
-// callbackMessageID is the gateway's message id a dlr_callback URL names, or "".
-func callbackMessageID(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return ""
-	}
-	return u.Query().Get(messageIDParam)
-}
 
 // resource is one JSON:API resource of a callback, its attributes left raw for the kind.
 type resource struct {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -121,7 +120,7 @@ func (p *provider) sendOne(ctx context.Context, cfg config, api *apiClient, m sd
 	case m.From == "":
 		return sdk.SendResult{Err: sdk.Errorf(sdk.ClassInvalid, "message %s has no sender", m.ID)}
 	}
-	tm, err := api.createMessage(ctx, m.From, m.To, m.Text, callbackFor(cfg.statusCallback, m.ID))
+	tm, err := api.createMessage(ctx, m.From, m.To, m.Text, httpcall.CallbackURL(cfg.statusCallback, m.ID))
 	if err != nil {
 		var e *sdk.Error
 		if !errors.As(err, &e) {
@@ -232,27 +231,4 @@ func statusUpdate(sid, twilioStatus, errorCode, errorMessage string, at time.Tim
 		OptOut:            errorCode == optOutCode,
 		At:                at,
 	}, true
-}
-
-// messageIDParam is the query parameter of a status callback URL that names the gateway's
-// message. Twilio can post a callback before the host has stored the sid the create call
-// returned; with the message's own id the host applies it all the same. The signature
-// covers the whole URL, so the id is as trustworthy as the rest of the callback.
-const messageIDParam = "message_id"
-
-// callbackFor is the StatusCallback URL of one message.
-func callbackFor(base, messageID string) string {
-	if messageID == "" {
-		return base
-	}
-	return base + "?" + url.Values{messageIDParam: {messageID}}.Encode()
-}
-
-// callbackMessageID is the gateway's message id a signed callback URL names, or "".
-func callbackMessageID(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return ""
-	}
-	return u.Query().Get(messageIDParam)
 }

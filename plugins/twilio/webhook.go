@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smsgw/smsgw/plugins/sdk"
+	"github.com/smsgw/smsgw/plugins/sdk/httpcall"
 	"github.com/smsgw/smsgw/plugins/twilio/signature"
 )
 
@@ -56,7 +57,7 @@ func (p *provider) HandleWebhook(_ context.Context, req sdk.WebhookRequest) (sdk
 		if err != nil {
 			return plainText(http.StatusBadRequest, err.Error()), nil
 		}
-		u.MessageID = callbackMessageID(req.URL)
+		u.MessageID = httpcall.CallbackMessageID(req.URL)
 		resp := sdk.WebhookResponse{StatusCode: http.StatusOK}
 		if ok {
 			resp.Statuses = []sdk.StatusUpdate{u}

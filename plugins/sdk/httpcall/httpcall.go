@@ -275,3 +275,29 @@ func WebhookBase(req sdk.ConfigureRequest, why string) (string, error) {
 	}
 	return strings.TrimRight(req.PublicURL, "/") + "/webhooks/" + url.PathEscape(req.Name), nil
 }
+
+// MessageIDParam is the query parameter a per-message callback URL (a delivery-report URL
+// given to the provider with each send) names the gateway's message with. A report can
+// arrive before the host has stored the provider's id the send returned; with the
+// gateway's own id in the report (sdk.StatusUpdate.MessageID) the host applies it anyway.
+const MessageIDParam = "message_id"
+
+// CallbackURL is base with the message id of one send added as MessageIDParam (base as is
+// for an empty id). base must not have a query of its own.
+func CallbackURL(base, messageID string) string {
+	if messageID == "" {
+		return base
+	}
+	return base + "?" + url.Values{MessageIDParam: {messageID}}.Encode()
+}
+
+// CallbackMessageID is the gateway message id a callback URL made by CallbackURL names, or
+// "". Trust it as far as the request itself is trusted (its signature, or a secret in the
+// path).
+func CallbackMessageID(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	return u.Query().Get(MessageIDParam)
+}

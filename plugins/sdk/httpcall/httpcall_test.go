@@ -463,3 +463,28 @@ func TestNewTransport(t *testing.T) {
 		t.Errorf("client %+v: want no timeout, the transport, and no redirects", c)
 	}
 }
+
+// TestCallbackURL: the message id added to a callback URL comes back out of it, escaped on
+// the way; a URL without one names none.
+func TestCallbackURL(t *testing.T) {
+	const base = "https://sms.example.com/webhooks/tw/status"
+	tests := []struct {
+		id, want string
+	}{
+		{"", base},
+		{"01a2-b3", base + "?message_id=01a2-b3"},
+		{"a b&c=d", base + "?message_id=a+b%26c%3Dd"},
+	}
+	for _, tt := range tests {
+		u := httpcall.CallbackURL(base, tt.id)
+		if u != tt.want {
+			t.Errorf("CallbackURL(%q) = %q, want %q", tt.id, u, tt.want)
+		}
+		if got := httpcall.CallbackMessageID(u); got != tt.id {
+			t.Errorf("CallbackMessageID(%q) = %q, want %q", u, got, tt.id)
+		}
+	}
+	if got := httpcall.CallbackMessageID("%zz"); got != "" {
+		t.Errorf("CallbackMessageID of a malformed URL = %q", got)
+	}
+}
