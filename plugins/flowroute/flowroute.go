@@ -352,4 +352,3 @@ func parseTime(s string, fallback time.Time) time.Time {
 	}
 	return fallback
 }
-

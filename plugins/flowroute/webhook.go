@@ -85,7 +85,6 @@ func route(token, path string) (kind string, ok bool) {
 	return "/" + sub, true
 }
 
-
 // resource is one JSON:API resource of a callback, its attributes left raw for the kind.
 type resource struct {
 	Type       string          `json:"type"`
