@@ -231,6 +231,34 @@ opt_out {
 	}
 }
 
+// parseCase parses src as the file c.hcl. With wantErr set, the parse must fail with an
+// error containing it (file:line included) and the result is nil.
+func parseCase(t *testing.T, src, wantErr string) *Config {
+	t.Helper()
+	c, err := ParseConfig("c.hcl", []byte(src), map[string]string{})
+	switch {
+	case wantErr != "":
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("error %v, want %q", err, wantErr)
+		}
+		return nil
+	case err != nil:
+		t.Fatal(err)
+	}
+	return c
+}
+
+// checkBlock compares an optional config block with the one wanted (nil: the block is off).
+func checkBlock[T comparable](t *testing.T, name string, got, want *T) {
+	t.Helper()
+	switch {
+	case want == nil && got != nil:
+		t.Errorf("%s on: %+v", name, got)
+	case want != nil && (got == nil || *got != *want):
+		t.Errorf("%s = %+v, want %+v", name, got, want)
+	}
+}
+
 func TestDHOSConfig(t *testing.T) {
 	const base = `listen = "127.0.0.1:9000"
 storage {
@@ -302,22 +330,11 @@ provider "tw" {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ParseConfig("c.hcl", []byte(tt.src), map[string]string{})
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("error %v, want %q", err, tt.err)
-				}
+			c := parseCase(t, tt.src, tt.err)
+			if c == nil {
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			switch {
-			case tt.want == nil && c.DHOS != nil:
-				t.Errorf("dhos on: %+v", c.DHOS)
-			case tt.want != nil && (c.DHOS == nil || *c.DHOS != *tt.want):
-				t.Errorf("dhos = %+v, want %+v", c.DHOS, tt.want)
-			}
+			checkBlock(t, "dhos", c.DHOS, tt.want)
 		})
 	}
 }
@@ -345,15 +362,9 @@ func TestProxyConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ParseConfig("c.hcl", []byte(tt.src), map[string]string{})
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("error %v, want %q", err, tt.err)
-				}
+			c := parseCase(t, tt.src, tt.err)
+			if c == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if c.Proxy != tt.want {
 				t.Errorf("proxy = %+v, want %+v", c.Proxy, tt.want)
@@ -409,22 +420,11 @@ func TestFlowrouteProxyConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ParseConfig("c.hcl", []byte(tt.src), map[string]string{})
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("error %v, want %q", err, tt.err)
-				}
+			c := parseCase(t, tt.src, tt.err)
+			if c == nil {
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			switch {
-			case tt.want == nil && c.FlowrouteProxy != nil:
-				t.Errorf("flowroute_proxy on: %+v", c.FlowrouteProxy)
-			case tt.want != nil && (c.FlowrouteProxy == nil || *c.FlowrouteProxy != *tt.want):
-				t.Errorf("flowroute_proxy = %+v, want %+v", c.FlowrouteProxy, tt.want)
-			}
+			checkBlock(t, "flowroute_proxy", c.FlowrouteProxy, tt.want)
 		})
 	}
 }
@@ -457,16 +457,8 @@ func TestFastSMSingConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ParseConfig("c.hcl", []byte(tt.src), map[string]string{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			switch {
-			case tt.want == nil && c.FastSMSing != nil:
-				t.Errorf("fastsmsing on: %+v", c.FastSMSing)
-			case tt.want != nil && (c.FastSMSing == nil || *c.FastSMSing != *tt.want):
-				t.Errorf("fastsmsing = %+v, want %+v", c.FastSMSing, tt.want)
-			}
+			c := parseCase(t, tt.src, "")
+			checkBlock(t, "fastsmsing", c.FastSMSing, tt.want)
 		})
 	}
 	_, err := ParseConfig("c.hcl", []byte(base+`compat {
