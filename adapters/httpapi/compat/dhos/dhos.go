@@ -21,6 +21,7 @@ import (
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/smsgw/smsgw/adapters/httpapi"
+	"github.com/smsgw/smsgw/adapters/httpapi/compat/flaskreply"
 	"github.com/smsgw/smsgw/core/gateway"
 	"github.com/smsgw/smsgw/core/message"
 	"github.com/smsgw/smsgw/core/ratelimit"
@@ -140,9 +141,9 @@ func New(core Core, log hclog.Logger, opts Options) (*Dialect, error) {
 		core: core, provider: opts.Provider, callbackURL: opts.CallbackURL, region: region, now: opts.Now,
 		kit: httpapi.DialectKit{
 			Name: "dhos", Log: log, Anonymous: opts.AnonymousAccount,
-			Unauthorized: func(c *gin.Context) { refuse(c, http.StatusUnauthorized, textUnauth) },
-			TooLarge:     func(c *gin.Context) { refuse(c, http.StatusRequestEntityTooLarge, textTooLarge) },
-			Failure:      func(c *gin.Context) { refuse(c, http.StatusInternalServerError, textFailure) },
+			Unauthorized: func(c *gin.Context) { flaskreply.Refuse(c, http.StatusUnauthorized, textUnauth) },
+			TooLarge:     func(c *gin.Context) { flaskreply.Refuse(c, http.StatusRequestEntityTooLarge, textTooLarge) },
+			Failure:      func(c *gin.Context) { flaskreply.Refuse(c, http.StatusInternalServerError, textFailure) },
 		},
 	}, nil
 }
@@ -246,35 +247,11 @@ func operationOf(c *gin.Context) (op operation, allow []string, id string) {
 // limit of API.md §0): the client's fault, and a 5xx would invite retries. Everything else
 // is 500; the shared middleware has logged the cause.
 func (d *Dialect) WriteError(c *gin.Context, status int) {
-	op, allow, _ := operationOf(c)
-	switch {
-	case op == opNone:
-		refuseNoOperation(c, allow)
-	case status == http.StatusRequestEntityTooLarge:
-		refuse(c, status, textTooLarge)
-	default:
-		refuse(c, http.StatusInternalServerError, textFailure)
-	}
-}
-
-// reply is the body of every refusal.
-type reply struct {
-	Message string `json:"message"`
-}
-
-func refuse(c *gin.Context, status int, text string) {
-	c.AbortWithStatusJSON(status, reply{Message: text})
-}
-
-// refuseNoOperation answers a request that is no operation: 405 with Allow for a known path,
-// else 404.
-func refuseNoOperation(c *gin.Context, allow []string) {
-	if len(allow) == 0 {
-		refuse(c, http.StatusNotFound, textNotFound)
+	if op, allow, _ := operationOf(c); op == opNone {
+		flaskreply.NoOperation(c, allow)
 		return
 	}
-	c.Header("Allow", strings.Join(allow, ", "))
-	refuse(c, http.StatusMethodNotAllowed, textMethod)
+	flaskreply.MiddlewareError(c, status)
 }
 
 // handler routes to the operation, then authenticates. An unknown path or method is refused
@@ -286,7 +263,7 @@ func (d *Dialect) handler(auth httpapi.Authenticator) gin.HandlerFunc {
 		op, allow, id := operationOf(c)
 		switch op {
 		case opNone:
-			refuseNoOperation(c, allow)
+			flaskreply.NoOperation(c, allow)
 			return
 		case opRunning:
 			c.JSON(http.StatusOK, runningReply{Running: true})
@@ -329,13 +306,13 @@ func (d *Dialect) tenantOf(c *gin.Context) (tenant, bool) {
 		vs := c.Request.Header.Values(name)
 		switch {
 		case len(vs) == 0 || vs[0] == "":
-			refuse(c, http.StatusBadRequest, name+" header is required")
+			flaskreply.Refuse(c, http.StatusBadRequest, name+" header is required")
 			return tenant{}, false
 		case len(vs) > 1:
-			refuse(c, http.StatusBadRequest, name+" header must be given once")
+			flaskreply.Refuse(c, http.StatusBadRequest, name+" header must be given once")
 			return tenant{}, false
 		case !tenantValue(vs[0]):
-			refuse(c, http.StatusBadRequest, fmt.Sprintf("%s header must be 1 to %d printable characters", name, maxTenantLen))
+			flaskreply.Refuse(c, http.StatusBadRequest, fmt.Sprintf("%s header must be 1 to %d printable characters", name, maxTenantLen))
 			return tenant{}, false
 		}
 		vals[i] = strings.ToLower(vs[0])
@@ -369,7 +346,7 @@ func (d *Dialect) create(c *gin.Context, account string) {
 	}
 	req, err := decodeCreate(body, d.region)
 	if err != nil {
-		refuse(c, http.StatusBadRequest, err.Error())
+		flaskreply.Refuse(c, http.StatusBadRequest, err.Error())
 		return
 	}
 	m, err := d.core.Send(c.Request.Context(), gateway.SendCommand{
@@ -379,12 +356,12 @@ func (d *Dialect) create(c *gin.Context, account string) {
 	})
 	if rl, ok := gateway.AsRateLimited(err); ok {
 		c.Header("Retry-After", strconv.Itoa(ratelimit.RetryAfterSeconds(rl.RetryAfter)))
-		refuse(c, http.StatusTooManyRequests, "rate limit reached for sender "+req.Sender)
+		flaskreply.Refuse(c, http.StatusTooManyRequests, "rate limit reached for sender "+req.Sender)
 		return
 	}
 	switch {
 	case errors.Is(err, gateway.ErrOptedOut):
-		refuse(c, http.StatusForbidden, textOptedOut)
+		flaskreply.Refuse(c, http.StatusForbidden, textOptedOut)
 	case err != nil:
 		// Includes a *message.FieldError: the values passed this dialect's rules, so the
 		// core refusing one is a bug to see in the log, not the client's fault. A store
@@ -411,7 +388,7 @@ func (d *Dialect) list(c *gin.Context, account string) {
 	if v := c.Query("receiver"); v != "" {
 		to, err := normalizeReceiver(v, d.region, "receiver")
 		if err != nil {
-			refuse(c, http.StatusBadRequest, err.Error())
+			flaskreply.Refuse(c, http.StatusBadRequest, err.Error())
 			return
 		}
 		q.To = to
@@ -419,7 +396,7 @@ func (d *Dialect) list(c *gin.Context, account string) {
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxListLimit {
-			refuse(c, http.StatusBadRequest, fmt.Sprintf("limit must be an integer from 1 to %d", maxListLimit))
+			flaskreply.Refuse(c, http.StatusBadRequest, fmt.Sprintf("limit must be an integer from 1 to %d", maxListLimit))
 			return
 		}
 		q.Limit = n
@@ -463,13 +440,13 @@ func (d *Dialect) delete(c *gin.Context, account, id string) {
 		return
 	}
 	if !t.owns(m) {
-		refuse(c, http.StatusForbidden, textForbidden)
+		flaskreply.Refuse(c, http.StatusForbidden, textForbidden)
 		return
 	}
 	err := d.core.Delete(c.Request.Context(), account, id)
 	switch {
 	case errors.Is(err, ports.ErrNotFound): // deleted meanwhile
-		refuse(c, http.StatusNotFound, textNotFound)
+		flaskreply.Refuse(c, http.StatusNotFound, textNotFound)
 	case err != nil:
 		d.kit.Fail(c, "delete", err)
 	default:
@@ -484,19 +461,19 @@ func (d *Dialect) delete(c *gin.Context, account, id string) {
 // store may refuse such a value rather than find nothing) is 404 without asking the store.
 func (d *Dialect) lookup(c *gin.Context, account, id string) (message.Message, bool) {
 	if !httpapi.PlausibleID(id) {
-		refuse(c, http.StatusNotFound, textNotFound)
+		flaskreply.Refuse(c, http.StatusNotFound, textNotFound)
 		return message.Message{}, false
 	}
 	m, err := d.core.Get(c.Request.Context(), account, id)
 	switch {
 	case errors.Is(err, ports.ErrNotFound):
-		refuse(c, http.StatusNotFound, textNotFound)
+		flaskreply.Refuse(c, http.StatusNotFound, textNotFound)
 		return message.Message{}, false
 	case err != nil:
 		d.kit.Fail(c, "get", err)
 		return message.Message{}, false
 	case !isTenantMessage(m):
-		refuse(c, http.StatusNotFound, textNotFound)
+		flaskreply.Refuse(c, http.StatusNotFound, textNotFound)
 		return message.Message{}, false
 	}
 	return m, true
@@ -533,13 +510,13 @@ func (d *Dialect) callback(c *gin.Context) {
 	case status >= 200 && status < 300:
 		c.Status(http.StatusNoContent)
 	case status == http.StatusForbidden:
-		refuse(c, status, textForbidden)
+		flaskreply.Refuse(c, status, textForbidden)
 	case status >= 400 && status < 600:
 		text := http.StatusText(status)
 		if text == "" {
 			text = "callback refused"
 		}
-		refuse(c, status, text)
+		flaskreply.Refuse(c, status, text)
 	default:
 		d.kit.Fail(c, "callback", fmt.Errorf("provider %s answered the callback with status %d", d.provider, status))
 	}
@@ -573,18 +550,18 @@ func (d *Dialect) counts(c *gin.Context, account string) {
 	for i, name := range []string{"start_date", "end_date"} {
 		v := c.Query(name)
 		if v == "" {
-			refuse(c, http.StatusBadRequest, name+" is required")
+			flaskreply.Refuse(c, http.StatusBadRequest, name+" is required")
 			return
 		}
 		t, ok := parseInstant(v, i == 1)
 		if !ok {
-			refuse(c, http.StatusBadRequest, name+" must be an ISO 8601 date (2026-11-20) or date-time (2026-11-20T10:00:00Z)")
+			flaskreply.Refuse(c, http.StatusBadRequest, name+" must be an ISO 8601 date (2026-11-20) or date-time (2026-11-20T10:00:00Z)")
 			return
 		}
 		bounds[i] = t
 	}
 	if bounds[0].After(bounds[1]) {
-		refuse(c, http.StatusBadRequest, "start_date must not be after end_date")
+		flaskreply.Refuse(c, http.StatusBadRequest, "start_date must not be after end_date")
 		return
 	}
 	measured := d.now()

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsgw/smsgw/adapters/httpapi"
+	"github.com/smsgw/smsgw/adapters/httpapi/compat/flaskreply"
 	"github.com/smsgw/smsgw/core/gateway"
 	"github.com/smsgw/smsgw/core/message"
 	"github.com/smsgw/smsgw/core/proxy"
@@ -153,9 +154,9 @@ func New(core Core, log hclog.Logger, opts Options) (*Dialect, error) {
 		core: core, provider: opts.Provider, prefix: opts.Prefix, now: opts.Now,
 		kit: httpapi.DialectKit{
 			Name: "flowroute_proxy", Log: log, Anonymous: opts.AnonymousAccount,
-			Unauthorized: func(c *gin.Context) { refuse(c, http.StatusUnauthorized, textUnauth) },
-			TooLarge:     func(c *gin.Context) { refuse(c, http.StatusRequestEntityTooLarge, textTooLarge) },
-			Failure:      func(c *gin.Context) { refuse(c, http.StatusInternalServerError, textFailure) },
+			Unauthorized: func(c *gin.Context) { flaskreply.Refuse(c, http.StatusUnauthorized, textUnauth) },
+			TooLarge:     func(c *gin.Context) { flaskreply.Refuse(c, http.StatusRequestEntityTooLarge, textTooLarge) },
+			Failure:      func(c *gin.Context) { flaskreply.Refuse(c, http.StatusInternalServerError, textFailure) },
 		},
 	}, nil
 }
@@ -273,35 +274,11 @@ func (d *Dialect) operationOf(c *gin.Context) (op operation, allow []string) {
 // limit of API.md §0): the client's fault, and a 5xx would invite retries. Everything else
 // is 500; the shared middleware has logged the cause.
 func (d *Dialect) WriteError(c *gin.Context, status int) {
-	op, allow := d.operationOf(c)
-	switch {
-	case op == opNone:
-		refuseNoOperation(c, allow)
-	case status == http.StatusRequestEntityTooLarge:
-		refuse(c, status, textTooLarge)
-	default:
-		refuse(c, http.StatusInternalServerError, textFailure)
-	}
-}
-
-// reply is the body of every refusal.
-type reply struct {
-	Message string `json:"message"`
-}
-
-func refuse(c *gin.Context, status int, text string) {
-	c.AbortWithStatusJSON(status, reply{Message: text})
-}
-
-// refuseNoOperation answers a request that is no operation: 405 with Allow for a known path,
-// else 404.
-func refuseNoOperation(c *gin.Context, allow []string) {
-	if len(allow) == 0 {
-		refuse(c, http.StatusNotFound, textNotFound)
+	if op, allow := d.operationOf(c); op == opNone {
+		flaskreply.NoOperation(c, allow)
 		return
 	}
-	c.Header("Allow", strings.Join(allow, ", "))
-	refuse(c, http.StatusMethodNotAllowed, textMethod)
+	flaskreply.MiddlewareError(c, status)
 }
 
 // handler routes to the operation, then authenticates. An unknown path or method is refused
@@ -314,7 +291,7 @@ func (d *Dialect) handler(auth httpapi.Authenticator) gin.HandlerFunc {
 		defer d.kit.Recover(c)
 		op, allow := d.operationOf(c)
 		if op == opNone {
-			refuseNoOperation(c, allow)
+			flaskreply.NoOperation(c, allow)
 			return
 		}
 		account, ok := d.kit.Account(c, auth)

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/smsgw/smsgw/adapters/httpapi"
+	"github.com/smsgw/smsgw/adapters/httpapi/compat/flaskreply"
 	"github.com/smsgw/smsgw/core/gateway"
 	"github.com/smsgw/smsgw/core/message"
 	"github.com/smsgw/smsgw/core/proxy"
@@ -95,7 +96,7 @@ func decodeBody[T any](d *Dialect, c *gin.Context, decode func([]byte) (T, error
 	var bad *badRequest
 	switch {
 	case errors.As(err, &bad):
-		refuse(c, http.StatusBadRequest, bad.text)
+		flaskreply.Refuse(c, http.StatusBadRequest, bad.text)
 		return zero, false
 	case err != nil:
 		d.kit.Fail(c, "decode body", err)
@@ -123,12 +124,12 @@ func (d *Dialect) addTN(c *gin.Context, account string) {
 	if fe, ok := fieldError(err); ok && fe.Field == "number" {
 		// Stricter than this dialect's form check (the core's own rules): the client's value.
 		d.kit.Log.Debug("flowroute_proxy number refused by the core", "number", number, "error", fe)
-		refuse(c, http.StatusBadRequest, textNumberArg(keyValue))
+		flaskreply.Refuse(c, http.StatusBadRequest, textNumberArg(keyValue))
 		return
 	}
 	switch {
 	case errors.Is(err, ports.ErrConflict):
-		refuse(c, http.StatusBadRequest, textDuplicate)
+		flaskreply.Refuse(c, http.StatusBadRequest, textDuplicate)
 	case err != nil:
 		// A provider field error too: compat.flowroute_proxy.provider is a config error.
 		d.kit.Fail(c, "add proxy number", err)
@@ -147,9 +148,9 @@ func (d *Dialect) removeTN(c *gin.Context, account string) {
 	err := d.core.RemoveProxyNumber(c.Request.Context(), account, number)
 	switch {
 	case errors.Is(err, ports.ErrNotFound):
-		refuse(c, http.StatusNotFound, textTNUnknown)
+		flaskreply.Refuse(c, http.StatusNotFound, textTNUnknown)
 	case errors.Is(err, ports.ErrConflict):
-		refuse(c, http.StatusBadRequest, textTNInUse)
+		flaskreply.Refuse(c, http.StatusBadRequest, textTNInUse)
 	case err != nil:
 		d.kit.Fail(c, "remove proxy number", err)
 	default:
@@ -258,13 +259,13 @@ func (d *Dialect) createSession(c *gin.Context, account string) {
 		// The core's own rules, stricter than this dialect's form checks: the field's text.
 		if text, ok := sessionFieldText[fe.Field]; ok {
 			d.kit.Log.Debug("flowroute_proxy session refused by the core", "field", fe.Field, "error", fe)
-			refuse(c, http.StatusBadRequest, text)
+			flaskreply.Refuse(c, http.StatusBadRequest, text)
 			return
 		}
 	}
 	switch {
 	case errors.Is(err, gateway.ErrNoProxyNumber):
-		refuse(c, http.StatusBadRequest, textNoTN)
+		flaskreply.Refuse(c, http.StatusBadRequest, textNoTN)
 	case err != nil:
 		d.kit.Fail(c, "create proxy session", err)
 	default:
@@ -308,26 +309,26 @@ func (d *Dialect) endSession(c *gin.Context, account string) {
 		return
 	}
 	if !httpapi.PlausibleID(id) {
-		refuse(c, http.StatusNotFound, textSessionUnknown)
+		flaskreply.Refuse(c, http.StatusNotFound, textSessionUnknown)
 		return
 	}
 	ctx := c.Request.Context()
 	s, err := d.core.GetProxySession(ctx, account, id)
 	switch {
 	case errors.Is(err, ports.ErrNotFound):
-		refuse(c, http.StatusNotFound, textSessionUnknown)
+		flaskreply.Refuse(c, http.StatusNotFound, textSessionUnknown)
 		return
 	case err != nil:
 		d.kit.Fail(c, "get proxy session", err)
 		return
 	case !s.Open(d.now()):
-		refuse(c, http.StatusNotFound, textSessionUnknown)
+		flaskreply.Refuse(c, http.StatusNotFound, textSessionUnknown)
 		return
 	}
 	_, closed, err := d.core.CloseProxySession(ctx, account, id)
 	switch {
 	case errors.Is(err, ports.ErrNotFound), err == nil && !closed: // gone, or ended by a racing request
-		refuse(c, http.StatusNotFound, textSessionUnknown)
+		flaskreply.Refuse(c, http.StatusNotFound, textSessionUnknown)
 	case err != nil:
 		d.kit.Fail(c, "close proxy session", err)
 	default:
@@ -352,5 +353,5 @@ func (d *Dialect) inbound(c *gin.Context, account string) {
 		d.kit.Fail(c, "receive", err)
 		return
 	}
-	c.JSON(http.StatusOK, reply{Message: textReceived})
+	c.JSON(http.StatusOK, flaskreply.Body{Message: textReceived})
 }
