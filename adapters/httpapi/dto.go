@@ -39,6 +39,15 @@ type eventJSON struct {
 	Detail *string `json:"detail"`
 }
 
+// nextCursor is a list's next_cursor: the encoded position, or null on the last page.
+func nextCursor(c *ports.Cursor) *string {
+	if c == nil {
+		return nil
+	}
+	next := c.Encode()
+	return &next
+}
+
 func nullable(s string) *string {
 	if s == "" {
 		return nil

@@ -80,10 +80,7 @@ func (s *server) listMessages(c *gin.Context) {
 	for i, m := range page.Items {
 		out.Items[i] = toMessageJSON(m)
 	}
-	if page.Next != nil {
-		next := page.Next.Encode()
-		out.NextCursor = &next
-	}
+	out.NextCursor = nextCursor(page.Next)
 	c.JSON(http.StatusOK, out)
 }
 

@@ -46,10 +46,7 @@ func (s *server) listOptOuts(c *gin.Context) {
 	for i, o := range page.Items {
 		out.Items[i] = toOptOutJSON(o)
 	}
-	if page.Next != nil {
-		next := page.Next.Encode()
-		out.NextCursor = &next
-	}
+	out.NextCursor = nextCursor(page.Next)
 	c.JSON(http.StatusOK, out)
 }
 

@@ -183,10 +183,7 @@ func (s *server) listProxySessions(c *gin.Context) {
 	for i, ps := range page.Items {
 		out.Items[i] = toProxySessionJSON(ps)
 	}
-	if page.Next != nil {
-		next := page.Next.Encode()
-		out.NextCursor = &next
-	}
+	out.NextCursor = nextCursor(page.Next)
 	c.JSON(http.StatusOK, out)
 }
 
