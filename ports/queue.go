@@ -9,6 +9,9 @@ import (
 // (one job per group keeps the queue's own writes per message low). Each message succeeds
 // or fails on its own; the job is done when every message is.
 type SendJob struct {
+	// Provider is the provider the messages go to; the job leaves alone a message that has
+	// since failed over to another one.
+	Provider   string
 	MessageIDs []string
 	// RunAt is when the job may first run (a scheduled send); zero means now.
 	RunAt time.Time
@@ -27,6 +30,9 @@ type JobQueue interface {
 
 // DispatchAttempt describes the run of a send job the core is asked to carry out.
 type DispatchAttempt struct {
+	// Provider is the job's provider; "" (jobs enqueued before jobs named one) means each
+	// message's own.
+	Provider    string
 	MessageIDs  []string
 	Attempt     int // 1-based
 	MaxAttempts int

@@ -109,17 +109,21 @@ func toProviderJSON(p ports.ProviderInfo) providerJSON {
 	if total := st.MessagesSent + st.MessagesFailed; total > 0 {
 		pct = math.Round(float64(st.MessagesSent)/float64(total)*10000) / 100
 	}
-	breaker := p.Breaker
-	if breaker == "" {
-		breaker = "closed"
-	}
 	return providerJSON{
 		Name: p.Name, Plugin: p.Plugin, Version: p.Version, Healthy: p.Healthy,
-		Restarts: p.Restarts, Breaker: breaker, Capabilities: p.Capabilities,
+		Restarts: p.Restarts, Breaker: breakerOf(p), Capabilities: p.Capabilities,
 		Stats: providerStatsJSON{
 			BatchesSent: st.BatchesSent, BatchesFailed: st.BatchesFailed,
 			MessagesSent: st.MessagesSent, MessagesFailed: st.MessagesFailed,
 			SuccessPercentage: pct,
 		},
 	}
+}
+
+// breakerOf is the provider's breaker state; a provider no breaker judged yet is closed.
+func breakerOf(p ports.ProviderInfo) string {
+	if p.Breaker == "" {
+		return "closed"
+	}
+	return p.Breaker
 }

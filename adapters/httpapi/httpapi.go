@@ -164,6 +164,9 @@ func newEngine(opts Options) (*gin.Engine, *server) {
 		_ = e.SetTrustedProxies(nil)
 	}
 
+	if opts.Gateway != nil {
+		registerOrReuse(reg, newBreakerCollector(opts.Gateway))
+	}
 	e.Use(requestID(), observe(log, newHTTPMetrics(reg)), recovery(log), s.answerErrors(), limitBody(MaxBodyBytes))
 	e.NoRoute(func(c *gin.Context) { fail(c, errRouteNotFound) })
 	e.NoMethod(func(c *gin.Context) { fail(c, errRouteNotFound) })

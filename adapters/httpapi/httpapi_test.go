@@ -779,8 +779,16 @@ func TestOperations(t *testing.T) {
 	if r := e.do(request{method: "GET", path: "/openapi.yaml", noAuth: true}).status(200); !bytes.Equal(r.Body.Bytes(), OpenAPISpec()) {
 		t.Error("openapi.yaml differs from the embedded spec")
 	}
+	// The breaker states come from the gateway (all closed here: no send failed); the
+	// integration tests see them open and close.
 	r := e.do(request{method: "GET", path: "/metrics", noAuth: true}).status(200)
-	for _, want := range []string{`http_requests_total{code="200",method="GET",route="/version"} 1`, "http_request_duration_seconds_bucket"} {
+	for _, want := range []string{
+		`http_requests_total{code="200",method="GET",route="/version"} 1`, "http_request_duration_seconds_bucket",
+		`smsgw_provider_breaker_state{provider="loopback",state="closed"} 1`,
+		`smsgw_provider_breaker_state{provider="loopback",state="open"} 0`,
+		`smsgw_provider_breaker_state{provider="twilio",state="closed"} 1`,
+		`smsgw_provider_breaker_state{provider="twilio",state="half_open"} 0`,
+	} {
 		if !strings.Contains(r.Body.String(), want) {
 			t.Errorf("metrics lack %q:\n%s", want, r.Body)
 		}

@@ -193,7 +193,7 @@ func (p *provider) describe() ports.ProviderInfo {
 		Version:  info.Version,
 		Healthy:  healthy,
 		Restarts: restarts,
-		Breaker:  "closed",
+		// Breaker: the gateway's, which sees every send outcome (core/routing.Breaker).
 		Capabilities: ports.ProviderCapabilities{
 			// What the gateway actually does, i.e. after batch.max_size.
 			MaxBatch:   p.batchLimit(),

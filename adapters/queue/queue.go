@@ -196,7 +196,7 @@ func (q *Queue) EnqueueSends(ctx context.Context, tx ports.Tx, jobs ...ports.Sen
 	}
 	params := make([]river.InsertManyParams, len(jobs))
 	for i, job := range jobs {
-		args := sendArgs{MessageIDs: job.MessageIDs, MaxAttempts: max(job.MaxAttempts, 1), Backoff: job.Backoff}
+		args := sendArgs{Provider: job.Provider, MessageIDs: job.MessageIDs, MaxAttempts: max(job.MaxAttempts, 1), Backoff: job.Backoff}
 		params[i] = river.InsertManyParams{
 			Args:       args,
 			InsertOpts: &river.InsertOpts{MaxAttempts: args.MaxAttempts + attemptHeadroom, ScheduledAt: job.RunAt},

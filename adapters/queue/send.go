@@ -30,6 +30,7 @@ const (
 
 // sendArgs are the JSON args of a send job: the messages accepted together for one provider.
 type sendArgs struct {
+	Provider   string   `json:"provider,omitempty"`
 	MessageIDs []string `json:"message_ids"`
 	// MaxAttempts is the provider's retry.max_attempts, what the core decides failure on.
 	MaxAttempts int `json:"max_attempts"`
@@ -53,6 +54,7 @@ type sendWorker struct {
 func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 	workCtx := ctx
 	return w.dispatcher.Dispatch(ctx, ports.DispatchAttempt{
+		Provider:    job.Args.Provider,
 		MessageIDs:  job.Args.MessageIDs,
 		Attempt:     job.Attempt,
 		MaxAttempts: job.Args.MaxAttempts,

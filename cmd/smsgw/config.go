@@ -54,15 +54,16 @@ type storageBlock struct {
 }
 
 type providerBlock struct {
-	Name     string      `hcl:"name,label"`
-	Plugin   string      `hcl:"plugin"`
-	SHA256   string      `hcl:"sha256,optional"`
-	Dev      bool        `hcl:"dev,optional"`
-	Account  string      `hcl:"account,optional"`
-	Config   cty.Value   `hcl:"config,optional"`
-	Batch    *batchBlock `hcl:"batch,block"`
-	Retry    *retryBlock `hcl:"retry,block"`
-	DefRange hcl.Range   `hcl:",def_range"`
+	Name     string        `hcl:"name,label"`
+	Plugin   string        `hcl:"plugin"`
+	SHA256   string        `hcl:"sha256,optional"`
+	Dev      bool          `hcl:"dev,optional"`
+	Account  string        `hcl:"account,optional"`
+	Config   cty.Value     `hcl:"config,optional"`
+	Batch    *batchBlock   `hcl:"batch,block"`
+	Retry    *retryBlock   `hcl:"retry,block"`
+	Breaker  *breakerBlock `hcl:"breaker,block"`
+	DefRange hcl.Range     `hcl:",def_range"`
 }
 
 type batchBlock struct {
@@ -73,6 +74,13 @@ type batchBlock struct {
 type retryBlock struct {
 	MaxAttempts int            `hcl:"max_attempts,optional"`
 	Backoff     hcl.Expression `hcl:"backoff,optional"`
+}
+
+// breakerBlock is a provider's circuit breaker: it opens after `failures` consecutive failed
+// sends and lets a trial through after `cooldown`.
+type breakerBlock struct {
+	Failures *int           `hcl:"failures,optional"`
+	Cooldown hcl.Expression `hcl:"cooldown,optional"`
 }
 
 type routeBlock struct {
@@ -248,6 +256,9 @@ type ProviderConfig struct {
 	Linger      time.Duration
 	MaxAttempts int
 	Backoff     time.Duration
+	// BreakerFailures and BreakerCooldown are the breaker block (defaults 5 and 30s).
+	BreakerFailures int
+	BreakerCooldown time.Duration
 }
 
 // AccountConfig is an account block.
@@ -462,10 +473,15 @@ func resolve(filename string, fc *fileConfig, ctx *hcl.EvalContext) (*Config, hc
 		if len(rb.Providers) == 0 {
 			diags = append(diags, errAt(rb.DefRange, "route %q: providers is empty", rb.Name))
 		}
+		listed := map[string]bool{}
 		for _, name := range rb.Providers {
 			if !seen[name] {
 				diags = append(diags, errAt(rb.DefRange, "route %q: unknown provider %q", rb.Name, name))
 			}
+			if listed[name] {
+				diags = append(diags, errAt(rb.DefRange, "route %q: provider %q is listed twice (failover tries the providers in order)", rb.Name, name))
+			}
+			listed[name] = true
 		}
 		c.Routes = append(c.Routes, rule)
 	}
@@ -599,6 +615,7 @@ func resolveProvider(pb providerBlock, pluginDir string, ctx *hcl.EvalContext) (
 	p := ProviderConfig{
 		Name: pb.Name, SHA256: strings.ToLower(pb.SHA256), Dev: pb.Dev, Account: pb.Account,
 		MaxAttempts: defaultMaxAttempts, Backoff: defaultBackoff, Linger: defaultLinger,
+		BreakerFailures: routing.DefaultBreakerFailures, BreakerCooldown: routing.DefaultBreakerCooldown,
 	}
 	// A bare file name is looked up in plugin_dir; anything with a slash is a path.
 	// Relative paths are relative to the working directory, like plugin_dir itself.
@@ -644,6 +661,19 @@ func resolveProvider(pb providerBlock, pluginDir string, ctx *hcl.EvalContext) (
 		}
 		p.Backoff, d = duration(pb.Retry.Backoff, ctx, "retry.backoff", defaultBackoff)
 		diags = append(diags, d...)
+	}
+	if b := pb.Breaker; b != nil {
+		if b.Failures != nil {
+			if *b.Failures < 1 {
+				diags = append(diags, errAt(pb.DefRange, "provider %q: breaker.failures must be at least 1", pb.Name))
+			}
+			p.BreakerFailures = *b.Failures
+		}
+		p.BreakerCooldown, d = duration(b.Cooldown, ctx, "breaker.cooldown", routing.DefaultBreakerCooldown)
+		diags = append(diags, d...)
+		if len(d) == 0 && p.BreakerCooldown <= 0 {
+			diags = append(diags, errAt(b.Cooldown.Range(), "provider %q: breaker.cooldown must be positive", pb.Name))
+		}
 	}
 	return p, diags
 }

@@ -113,6 +113,34 @@ storage {
 route "r" {
   providers = ["q"]
 }`, "c.hcl:10,1: route \"r\": unknown provider \"q\""},
+		{"provider twice in a route", base + `provider "p" {
+  plugin = "bin"
+  dev = true
+}
+route "r" {
+  providers = ["p", "p"]
+}`, "c.hcl:10,1: route \"r\": provider \"p\" is listed twice"},
+		{"breaker failures below 1", base + `provider "p" {
+  plugin = "bin"
+  dev = true
+  breaker {
+    failures = 0
+  }
+}`, "c.hcl:6,1: provider \"p\": breaker.failures must be at least 1"},
+		{"zero breaker cooldown", base + `provider "p" {
+  plugin = "bin"
+  dev = true
+  breaker {
+    cooldown = "0s"
+  }
+}`, "c.hcl:10,16: provider \"p\": breaker.cooldown must be positive"},
+		{"bad breaker cooldown", base + `provider "p" {
+  plugin = "bin"
+  dev = true
+  breaker {
+    cooldown = "later"
+  }
+}`, "c.hcl:10,16: breaker.cooldown: \"later\" is not a valid duration"},
 		{"bad driver", `storage {
   driver = "mysql"
   dsn = "x"
@@ -156,6 +184,66 @@ compat {
 			_, err := ParseConfig("c.hcl", []byte(tt.src), map[string]string{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestConfigReportsEveryError(t *testing.T) {
+	src := `
+storage {
+  driver = "sqlite"
+  dsn    = "x.db"
+}
+provider "p" {
+  plugin = "bin"
+  dev = true
+  breaker {
+    failures = -2
+  }
+}
+route "a" {
+  providers = ["nope"]
+}
+route "b" {
+  providers = ["p", "gone"]
+}
+`
+	_, err := ParseConfig("c.hcl", []byte(src), map[string]string{})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{
+		"c.hcl:6,1: provider \"p\": breaker.failures",
+		"c.hcl:13,1: route \"a\": unknown provider \"nope\"",
+		"c.hcl:16,1: route \"b\": unknown provider \"gone\"",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not report %q", err, want)
+		}
+	}
+}
+
+func TestBreakerConfig(t *testing.T) {
+	tests := []struct {
+		name     string
+		block    string
+		failures int
+		cooldown time.Duration
+	}{
+		{"defaults without a block", "", 5, 30 * time.Second},
+		{"both set", "breaker {\n failures = 3\n cooldown = \"2s\"\n}", 3, 2 * time.Second},
+		{"cooldown only", "breaker {\n cooldown = \"1m\"\n}", 5, time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "storage {\n driver = \"sqlite\"\n dsn = \"x.db\"\n}\nprovider \"p\" {\n plugin = \"bin\"\n dev = true\n" + tt.block + "\n}\n"
+			c, err := ParseConfig("c.hcl", []byte(src), map[string]string{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := c.Providers[0]; p.BreakerFailures != tt.failures || p.BreakerCooldown != tt.cooldown {
+				t.Fatalf("breaker %d/%s, want %d/%s", p.BreakerFailures, p.BreakerCooldown, tt.failures, tt.cooldown)
 			}
 		})
 	}

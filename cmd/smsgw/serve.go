@@ -177,9 +177,10 @@ func (uuidV7) NewID() string {
 }
 
 func gatewayConfig(cfg *Config) gateway.Config {
-	gc := gateway.Config{Policies: map[string]gateway.ProviderPolicy{}, ProviderAccounts: map[string]string{}}
+	gc := gateway.Config{Policies: map[string]gateway.ProviderPolicy{}, Breakers: map[string]routing.BreakerPolicy{}, ProviderAccounts: map[string]string{}}
 	for _, p := range cfg.Providers {
 		gc.Policies[p.Name] = gateway.ProviderPolicy{MaxAttempts: p.MaxAttempts, Backoff: p.Backoff}
+		gc.Breakers[p.Name] = routing.BreakerPolicy{Failures: p.BreakerFailures, Cooldown: p.BreakerCooldown}
 		if p.Account != "" {
 			gc.ProviderAccounts[p.Name] = p.Account
 		}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
 	"github.com/smsgw/smsgw/core/optout"
+	"github.com/smsgw/smsgw/core/routing"
 	"github.com/smsgw/smsgw/ports"
 )
 
@@ -27,6 +29,13 @@ const recordTimeout = 15 * time.Second
 // host groups them into batches), and their results stored in one transaction that also
 // completes the job — unless a message failed transiently with attempts left, in which case
 // the results so far are stored and the job is retried for the rest.
+//
+// Failover: a message whose route has a provider after this one goes there — as a new send
+// job enqueued in the same transaction — when this provider is unhealthy or its breaker is
+// open (it is then not tried at all), or when it failed with an error that says it certainly
+// did not send the message and is the provider's fault (see failsOver), after its retries.
+// An ambiguous failure (the message may have left) never fails over: it is retried on the
+// same provider, then failed.
 func (g *Gateway) Dispatch(ctx context.Context, a ports.DispatchAttempt) error {
 	ids := slices.Clone(a.MessageIDs)
 	slices.Sort(ids) // every multi-row transaction locks in id order: no deadlocks
@@ -58,20 +67,30 @@ func (g *Gateway) Dispatch(ctx context.Context, a ports.DispatchAttempt) error {
 			byID[m.ID] = m
 		}
 		now := g.now()
-		var updates []ports.MessageUpdate
+		var (
+			updates   []ports.MessageUpdate
+			failovers = map[string][]string{} // next provider -> message ids
+		)
 		for i, sent := range ms {
 			m, ok := byID[sent.ID]
 			if !ok {
 				continue // deleted meanwhile: nothing to record
 			}
 			o := outcomes[i]
+			next, canFailOver := g.failoverTarget(m, sent.Provider)
 			var u ports.MessageUpdate
 			switch pe := classifyOutcome(sent.Provider, o.err); {
+			case o.skipped != "" && canFailOver:
+				u = failedOver(m, next, fmt.Sprintf("%s skipped (%s); failing over to %s", sent.Provider, o.skipped, next), now)
+				failovers[next] = append(failovers[next], m.ID)
 			case o.err == nil:
 				u = accepted(m, sent.Provider, o.res, now)
 			case pe.Class.Transient() && a.Attempt < a.MaxAttempts:
 				u = attemptNoted(m, fmt.Sprintf("attempt %d via %s failed: %s", a.Attempt, sent.Provider, pe.Class), now)
 				retry = pe
+			case failsOver(pe.Class) && canFailOver:
+				u = failedOver(m, next, fmt.Sprintf("attempt %d via %s failed: %s; failing over to %s", a.Attempt, sent.Provider, pe.Class, next), now)
+				failovers[next] = append(failovers[next], m.ID)
 			default:
 				if pe.OptOut {
 					if err := g.recordProviderOptOut(ctx, tx, m, now); err != nil {
@@ -90,6 +109,9 @@ func (g *Gateway) Dispatch(ctx context.Context, a ports.DispatchAttempt) error {
 				return fmt.Errorf("record %d send result(s): %w", len(updates), err)
 			}
 		}
+		if err := g.enqueueFailovers(ctx, tx, failovers); err != nil {
+			return err
+		}
 		if retry != nil {
 			return nil
 		}
@@ -104,6 +126,63 @@ func (g *Gateway) Dispatch(ctx context.Context, a ports.DispatchAttempt) error {
 	return nil
 }
 
+// failsOver reports whether a failure of this class sends the message on to the next
+// provider of its route (once its retries are spent, for the transient ones): the provider
+// certainly did not send it, and for a reason of the provider's own — down, throttling us,
+// refusing our credentials or out of credit. A refusal of the message itself (invalid,
+// rejected) would be the same elsewhere; an ambiguous failure may have sent it already.
+func failsOver(c ports.ErrorClass) bool {
+	switch c {
+	case ports.ClassUnavailable, ports.ClassRateLimited, ports.ClassAuth, ports.ClassCredit:
+		return true
+	}
+	return false
+}
+
+// breakerFailure reports whether a failure of this class counts against the provider's
+// breaker: the provider could not serve us. Throttling (rate_limited) is the provider
+// working as agreed, and a refusal of one message says nothing about the provider.
+func breakerFailure(c ports.ErrorClass) bool {
+	switch c {
+	case ports.ClassUnavailable, ports.ClassAmbiguous, ports.ClassAuth, ports.ClassCredit:
+		return true
+	}
+	return false
+}
+
+// failoverTarget is the provider m would fail over to from provider: the next one of its
+// route, while m is still unsent and still the provider's.
+func (g *Gateway) failoverTarget(m message.Message, provider string) (string, bool) {
+	if m.Status.Final() || m.ProviderMessageID != "" || m.Provider != provider {
+		return "", false
+	}
+	return routing.Next(m.Route, provider)
+}
+
+// enqueueFailovers enqueues one send job per provider that messages failed over to, with
+// that provider's retry policy, inside tx.
+func (g *Gateway) enqueueFailovers(ctx context.Context, tx ports.Tx, failovers map[string][]string) error {
+	if len(failovers) == 0 {
+		return nil
+	}
+	jobs := make([]ports.SendJob, 0, len(failovers))
+	for _, p := range slices.Sorted(maps.Keys(failovers)) {
+		pol := g.policy(p)
+		jobs = append(jobs, ports.SendJob{Provider: p, MessageIDs: failovers[p], MaxAttempts: pol.MaxAttempts, Backoff: pol.Backoff})
+	}
+	if err := g.jobs.EnqueueSends(ctx, tx, jobs...); err != nil {
+		return fmt.Errorf("enqueue %d failover job(s): %w", len(jobs), err)
+	}
+	return nil
+}
+
+// failedOver is m handed on to provider next: still sending, with the attempt as an event.
+func failedOver(m message.Message, next, detail string, now time.Time) ports.MessageUpdate {
+	u := attemptNoted(m, detail, now)
+	u.Message.Provider = next
+	return u
+}
+
 // classifyOutcome is classify for a send outcome; nil for a success.
 func classifyOutcome(provider string, err error) *ports.ProviderError {
 	if err == nil {
@@ -115,17 +194,27 @@ func classifyOutcome(provider string, err error) *ports.ProviderError {
 type sendOutcome struct {
 	res ports.SendResult
 	err error
+	// skipped says why the message was not handed to its provider (unhealthy, breaker
+	// open) because another provider of its route can take it.
+	skipped string
 }
 
-// sendAll hands every message to its provider at once and waits for all answers.
+// sendAll hands every message to its provider at once and waits for all answers. A message
+// whose provider is unhealthy or has its breaker open is not sent when its route has
+// another provider to fail over to; with no other provider it is tried anyway, since a
+// real attempt beats failing it without one. Each real call's outcome feeds the provider's
+// breaker.
 func (g *Gateway) sendAll(ctx context.Context, ms []message.Message) []sendOutcome {
 	out := make([]sendOutcome, len(ms))
-	if len(ms) == 1 {
-		out[0].res, out[0].err = g.providers.Send(ctx, ms[0].Provider, ms[0])
-		return out
-	}
+	avoid := g.providersToAvoid(ms)
 	var wg sync.WaitGroup
 	for i, m := range ms {
+		if reason := avoid[m.Provider]; reason != "" {
+			if _, ok := routing.Next(m.Route, m.Provider); ok {
+				out[i].skipped = reason
+				continue
+			}
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -133,7 +222,48 @@ func (g *Gateway) sendAll(ctx context.Context, ms []message.Message) []sendOutco
 		}()
 	}
 	wg.Wait()
+	now := g.clock.Now()
+	for i, m := range ms {
+		o := out[i]
+		if o.skipped != "" {
+			continue
+		}
+		b := g.breakers.For(m.Provider)
+		switch pe := classifyOutcome(m.Provider, o.err); {
+		case pe == nil:
+			b.Success()
+		case breakerFailure(pe.Class):
+			b.Failure(now)
+		case pe.Class != ports.ClassRateLimited:
+			b.Success() // the provider answered: it refused this message
+		}
+	}
 	return out
+}
+
+// providersToAvoid names the providers of ms that messages with somewhere else to go should
+// not be sent to now, with the reason. The breaker is asked only on behalf of such messages:
+// asking may hand this dispatch the half-open trial, which it then makes.
+func (g *Gateway) providersToAvoid(ms []message.Message) map[string]string {
+	avoid := map[string]string{}
+	asked := map[string]bool{}
+	now := g.clock.Now()
+	for _, m := range ms {
+		if asked[m.Provider] {
+			continue
+		}
+		if _, ok := routing.Next(m.Route, m.Provider); !ok {
+			continue
+		}
+		asked[m.Provider] = true
+		switch {
+		case !g.providers.Healthy(m.Provider):
+			avoid[m.Provider] = "unhealthy"
+		case !g.breakers.For(m.Provider).Allow(now):
+			avoid[m.Provider] = "breaker open"
+		}
+	}
+	return avoid
 }
 
 // claim marks the job's messages that still need sending `sending` (so they can no longer
@@ -152,6 +282,9 @@ func (g *Gateway) claim(ctx context.Context, ids []string, a ports.DispatchAttem
 		for _, m := range ms {
 			if m.Status.Final() || m.ProviderMessageID != "" || m.Direction != message.Outbound {
 				continue
+			}
+			if a.Provider != "" && m.Provider != a.Provider {
+				continue // failed over to another provider, whose own job sends it
 			}
 			if m.Status != message.StatusSending {
 				u := withStatus(m, message.StatusSending, "", now)

@@ -175,6 +175,9 @@ type fakeProviders struct {
 	sends   []message.Message
 	results []sendAnswer                  // consumed in order; the last one repeats
 	byText  map[string]sendAnswer         // answers by message text, before results (concurrent sends)
+	// byProvider answers by provider, before byText and results.
+	byProvider map[string]sendAnswer
+	down       map[string]bool // providers that are unhealthy even when healthy is set
 	polls   map[string]ports.StatusReport // nil: the provider cannot be polled
 	pollErr error                         // when set, every poll fails with it
 	webhook ports.WebhookResult
@@ -190,6 +193,9 @@ func (p *fakeProviders) Send(_ context.Context, provider string, m message.Messa
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.sends = append(p.sends, m)
+	if a, ok := p.byProvider[provider]; ok {
+		return a.res, a.err
+	}
 	if a, ok := p.byText[m.Text]; ok {
 		return a.res, a.err
 	}
@@ -235,7 +241,22 @@ func (p *fakeProviders) List(context.Context) []ports.ProviderInfo {
 	}
 }
 
-func (p *fakeProviders) Healthy(string) bool { return p.healthy }
+func (p *fakeProviders) Healthy(provider string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.healthy && !p.down[provider]
+}
+
+// sentTo lists the providers of the sends so far, in call order.
+func (p *fakeProviders) sentTo() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, len(p.sends))
+	for i, m := range p.sends {
+		out[i] = m.Provider
+	}
+	return out
+}
 
 // seqIDs makes ids m1, m2, ...
 type seqIDs struct {

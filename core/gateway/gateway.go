@@ -31,6 +31,8 @@ const (
 type Config struct {
 	// Policies holds each provider's retry policy; missing ones use the defaults.
 	Policies map[string]ProviderPolicy
+	// Breakers holds each provider's circuit-breaker policy; missing ones use the defaults.
+	Breakers map[string]routing.BreakerPolicy
 	// ProviderAccounts names, per provider, the account that owns its inbound traffic.
 	ProviderAccounts map[string]string
 	// DefaultAccount owns inbound traffic of providers without an account (the first
@@ -82,6 +84,7 @@ type Gateway struct {
 	clock     ports.Clock
 	ids       ports.IDGenerator
 	router    routing.Router
+	breakers  routing.Breakers
 	cfg       Config
 	acceptor  *acceptor
 }
@@ -95,6 +98,7 @@ func New(d Deps) *Gateway {
 	g := &Gateway{
 		store: d.Store, jobs: d.Jobs, providers: d.Providers, clock: d.Clock, ids: d.IDs,
 		router: d.Router, cfg: d.Config,
+		breakers: routing.NewBreakers(d.Router.Providers(), d.Config.Breakers),
 	}
 	g.acceptor = newAcceptor(d.Store, cmp.Or(d.Config.AcceptSlots, defaultAcceptSlots),
 		cmp.Or(d.Config.AcceptBatch, defaultAcceptBatch), g.admit)
@@ -128,9 +132,14 @@ func (g *Gateway) List(ctx context.Context, accountID string, q ports.MessageQue
 	return g.store.ListMessages(ctx, accountID, q)
 }
 
-// Providers describes the configured providers.
+// Providers describes the configured providers, with the state of their breakers.
 func (g *Gateway) Providers(ctx context.Context) []ports.ProviderInfo {
-	return g.providers.List(ctx)
+	ps := g.providers.List(ctx)
+	now := g.clock.Now()
+	for i := range ps {
+		ps[i].Breaker = string(g.breakers.For(ps[i].Name).State(now))
+	}
+	return ps
 }
 
 // Balance asks a provider for its account balance: ErrNotFound for an unknown provider,

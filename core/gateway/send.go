@@ -316,7 +316,7 @@ func (g *Gateway) insertOutbound(ctx context.Context, tx ports.Tx, ms []message.
 			continue
 		}
 		p := g.policy(m.Provider)
-		job := ports.SendJob{MessageIDs: []string{m.ID}, MaxAttempts: p.MaxAttempts, Backoff: p.Backoff}
+		job := ports.SendJob{Provider: m.Provider, MessageIDs: []string{m.ID}, MaxAttempts: p.MaxAttempts, Backoff: p.Backoff}
 		if m.SendAt != nil {
 			job.RunAt = *m.SendAt
 		} else {

@@ -54,10 +54,17 @@ func New(providers []string, rules []Rule) (Router, error) {
 		if len(r.Providers) == 0 {
 			return Router{}, fmt.Errorf("route %q: no providers", r.Name)
 		}
+		seen := make(map[string]bool, len(r.Providers))
 		for _, p := range r.Providers {
 			if !known[p] {
 				return Router{}, fmt.Errorf("route %q: %w %q", r.Name, ErrUnknownProvider, p)
 			}
+			if seen[p] {
+				// Failover walks the list in order: a provider twice would be retried
+				// after the ones between, which no one means.
+				return Router{}, fmt.Errorf("route %q: provider %q is listed twice", r.Name, p)
+			}
+			seen[p] = true
 		}
 	}
 	return Router{rules: rules, providers: providers}, nil
@@ -105,4 +112,15 @@ func (m Match) holds(req Request) bool {
 		}
 	}
 	return true
+}
+
+// Next is the provider a message fails over to from current: the one after it in the
+// message's route. false when current is the last (or not in the route).
+func Next(route []string, current string) (string, bool) {
+	for i, p := range route {
+		if p == current && i+1 < len(route) {
+			return route[i+1], true
+		}
+	}
+	return "", false
 }

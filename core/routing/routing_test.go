@@ -11,6 +11,7 @@ func TestRoute(t *testing.T) {
 		{Name: "us-marketing", Providers: []string{"fast", "twilio"}, Match: Match{ToPrefix: "+1", Tags: map[string]string{"type": "marketing"}}},
 		{Name: "us", Providers: []string{"twilio", "fast"}, Match: Match{ToPrefix: "+1"}},
 		{Name: "brand", Providers: []string{"flow"}, Match: Match{FromPrefix: "ACME"}},
+		{Name: "uk-otp", Providers: []string{"flow", "fast"}, Match: Match{ToPrefix: "+44", FromPrefix: "+44", Tags: map[string]string{"type": "otp", "tier": ""}}},
 	}
 	r, err := New([]string{"loop", "twilio", "fast", "flow"}, rules)
 	if err != nil {
@@ -27,6 +28,12 @@ func TestRoute(t *testing.T) {
 		{"tag mismatch falls through", Request{To: "+14155550100", Tags: map[string]string{"type": "otp"}}, []string{"twilio", "fast"}, nil},
 		{"from prefix", Request{To: "+447000000001", From: "ACME Ltd"}, []string{"flow"}, nil},
 		{"no rule matches: first provider", Request{To: "+447000000001", From: "+447000000002"}, []string{"loop"}, nil},
+		{"every condition of a rule holds", Request{To: "+447000000001", From: "+447000000002", Tags: map[string]string{"type": "otp", "tier": "", "x": "y"}}, []string{"flow", "fast"}, nil},
+		{"one condition of a rule fails", Request{To: "+447000000001", From: "+337000000002", Tags: map[string]string{"type": "otp", "tier": ""}}, []string{"loop"}, nil},
+		{"an empty tag value needs the tag", Request{To: "+447000000001", From: "+447000000002", Tags: map[string]string{"type": "otp"}}, []string{"loop"}, nil},
+		{"tag values compare exactly", Request{To: "+14155550100", Tags: map[string]string{"type": "Marketing"}}, []string{"twilio", "fast"}, nil},
+		{"prefixes compare exactly", Request{To: "14155550100"}, []string{"loop"}, nil},
+		{"explicit provider outside every rule", Request{To: "+14155550100", Provider: "loop"}, []string{"loop"}, nil},
 		{"explicit provider wins", Request{To: "+14155550100", Provider: "flow"}, []string{"flow"}, nil},
 		{"unknown explicit provider", Request{To: "+14155550100", Provider: "nope"}, nil, ErrUnknownProvider},
 	}
@@ -52,6 +59,7 @@ func TestNewRejects(t *testing.T) {
 		{"no providers", nil, nil},
 		{"unknown provider in rule", []string{"a"}, []Rule{{Name: "r", Providers: []string{"b"}}}},
 		{"empty rule", []string{"a"}, []Rule{{Name: "r"}}},
+		{"provider twice in a rule", []string{"a", "b"}, []Rule{{Name: "r", Providers: []string{"a", "b", "a"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,5 +78,30 @@ func TestCatchAllRule(t *testing.T) {
 	got, _ := r.Route(Request{To: "+33100000000"})
 	if !slices.Equal(got, []string{"b", "a"}) {
 		t.Fatalf("got %v", got)
+	}
+}
+
+func TestNext(t *testing.T) {
+	tests := []struct {
+		name    string
+		route   []string
+		current string
+		want    string
+		ok      bool
+	}{
+		{"primary to secondary", []string{"a", "b", "c"}, "a", "b", true},
+		{"secondary to third", []string{"a", "b", "c"}, "b", "c", true},
+		{"last has none", []string{"a", "b", "c"}, "c", "", false},
+		{"single provider", []string{"a"}, "a", "", false},
+		{"not in the route", []string{"a", "b"}, "x", "", false},
+		{"no route", nil, "a", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := Next(tt.route, tt.current)
+			if got != tt.want || ok != tt.ok {
+				t.Fatalf("Next(%v, %q) = %q, %v; want %q, %v", tt.route, tt.current, got, ok, tt.want, tt.ok)
+			}
+		})
 	}
 }
