@@ -173,15 +173,15 @@ func (j *memJobs) EnqueueSends(_ context.Context, _ ports.Tx, jobs ...ports.Send
 type fakeProviders struct {
 	mu      sync.Mutex
 	sends   []message.Message
-	results []sendAnswer                  // consumed in order; the last one repeats
-	byText  map[string]sendAnswer         // answers by message text, before results (concurrent sends)
+	results []sendAnswer          // consumed in order; the last one repeats
+	byText  map[string]sendAnswer // answers by message text, before results (concurrent sends)
 	// byProvider answers by provider, before byText and results.
 	byProvider map[string]sendAnswer
-	down       map[string]bool // providers that are unhealthy even when healthy is set
-	polls   map[string]ports.StatusReport // nil: the provider cannot be polled
-	pollErr error                         // when set, every poll fails with it
-	webhook ports.WebhookResult
-	healthy bool
+	down       map[string]bool               // providers that are unhealthy even when healthy is set
+	polls      map[string]ports.StatusReport // nil: the provider cannot be polled
+	pollErr    error                         // when set, every poll fails with it
+	webhook    ports.WebhookResult
+	healthy    bool
 }
 
 type sendAnswer struct {
