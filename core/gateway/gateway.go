@@ -6,6 +6,8 @@ package gateway
 import (
 	"cmp"
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
@@ -148,15 +150,27 @@ func (g *Gateway) Balance(ctx context.Context, provider string) (ports.Balance, 
 	return g.providers.Balance(ctx, provider)
 }
 
-// Ready reports why the gateway cannot serve, or nil: the store must answer and every
-// provider a route can use first must be healthy.
+// Ready reports why the gateway cannot serve, or nil: the store must answer, every route
+// must have a healthy provider (with failover, one healthy provider of a route serves it),
+// and a provider that no route uses (reached only by name) must be healthy itself.
 func (g *Gateway) Ready(ctx context.Context) []string {
 	var reasons []string
 	if err := g.store.Ping(ctx); err != nil {
 		reasons = append(reasons, "store: unavailable")
 	}
+	routed := map[string]bool{}
+	for _, r := range g.router.Routes() {
+		healthy := false
+		for _, p := range r.Providers {
+			routed[p] = true
+			healthy = healthy || g.providers.Healthy(p)
+		}
+		if !healthy {
+			reasons = append(reasons, fmt.Sprintf("route %s: no healthy provider (%s)", r.Name, strings.Join(r.Providers, ", ")))
+		}
+	}
 	for _, p := range g.router.Providers() {
-		if !g.providers.Healthy(p) {
+		if !routed[p] && !g.providers.Healthy(p) {
 			reasons = append(reasons, "provider "+p+": unhealthy")
 		}
 	}

@@ -693,8 +693,34 @@ func TestReady(t *testing.T) {
 	}
 	e.prov.healthy = false
 	e.store.failTx = ports.ErrUnavailable
-	if r := e.g.Ready(context.Background()); len(r) != 3 {
-		t.Fatalf("reasons %v", r)
+	want := []string{"store: unavailable", "route default: no healthy provider (loop)", "provider other: unhealthy"}
+	if r := e.g.Ready(context.Background()); !slices.Equal(r, want) {
+		t.Fatalf("reasons %q, want %q", r, want)
+	}
+}
+
+func TestReadyWithFailover(t *testing.T) {
+	tests := []struct {
+		name string
+		down []string
+		want []string
+	}{
+		{"all up", nil, nil},
+		{"primary down: the route still has its secondary", []string{"loop"}, nil},
+		{"secondary down", []string{"other"}, nil},
+		{"both down", []string{"loop", "other"}, []string{"route all: no healthy provider (loop, other)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newFailoverEnv(t)
+			e.prov.down = map[string]bool{}
+			for _, p := range tt.down {
+				e.prov.down[p] = true
+			}
+			if r := e.g.Ready(context.Background()); !slices.Equal(r, tt.want) {
+				t.Fatalf("reasons %q, want %q", r, tt.want)
+			}
+		})
 	}
 }
 

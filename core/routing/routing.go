@@ -80,6 +80,26 @@ func (r Router) Known(provider string) bool {
 	return false
 }
 
+// Routes returns the routes a message can take without naming a provider: the rules in
+// order, then "default" (the first provider) unless a rule matches everything.
+func (r Router) Routes() []Rule {
+	out := make([]Rule, 0, len(r.rules)+1)
+	for _, rule := range r.rules {
+		out = append(out, Rule{Name: rule.Name, Providers: append([]string(nil), rule.Providers...), Match: rule.Match})
+		if rule.Match.matchesAll() {
+			return out
+		}
+	}
+	if len(r.providers) > 0 {
+		out = append(out, Rule{Name: "default", Providers: []string{r.providers[0]}})
+	}
+	return out
+}
+
+func (m Match) matchesAll() bool {
+	return m.ToPrefix == "" && m.FromPrefix == "" && len(m.Tags) == 0
+}
+
 // Providers returns every configured provider in config order.
 func (r Router) Providers() []string { return append([]string(nil), r.providers...) }
 

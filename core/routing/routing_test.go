@@ -3,6 +3,7 @@ package routing
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -101,6 +102,37 @@ func TestNext(t *testing.T) {
 			got, ok := Next(tt.route, tt.current)
 			if got != tt.want || ok != tt.ok {
 				t.Fatalf("Next(%v, %q) = %q, %v; want %q, %v", tt.route, tt.current, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	tests := []struct {
+		name  string
+		rules []Rule
+		want  []string // name:providers
+	}{
+		{"no rules: the default", nil, []string{"default:a"}},
+		{"rules then the default", []Rule{{Name: "us", Providers: []string{"b", "a"}, Match: Match{ToPrefix: "+1"}}}, []string{"us:b,a", "default:a"}},
+		{"a catch-all rule hides the default and what follows", []Rule{
+			{Name: "us", Providers: []string{"b"}, Match: Match{ToPrefix: "+1"}},
+			{Name: "all", Providers: []string{"c", "b"}},
+			{Name: "never", Providers: []string{"a"}, Match: Match{ToPrefix: "+44"}},
+		}, []string{"us:b", "all:c,b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := New([]string{"a", "b", "c"}, tt.rules)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, rt := range r.Routes() {
+				got = append(got, rt.Name+":"+strings.Join(rt.Providers, ","))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("routes %v, want %v", got, tt.want)
 			}
 		})
 	}
