@@ -232,6 +232,15 @@ account %q {
 	if b := breaker(); b != "closed" || !metricShows("closed") {
 		t.Fatalf("breaker %s after a successful trial, want closed", b)
 	}
+	// Balance: Twilio reports its account's (through the plugin, from the simulator);
+	// Flowroute has no balance API, so its plugin has none: 501.
+	var bal struct{ Amount, Currency string }
+	if code, err := c.Do(ctx, http.MethodGet, "/v1/providers/twilio/balance", nil, &bal); err != nil || code != http.StatusOK || bal.Amount == "" || bal.Currency == "" {
+		t.Fatalf("twilio balance: %d %v %+v", code, err, bal)
+	}
+	if code, err := c.Do(ctx, http.MethodGet, "/v1/providers/flowroute/balance", nil, nil); err != nil || code != http.StatusNotImplemented {
+		t.Fatalf("flowroute balance: %d %v, want 501", code, err)
+	}
 	// Exactly the three failed-over messages went through flowroute, the trial through twilio.
 	if n, tn := len(flowSim.Messages()), len(twilioSim.Messages()); n != 3 || tn != 1 {
 		t.Fatalf("flowroute took %d message(s), twilio %d; want 3 and 1", n, tn)
