@@ -36,6 +36,10 @@ provider "twilio" {
     max_attempts = 5
     backoff      = "1s"
   }
+  breaker {
+    failures = 5      # consecutive failed sends before traffic fails over to the next provider
+    cooldown = "30s"  # then one trial send; success closes the breaker
+  }
 }
 
 provider "fastsms" {
