@@ -325,15 +325,17 @@ func TestQueue(t *testing.T) {
 			check: func(t *testing.T, h *harness) {
 				done := h.completedEvents()
 				h.enqueue(true,
-					ports.SendJob{MessageIDs: []string{"b1"}, MaxAttempts: 2},
-					ports.SendJob{MessageIDs: []string{"b2"}, MaxAttempts: 2},
+					ports.SendJob{Provider: "twilio", MessageIDs: []string{"b1"}, MaxAttempts: 2},
+					ports.SendJob{Provider: "flowroute", MessageIDs: []string{"b2"}, MaxAttempts: 2},
 					ports.SendJob{MessageIDs: []string{"b3"}, MaxAttempts: 2})
 				var got []string
 				for range 3 {
-					got = append(got, h.next().id())
+					r := h.next()
+					got = append(got, r.id()+"@"+r.Provider)
 				}
 				slices.Sort(got)
-				if fmt.Sprint(got) != "[b1 b2 b3]" {
+				// The provider travels with the job (failover jobs name theirs).
+				if fmt.Sprint(got) != "[b1@twilio b2@flowroute b3@]" {
 					t.Errorf("dispatched %v", got)
 				}
 				waitCompleted(t, done, 3)
