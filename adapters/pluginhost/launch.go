@@ -106,8 +106,8 @@ func launch(ctx context.Context, opts Options, cfg ProviderConfig) (*instance, e
 	if in.info, err = in.rpc.Info(callCtx); err != nil {
 		return fail(fmt.Errorf("plugin info: %w", err))
 	}
-	// The handshake agreed on a version already; a plugin whose Info says otherwise was not
-	// built with the SDK's Serve, and the same rebuild is the cure.
+	// The handshake agreed on a version already; an Info that says otherwise comes from a
+	// plugin that hard-codes its version instead of using sdk.ProtocolVersion: same message.
 	if in.info.ProtocolVersion != sdk.ProtocolVersion {
 		return fail(protocolMismatch(cfg, in.info.ProtocolVersion))
 	}
