@@ -15,6 +15,9 @@ type ProviderConfig struct {
 	// Plugin is the absolute path of the plugin binary (plugin_dir already applied). It must be
 	// absolute so that exec never searches $PATH for it.
 	Plugin string
+	// PluginDir is the config's plugin_dir when Plugin is a bare file name looked up there,
+	// empty when the config gave a path. Only error messages use it.
+	PluginDir string
 	// SHA256 is the expected hex sha256 of the binary. It may be empty only when Dev is set.
 	SHA256 string
 	// Dev skips the checksum, for plugins rebuilt while developing them.

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -108,43 +110,73 @@ func waitStatus(t *testing.T, r *recorder, providerMessageID string, want messag
 	}
 }
 
+// TestStartFailuresNameTheProvider pins the start-up messages README.md documents
+// ("Start-up failures"): each is one line naming the provider, and none waits for more than
+// the start timeout.
 func TestStartFailuresNameTheProvider(t *testing.T) {
+	missingDir := t.TempDir()
+	missing := filepath.Join(missingDir, "smsgw-provider-echo")
+	zeros := strings.Repeat("0", 64)
+	protocol := func(name, bin string) string {
+		return `provider "` + name + `": plugin ` + bin +
+			` speaks plugin protocol 2; this gateway speaks 1 (rebuild it against a compatible plugins/sdk)`
+	}
 	tests := []struct {
-		name string
-		cfg  ProviderConfig
-		want []string // substrings of the error
+		name   string
+		cfg    ProviderConfig
+		want   string // the whole error text
+		wantIs error
 		// startTimeout overrides the 20s default launch bound.
 		startTimeout time.Duration
 	}{
 		{
 			name: "bad config field",
 			cfg:  loopbackConfig("loopy", `{"delivery_delay": "soon"}`),
-			want: []string{`"loopy"`, "delivery_delay"},
+			want: `provider "loopy": config.delivery_delay: "soon" is not a duration such as "2s"`,
 		},
 		{
 			name: "unknown config key",
 			cfg:  loopbackConfig("loopy", `{"colour": "blue"}`),
-			want: []string{`"loopy"`, "colour"},
+			want: `provider "loopy": config.colour: unknown key`,
 		},
 		{
 			name: "checksum mismatch",
-			cfg:  ProviderConfig{Name: "twilio", Plugin: binaries.loopback, SHA256: strings.Repeat("0", 64)},
-			want: []string{`"twilio"`, "sha256"},
+			cfg:  ProviderConfig{Name: "twilio", Plugin: binaries.loopback, SHA256: zeros},
+			want: `provider "twilio": sha256 mismatch: config says ` + zeros + `, file ` + binaries.loopback +
+				` has ` + binaries.loopbackSHA + " (if you built this binary yourself, `smsgw plugin sha256 " +
+				binaries.loopback + "` prints the sum for its provider block)",
+			wantIs: ErrChecksumMismatch,
 		},
 		{
-			name: "not a plugin",
+			name: "missing binary",
+			cfg:  ProviderConfig{Name: "echo", Plugin: missing, PluginDir: missingDir, SHA256: zeros},
+			want: `provider "echo": plugin binary ` + missing + ` not found (plugin "smsgw-provider-echo" is looked up in plugin_dir ` +
+				missingDir + `)`,
+			wantIs: fs.ErrNotExist,
+		},
+		{
+			name: "crash before the handshake",
 			cfg:  ProviderConfig{Name: "broken", Plugin: binaries.exit1, Dev: true},
-			want: []string{`"broken"`},
+			want: `provider "broken": plugin ` + binaries.exit1 +
+				` exited during start-up, before the plugin handshake (its stderr said "exit1: not a plugin")`,
 		},
 		{
-			name: "protocol version the host does not speak",
-			cfg:  ProviderConfig{Name: "future", Plugin: binaries.protov2, SHA256: binaries.protov2SHA},
-			want: []string{`"future"`, "protocol"},
+			name:   "handshake at a protocol version the host does not speak",
+			cfg:    ProviderConfig{Name: "future", Plugin: binaries.protov2, SHA256: binaries.protov2SHA},
+			want:   protocol("future", binaries.protov2),
+			wantIs: ErrProtocolMismatch,
 		},
 		{
-			name:         "hung binary that never completes the handshake",
-			cfg:          ProviderConfig{Name: "hung", Plugin: binaries.sleeper, Dev: true},
-			want:         []string{`"hung"`},
+			name:   "Info claims a protocol version the host does not speak",
+			cfg:    ProviderConfig{Name: "liar", Plugin: binaries.infov2, SHA256: binaries.infov2SHA},
+			want:   protocol("liar", binaries.infov2),
+			wantIs: ErrProtocolMismatch,
+		},
+		{
+			name: "hung binary that never completes the handshake",
+			cfg:  ProviderConfig{Name: "hung", Plugin: binaries.sleeper, Dev: true},
+			want: `provider "hung": plugin ` + binaries.sleeper +
+				` did not complete the plugin handshake within 1s (it wrote nothing to stderr; is it an smsgw provider plugin?)`,
 			startTimeout: time.Second,
 		},
 	}
@@ -152,22 +184,64 @@ func TestStartFailuresNameTheProvider(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
+			timeout := cmp.Or(tt.startTimeout, 20*time.Second)
+			began := time.Now()
 			h, err := Start(ctx, Options{
-				Providers: []ProviderConfig{tt.cfg}, Logger: hclog.NewNullLogger(),
-				StartTimeout: cmp.Or(tt.startTimeout, 20*time.Second),
+				Providers: []ProviderConfig{tt.cfg}, Logger: hclog.NewNullLogger(), StartTimeout: timeout,
 			})
 			if err == nil {
 				h.Close()
 				t.Fatal("Start succeeded")
 			}
+			// The kill of a failed launch may take killGrace on top of the start timeout.
+			if took := time.Since(began); took > timeout+killGrace+5*time.Second {
+				t.Errorf("Start took %s to fail", took)
+			}
 			var perr *Error
 			if !errors.As(err, &perr) || perr.Provider != tt.cfg.Name {
 				t.Errorf("error %v is not an *Error for %q", err, tt.cfg.Name)
 			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
+			if err.Error() != tt.want {
+				t.Errorf("error\n got %s\nwant %s", err, tt.want)
+			}
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Errorf("error %v does not wrap %v", err, tt.wantIs)
+			}
+		})
+	}
+}
+
+func TestStderrTail(t *testing.T) {
+	tests := []struct {
+		name   string
+		writes []string
+		want   string
+	}{
+		{name: "nothing", want: "it wrote nothing to stderr; is it an smsgw provider plugin?"},
+		{name: "last line", writes: []string{"first\n", "second", "\n", "\n"}, want: `its stderr said "second"`},
+		{name: "unterminated", writes: []string{"half a li", "ne"}, want: `its stderr said "half a line"`},
+		{
+			name:   "panic wins over its stack trace",
+			writes: []string{"starting\npanic: boom\n\ngoroutine 1 [running]:\nmain.main()\n"},
+			want:   `its stderr said "panic: boom"`,
+		},
+		{
+			name:   "hclog JSON",
+			writes: []string{`{"@level":"error","@message":"newProvider returned nil","@timestamp":"2026-01-01T00:00:00Z"}` + "\n"},
+			want:   `its stderr said "newProvider returned nil"`,
+		},
+		{name: "long line is cut", writes: []string{strings.Repeat("x", 3*maxQuote) + "\n"}, want: `its stderr said "` + strings.Repeat("x", maxQuote) + `"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &stderrTail{}
+			for _, w := range tt.writes {
+				if n, err := s.Write([]byte(w)); n != len(w) || err != nil {
+					t.Fatalf("Write(%q) = %d, %v", w, n, err)
 				}
+			}
+			if got := s.quote(); got != tt.want {
+				t.Errorf("quote() = %s, want %s", got, tt.want)
 			}
 		})
 	}

@@ -1,13 +1,20 @@
 package pluginhost
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -53,6 +60,7 @@ func launch(ctx context.Context, opts Options, cfg ProviderConfig) (*instance, e
 	procCtx, stopProc := context.WithCancel(context.Background())
 	unhook := context.AfterFunc(ctx, stopProc)
 	in := &instance{stopProc: stopProc}
+	stderr := &stderrTail{}
 	in.client = plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.HandshakeConfig(),
 		VersionedPlugins: sdk.HostPluginSets(),
@@ -66,6 +74,8 @@ func launch(ctx context.Context, opts Options, cfg ProviderConfig) (*instance, e
 		SkipHostEnv:  true,
 		Logger:       opts.Logger.Named("plugin." + cfg.Name),
 		StartTimeout: opts.StartTimeout,
+		// Besides the log: a start-up error quotes what the plugin said before it died.
+		Stderr: stderr,
 	})
 	fail := func(err error) (*instance, error) {
 		unhook()
@@ -78,8 +88,9 @@ func launch(ctx context.Context, opts Options, cfg ProviderConfig) (*instance, e
 
 	proto, err := in.client.Client()
 	if err != nil {
-		return fail(fmt.Errorf("start plugin %s: %s (is it an smsgw provider plugin? its stderr is logged under plugin.%s)",
-			cfg.Plugin, firstLine(err), cfg.Name))
+		// Close first: it waits for go-plugin's stderr reader, so the quote is complete.
+		in.close()
+		return fail(startError(cfg, opts.StartTimeout, err, stderr))
 	}
 	raw, err := proto.Dispense(sdk.PluginName)
 	if err != nil {
@@ -95,9 +106,10 @@ func launch(ctx context.Context, opts Options, cfg ProviderConfig) (*instance, e
 	if in.info, err = in.rpc.Info(callCtx); err != nil {
 		return fail(fmt.Errorf("plugin info: %w", err))
 	}
+	// The handshake agreed on a version already; an Info that says otherwise comes from a
+	// plugin that hard-codes its version instead of using sdk.ProtocolVersion: same message.
 	if in.info.ProtocolVersion != sdk.ProtocolVersion {
-		return fail(fmt.Errorf("plugin speaks protocol %d, this gateway supports %d",
-			in.info.ProtocolVersion, sdk.ProtocolVersion))
+		return fail(protocolMismatch(cfg, in.info.ProtocolVersion))
 	}
 	err = in.rpc.Configure(callCtx, sdk.ConfigureRequest{Name: cfg.Name, PublicURL: opts.PublicURL, Config: cfg.Config})
 	var ce *sdk.ConfigError
@@ -167,9 +179,115 @@ func (in *instance) pid() int {
 	return 0
 }
 
+// startError turns go-plugin's start-up errors into the one-line messages README.md
+// documents ("Start-up failures"). go-plugin reports most of them as plain text only, so they
+// are recognised by their wording, which is pinned with go-plugin's version in go.mod;
+// TestStartFailuresNameTheProvider fails if an upgrade changes it.
+func startError(cfg ProviderConfig, startTimeout time.Duration, err error, stderr *stderrTail) error {
+	msg := err.Error()
+	if v, ok := handshakeVersion(msg); ok {
+		return protocolMismatch(cfg, v)
+	}
+	switch {
+	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
+		// Verify passed a moment ago: the file was replaced since.
+		return &reason{text: mismatch(cfg, ""), cause: ErrChecksumMismatch}
+	case strings.HasPrefix(msg, "plugin exited before we could connect"),
+		// Its stdout closed before the handshake line: it exited, go-plugin just saw the
+		// pipe first.
+		strings.Contains(msg, "Failed to read any lines from plugin's stdout"):
+		return fmt.Errorf("plugin %s exited during start-up, before the plugin handshake (%s)", cfg.Plugin, stderr.quote())
+	case strings.HasPrefix(msg, "timeout while waiting for plugin to start"):
+		return fmt.Errorf("plugin %s did not complete the plugin handshake within %s (%s)", cfg.Plugin, startTimeout, stderr.quote())
+	}
+	return fmt.Errorf("start plugin %s: %s (is it an smsgw provider plugin? its stderr is logged under plugin.%s)",
+		cfg.Plugin, firstLine(err), cfg.Name)
+}
+
+// handshakeVersion reads the plugin's protocol version out of go-plugin's "incompatible API
+// version with plugin. Plugin version: 2, Client versions: [1]".
+func handshakeVersion(msg string) (int, bool) {
+	if !strings.HasPrefix(msg, "incompatible API version with plugin") {
+		return 0, false
+	}
+	_, rest, ok := strings.Cut(msg, "Plugin version: ")
+	if !ok {
+		return 0, false
+	}
+	digits, _, _ := strings.Cut(rest, ",")
+	v, err := strconv.Atoi(strings.TrimSpace(digits))
+	return v, err == nil
+}
+
+// protocolMismatch is the message for a plugin built against an SDK of another protocol
+// version, found by the go-plugin handshake or by Info.
+func protocolMismatch(cfg ProviderConfig, pluginVersion int) error {
+	versions := slices.Sorted(maps.Keys(sdk.HostPluginSets()))
+	speaks := make([]string, len(versions))
+	for i, v := range versions {
+		speaks[i] = strconv.Itoa(v)
+	}
+	return &reason{
+		text: fmt.Sprintf("plugin %s speaks plugin protocol %d; this gateway speaks %s (rebuild it against a compatible plugins/sdk)",
+			cfg.Plugin, pluginVersion, strings.Join(speaks, " or ")),
+		cause: ErrProtocolMismatch,
+	}
+}
+
 // firstLine keeps go-plugin's start errors to one line; the rest is generic advice, and the
 // plugin's own stderr is already in the log under plugin.<name>.
 func firstLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return strings.TrimSpace(s)
+}
+
+// maxQuote caps the stderr line a start-up error quotes.
+const maxQuote = 200
+
+// stderrTail keeps what a start-up error quotes of a plugin's stderr: the first line of a Go
+// panic when there is one (the stack trace after it says less), else the last line. go-plugin
+// writes every stderr line to it, in pieces, from one goroutine; quote may run on another.
+type stderrTail struct {
+	mu    sync.Mutex
+	cur   []byte // the line being written, up to maxQuote bytes
+	last  string
+	panic string
+}
+
+func (s *stderrTail) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for rest := p; len(rest) > 0; {
+		chunk, after, newline := bytes.Cut(rest, []byte{'\n'})
+		s.cur = append(s.cur, chunk[:min(len(chunk), maxQuote-len(s.cur))]...)
+		if !newline {
+			break
+		}
+		if line := strings.TrimSpace(string(s.cur)); line != "" {
+			s.last = line
+			if s.panic == "" && (strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ")) {
+				s.panic = line
+			}
+		}
+		s.cur, rest = s.cur[:0], after
+	}
+	return len(p), nil
+}
+
+// quote describes the plugin's stderr for an error message.
+func (s *stderrTail) quote() string {
+	s.mu.Lock()
+	line := cmp.Or(s.panic, s.last, strings.TrimSpace(string(s.cur)))
+	s.mu.Unlock()
+	if line == "" {
+		return "it wrote nothing to stderr; is it an smsgw provider plugin?"
+	}
+	// An SDK plugin logs hclog JSON: quote the message, not the whole record.
+	var rec struct {
+		Message string `json:"@message"`
+	}
+	if json.Unmarshal([]byte(line), &rec) == nil && rec.Message != "" {
+		line = rec.Message
+	}
+	return fmt.Sprintf("its stderr said %q", line)
 }

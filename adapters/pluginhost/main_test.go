@@ -16,6 +16,7 @@ var binaries struct {
 	loopback, loopbackSHA string
 	exit1, sleeper        string
 	protov2, protov2SHA   string
+	infov2, infov2SHA     string
 }
 
 func TestMain(m *testing.M) {
@@ -48,6 +49,7 @@ func testMain(m *testing.M) int {
 		{&binaries.exit1, "exit1", "./testdata/exit1", nil},
 		{&binaries.sleeper, "sleeper", "./testdata/sleeper", nil},
 		{&binaries.protov2, "protov2", "./testdata/protov2", &binaries.protov2SHA},
+		{&binaries.infov2, "infov2", "./testdata/infov2", &binaries.infov2SHA},
 	} {
 		if *b.dst, err = build(b.name, b.pkg); err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -12,8 +12,14 @@ import (
 	"strings"
 )
 
-// ErrChecksumMismatch is wrapped by Verify when the binary's sha256 differs from the config.
-var ErrChecksumMismatch = errors.New("sha256 mismatch")
+// Causes the start-up errors wrap, for errors.Is; their texts are the *Error's (README.md,
+// "Start-up failures", documents them).
+var (
+	// ErrChecksumMismatch: the binary's sha256 differs from the provider block's.
+	ErrChecksumMismatch = errors.New("sha256 mismatch")
+	// ErrProtocolMismatch: the plugin speaks a plugin protocol version the host does not.
+	ErrProtocolMismatch = errors.New("plugin protocol mismatch")
+)
 
 // Error names the provider whose plugin failed to verify or start, so that `smsgw config
 // check` and `smsgw serve` can print one clear line.
@@ -60,7 +66,7 @@ func verify(p ProviderConfig) error {
 	fi, err := os.Stat(p.Plugin)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return &reason{text: fmt.Sprintf("plugin binary %s not found", p.Plugin), cause: err}
+		return &reason{text: notFound(p), cause: err}
 	case err != nil:
 		return fmt.Errorf("plugin binary %s: %w", p.Plugin, err)
 	case !fi.Mode().IsRegular():
@@ -76,12 +82,30 @@ func verify(p ProviderConfig) error {
 		return err
 	}
 	if !strings.EqualFold(hex.EncodeToString(want), got) {
-		return &reason{
-			text:  fmt.Sprintf("sha256 mismatch: config says %s, binary is %s", strings.ToLower(p.SHA256), got),
-			cause: ErrChecksumMismatch,
-		}
+		return &reason{text: mismatch(p, got), cause: ErrChecksumMismatch}
 	}
 	return nil
+}
+
+// notFound says where the binary was looked for: a bare plugin name is looked up in
+// plugin_dir, which is the setting to check when the build went elsewhere.
+func notFound(p ProviderConfig) string {
+	if p.PluginDir != "" {
+		return fmt.Sprintf("plugin binary %s not found (plugin %q is looked up in plugin_dir %s)",
+			p.Plugin, filepath.Base(p.Plugin), p.PluginDir)
+	}
+	return fmt.Sprintf("plugin binary %s not found", p.Plugin)
+}
+
+// mismatch says both sums and how to take the one to trust. got is "" when the file changed
+// between Verify and exec (go-plugin's own check caught it), so its sum is unknown.
+func mismatch(p ProviderConfig, got string) string {
+	has := "has " + got
+	if got == "" {
+		has = "changed since it was checked"
+	}
+	return fmt.Sprintf("sha256 mismatch: config says %s, file %s %s (if you built this binary yourself, "+
+		"`smsgw plugin sha256 %s` prints the sum for its provider block)", strings.ToLower(p.SHA256), p.Plugin, has, p.Plugin)
 }
 
 func parseSHA256(s string) ([]byte, error) {

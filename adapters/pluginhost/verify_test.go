@@ -39,6 +39,13 @@ func TestVerify(t *testing.T) {
 			wantIs:  fs.ErrNotExist,
 		},
 		{
+			name: "missing binary in plugin_dir",
+			cfg:  ProviderConfig{Name: "echo", Plugin: filepath.Join(dir, "smsgw-provider-echo"), PluginDir: dir, Dev: true},
+			wantErr: `provider "echo": plugin binary ` + filepath.Join(dir, "smsgw-provider-echo") +
+				` not found (plugin "smsgw-provider-echo" is looked up in plugin_dir ` + dir + `)`,
+			wantIs: fs.ErrNotExist,
+		},
+		{
 			name:    "missing binary in dev mode",
 			cfg:     ProviderConfig{Name: "twilio", Plugin: missing, Dev: true},
 			wantErr: `provider "twilio": plugin binary ` + missing + ` not found`,
@@ -48,7 +55,8 @@ func TestVerify(t *testing.T) {
 			name: "wrong sha256",
 			cfg:  ProviderConfig{Name: "twilio", Plugin: binaries.loopback, SHA256: wrongSHA},
 			wantErr: `provider "twilio": sha256 mismatch: config says ` + wrongSHA +
-				`, binary is ` + binaries.loopbackSHA,
+				`, file ` + binaries.loopback + ` has ` + binaries.loopbackSHA + " (if you built this binary yourself, " +
+				"`smsgw plugin sha256 " + binaries.loopback + "` prints the sum for its provider block)",
 			wantIs: ErrChecksumMismatch,
 		},
 		{

@@ -248,6 +248,7 @@ type StorageConfig struct {
 type ProviderConfig struct {
 	Name        string
 	Plugin      string // path to the binary
+	PluginDir   string // plugin_dir, when plugin was a bare file name looked up there
 	SHA256      string
 	Dev         bool
 	Account     string
@@ -622,6 +623,10 @@ func resolveProvider(pb providerBlock, pluginDir string, ctx *hcl.EvalContext) (
 	p.Plugin = pb.Plugin
 	if !strings.ContainsRune(pb.Plugin, filepath.Separator) {
 		p.Plugin = filepath.Join(pluginDir, pb.Plugin)
+		p.PluginDir = pluginDir
+		if abs, err := filepath.Abs(pluginDir); err == nil {
+			p.PluginDir = abs
+		}
 	}
 	// The host execs absolute paths only, so that exec never searches $PATH.
 	if abs, err := filepath.Abs(p.Plugin); err == nil && pb.Plugin != "" {

@@ -586,6 +586,10 @@ provider "b" {
 	if c.Providers[0].Plugin != "/opt/p/smsgw-provider-a" || c.Providers[1].Plugin != filepath.Join(wd, "build", "b") {
 		t.Fatalf("paths: %s %s", c.Providers[0].Plugin, c.Providers[1].Plugin)
 	}
+	// A missing binary's start-up error names plugin_dir only when the name was looked up there.
+	if c.Providers[0].PluginDir != "/opt/p" || c.Providers[1].PluginDir != "" {
+		t.Errorf("plugin dirs: %q %q, want /opt/p and none", c.Providers[0].PluginDir, c.Providers[1].PluginDir)
+	}
 }
 
 // FuzzParseConfig: any input either fails with an error or yields a config with a store

@@ -59,7 +59,7 @@ func newRouter(cfg *Config) (routing.Router, error) {
 
 func hostProvider(p ProviderConfig) pluginhost.ProviderConfig {
 	return pluginhost.ProviderConfig{
-		Name: p.Name, Plugin: p.Plugin, SHA256: p.SHA256, Dev: p.Dev, Config: p.Config,
+		Name: p.Name, Plugin: p.Plugin, PluginDir: p.PluginDir, SHA256: p.SHA256, Dev: p.Dev, Config: p.Config,
 		Batch: pluginhost.BatchConfig{MaxSize: p.BatchSize, Linger: p.Linger},
 	}
 }

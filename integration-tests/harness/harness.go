@@ -106,6 +106,17 @@ func Build(ctx context.Context, dir string) (Binaries, error) {
 	return b, nil
 }
 
+// GoBuild runs `go build -o out pkgs...` in dir. With dir a module of its own (a
+// third-party plugin such as examples/provider-echo) the build is that module's, not smsgw's.
+func GoBuild(ctx context.Context, dir, out string, pkgs ...string) error {
+	cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-o", out}, pkgs...)...)
+	cmd.Dir = dir
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build -o %s %s (in %s): %w\n%s", out, strings.Join(pkgs, " "), dir, err, msg)
+	}
+	return nil
+}
+
 // FileSHA256 returns the hex sha256 of a file.
 func FileSHA256(path string) (string, error) {
 	f, err := os.Open(path)
@@ -128,6 +139,41 @@ func FreeAddr() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// Exit is how a gateway process that was expected to fail ended.
+type Exit struct {
+	Output string // stdout and stderr, interleaved
+	Err    error  // the exit error (*exec.ExitError); nil for a clean exit
+	Took   time.Duration
+}
+
+// RunGatewayUntilExit runs `smsgw serve -config configPath` for a start-up that must fail,
+// and waits for the process to exit on its own. A gateway still running after timeout is
+// killed (with its plugins, by process group) and reported as an error: a start-up failure
+// must never hang.
+func RunGatewayUntilExit(ctx context.Context, bin, configPath string, timeout time.Duration) (Exit, error) {
+	var out bytes.Buffer // one writer for both streams: exec then writes from one goroutine
+	cmd := exec.Command(bin, "serve", "-config", configPath)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	began := time.Now()
+	if err := cmd.Start(); err != nil {
+		return Exit{}, fmt.Errorf("start gateway: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return Exit{Output: out.String(), Err: err, Took: time.Since(began)}, nil
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	<-done
+	return Exit{}, fmt.Errorf("gateway still running after %s; output:\n%s", time.Since(began).Round(time.Millisecond), out.String())
 }
 
 // Gateway is a running `smsgw serve` process.
