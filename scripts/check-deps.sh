@@ -33,6 +33,11 @@ while read -r pkg imports; do
   done
 done < <(go list -f '{{.ImportPath}} {{join .Imports " "}}' ./adapters/...)
 
+# webhook: the receivers' package applications import; the standard library only.
+while read -r dep; do
+  case "$dep" in "$mod"/webhook) ;; *) violate "webhook depends on $dep" ;; esac
+done < <(go list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./webhook | sort -u)
+
 # plugins/sdk: never core, ports or adapters (it may become its own module).
 while read -r dep; do
   case "$dep" in "$mod"/core/*|"$mod"/ports*|"$mod"/adapters/*) violate "plugins/sdk depends on $dep" ;; esac
