@@ -185,12 +185,12 @@ func (q *Queue) Stop(ctx context.Context) error {
 }
 
 // EnqueueSends inserts the send jobs in tx with one River InsertManyTx, so they exist if and
-// only if tx commits. tx must implement ports.SQLTx (both SQL stores do).
+// only if tx commits. tx must be, or wrap, a ports.SQLTx (both SQL stores are).
 func (q *Queue) EnqueueSends(ctx context.Context, tx ports.Tx, jobs ...ports.SendJob) error {
 	if len(jobs) == 0 {
 		return nil
 	}
-	stx, ok := tx.(ports.SQLTx)
+	stx, ok := ports.SQLTxOf(tx)
 	if !ok {
 		return fmt.Errorf("enqueue %d send(s): transaction %T does not implement ports.SQLTx", len(jobs), tx)
 	}
@@ -202,7 +202,7 @@ func (q *Queue) EnqueueSends(ctx context.Context, tx ports.Tx, jobs ...ports.Sen
 			InsertOpts: &river.InsertOpts{MaxAttempts: args.MaxAttempts + attemptHeadroom, ScheduledAt: job.RunAt},
 		}
 	}
-	if _, err := q.client.InsertManyTx(ctx, stx.SQLTx(), params); err != nil {
+	if _, err := q.client.InsertManyTx(ctx, stx, params); err != nil {
 		return fmt.Errorf("enqueue %d send job(s): %w: %w", len(jobs), ports.ErrUnavailable, err)
 	}
 	return nil

@@ -57,13 +57,13 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 		Attempt:     job.Attempt,
 		MaxAttempts: job.Args.MaxAttempts,
 		Complete: func(ctx context.Context, tx ports.Tx) error {
-			stx, ok := tx.(ports.SQLTx)
+			stx, ok := ports.SQLTxOf(tx)
 			if !ok {
 				return fmt.Errorf("complete send job %d: transaction %T does not implement ports.SQLTx", job.ID, tx)
 			}
 			// JobCompleteTx finds its client in the context's values: take them from the
 			// work context, whatever context the caller derived.
-			if err := w.complete(workValues{Context: ctx, values: workCtx}, stx.SQLTx(), job); err != nil {
+			if err := w.complete(workValues{Context: ctx, values: workCtx}, stx, job); err != nil {
 				return fmt.Errorf("complete send job %d: %w", job.ID, err)
 			}
 			return nil
