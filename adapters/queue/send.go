@@ -78,6 +78,13 @@ func (w *sendWorker) NextRetry(job *river.Job[sendArgs]) time.Time {
 }
 
 func backoff(base time.Duration, attempt int) time.Duration {
+	d := backoffCap(base, attempt)
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// backoffCap is the longest wait backoff gives: base*2^(attempt-1), capped at maxBackoff.
+func backoffCap(base time.Duration, attempt int) time.Duration {
 	if base <= 0 {
 		base = defaultBackoff
 	}
@@ -85,8 +92,7 @@ func backoff(base time.Duration, attempt int) time.Duration {
 	if shift := attempt - 1; shift < 32 && base <= maxBackoff>>max(shift, 0) {
 		d = base << max(shift, 0)
 	}
-	half := d / 2
-	return half + rand.N(d-half+1)
+	return d
 }
 
 // workValues has the deadline and cancellation of Context and the values of values.
