@@ -189,6 +189,9 @@ func TestEventWebhooks(t *testing.T) {
 			t.Errorf("event %s delivered with two bodies:\n%s\n%s", d.eventID, f.body, d.body)
 		}
 	}
+	if len(first) != len(want) {
+		t.Errorf("%d distinct event ids delivered, want %d", len(first), len(want))
+	}
 	// The first three deliveries failed, and each of their events came again.
 	for _, d := range ds[:3] {
 		if d.answer != http.StatusInternalServerError {

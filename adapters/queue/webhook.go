@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -199,7 +200,13 @@ func (w *webhookWorker) deliver(ctx context.Context, h Webhook, a webhookArgs) (
 	req.Header.Set(webhook.SignatureHeader, webhook.Sign(h.Secret, time.Now(), body))
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return 0, err // a *url.Error: method, URL (without its password) and cause
+		// The cause without the *url.Error around it: the URL may carry a token in its
+		// query, and errors end up in logs and in River's job row.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return 0, fmt.Errorf("post: %w", err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswer))
 	_ = resp.Body.Close()

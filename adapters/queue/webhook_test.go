@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -324,6 +325,9 @@ func TestWebhookWorkerOutcomes(t *testing.T) {
 			w.client.Timeout = 200 * time.Millisecond
 			t.Cleanup(w.close)
 			err := w.Work(t.Context(), tt.job)
+			if err != nil && strings.Contains(err.Error(), "127.0.0.1") {
+				t.Errorf("the error names the URL: %v", err)
+			}
 			var cancel *rivertype.JobCancelError
 			if got := errors.As(err, &cancel); got != tt.wantCancel {
 				t.Fatalf("Work: %v; cancelled %v, want %v", err, got, tt.wantCancel)
