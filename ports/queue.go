@@ -3,6 +3,8 @@ package ports
 import (
 	"context"
 	"time"
+
+	"github.com/smsgw/smsgw/core/message"
 )
 
 // SendJob asks the queue to dispatch outbound messages accepted together for one provider
@@ -41,4 +43,28 @@ type DispatchAttempt struct {
 	// message sent, failed for good, or with nothing to do), and never when it asks for a
 	// retry.
 	Complete func(ctx context.Context, tx Tx) error
+}
+
+// The types of the application events (API.md §6).
+const (
+	EventMessageReceived = "message.received" // an inbound message was stored
+	EventMessageStatus   = "message.status"   // an outbound message changed status
+)
+
+// AppEvent is an event for the applications' webhooks: Message is the message as it was
+// right after the change (a snapshot, not re-read at delivery).
+type AppEvent struct {
+	ID        string // "evt_<uuid>", what receivers dedupe by
+	Type      string // EventMessageReceived or EventMessageStatus
+	CreatedAt time.Time
+	Message   message.Message
+}
+
+// EventQueue queues application events for delivery to the configured webhooks. Like
+// JobQueue, it writes in the caller's transaction: an event exists if and only if the
+// change it reports commits.
+type EventQueue interface {
+	// EnqueueEvents queues one delivery per webhook subscribed to each event's type, in tx.
+	// Events no webhook subscribes to are dropped.
+	EnqueueEvents(ctx context.Context, tx Tx, evs ...AppEvent) error
 }

@@ -198,6 +198,28 @@ type SQLTx interface {
 	SQLTx() *sql.Tx
 }
 
+// TxWrapper is implemented by a Tx that decorates another one (the core's event recording),
+// so that adapters can still reach the store's own transaction through it.
+type TxWrapper interface {
+	UnwrapTx() Tx
+}
+
+// SQLTxOf returns the *sql.Tx under tx, looking through TxWrappers; false when there is
+// none.
+func SQLTxOf(tx Tx) (*sql.Tx, bool) {
+	for tx != nil {
+		if s, ok := tx.(SQLTx); ok {
+			return s.SQLTx(), true
+		}
+		w, ok := tx.(TxWrapper)
+		if !ok {
+			break
+		}
+		tx = w.UnwrapTx()
+	}
+	return nil, false
+}
+
 // Store is the transactional storage the core runs on.
 type Store interface {
 	MessageStore

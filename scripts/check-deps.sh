@@ -33,6 +33,17 @@ while read -r pkg imports; do
   done
 done < <(go list -f '{{.ImportPath}} {{join .Imports " "}}' ./adapters/...)
 
+# core/gateway: every use-case transaction goes through g.inTx (events.go), which records the
+# application events of what it changes; a bare g.store.InTx would silently emit none.
+if grep -n 'g\.store\.InTx(' core/gateway/*.go | grep -v -e '_test\.go:' -e '^core/gateway/events\.go:'; then
+  violate "core/gateway: use g.inTx, not g.store.InTx (see core/gateway/events.go)"
+fi
+
+# webhook: the receivers' package applications import; the standard library only.
+while read -r dep; do
+  case "$dep" in "$mod"/webhook) ;; *) violate "webhook depends on $dep" ;; esac
+done < <(go list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./webhook | sort -u)
+
 # plugins/sdk: never core, ports or adapters (it may become its own module).
 while read -r dep; do
   case "$dep" in "$mod"/core/*|"$mod"/ports*|"$mod"/adapters/*) violate "plugins/sdk depends on $dep" ;; esac

@@ -55,6 +55,10 @@ func nullable(s string) *string {
 	return &s
 }
 
+// MessageJSON is the message object of API.md §1, exactly as GET /v1/messages/{id} answers
+// it, for the data of the event webhooks (API.md §6).
+func MessageJSON(m message.Message) any { return toMessageJSON(m) }
+
 func toMessageJSON(m message.Message) messageJSON {
 	out := messageJSON{
 		ID: m.ID, Direction: string(m.Direction), From: m.From, To: m.To, Text: m.Text,

@@ -1,9 +1,10 @@
 // Package queue is the durable job queue: a River client over the store's own *sql.DB
 // (riverdatabasesql on Postgres, riversqlite on SQLite), with the worker that runs send jobs
-// through the core's dispatcher.
+// through the core's dispatcher and the one that delivers events to the webhook blocks.
 package queue
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/smsgw/smsgw/core/message"
 	"github.com/smsgw/smsgw/ports"
 )
 
@@ -42,6 +44,15 @@ type Options struct {
 	// StatusRefreshInterval as a periodic job (not at start-up).
 	StatusRefresher       StatusRefresher
 	StatusRefreshInterval time.Duration
+	// Webhooks are the webhook blocks events are delivered to (API.md §6); EnqueueEvents
+	// queues nothing without them. RenderMessage renders an event's message as its data (the
+	// v1 message object); it is required with Webhooks. WebhookWorkers is how many
+	// deliveries run at once, on their own River queue (default 4); UserAgent is their
+	// User-Agent (default "smsgw").
+	Webhooks       []Webhook
+	RenderMessage  func(message.Message) any
+	WebhookWorkers int
+	UserAgent      string
 }
 
 const (
@@ -77,11 +88,17 @@ const (
 
 // Queue is the River-backed ports.JobQueue and the worker pool that runs its jobs.
 type Queue struct {
-	client *river.Client[*sql.Tx]
-	log    hclog.Logger
+	client   *river.Client[*sql.Tx]
+	log      hclog.Logger
+	webhooks []Webhook
+	render   func(message.Message) any
+	hooks    *webhookWorker
 }
 
-var _ ports.JobQueue = (*Queue)(nil)
+var (
+	_ ports.JobQueue   = (*Queue)(nil)
+	_ ports.EventQueue = (*Queue)(nil)
+)
 
 // NewPostgres makes a queue on the Postgres store's *sql.DB (lib/pq). River's schema must
 // already exist (the store's migrations apply it).
@@ -124,6 +141,15 @@ func newQueue[D riverdriver.Driver[*sql.Tx]](driver D, opts Options) (*Queue, er
 	if err := river.AddWorkerSafely(registry, w); err != nil {
 		return nil, fmt.Errorf("queue: register send worker: %w", err)
 	}
+	if len(opts.Webhooks) > 0 && opts.RenderMessage == nil {
+		return nil, errors.New("queue: Options.RenderMessage is required with Webhooks")
+	}
+	// Registered even without webhooks, so that deliveries queued under an older config are
+	// cancelled rather than left waiting for a worker.
+	hooks := newWebhookWorker(opts.Webhooks, cmp.Or(opts.UserAgent, "smsgw"), log.Named("webhook"))
+	if err := river.AddWorkerSafely(registry, hooks); err != nil {
+		return nil, fmt.Errorf("queue: register webhook worker: %w", err)
+	}
 	periodic, err := addPeriodic(registry, opts)
 	if err != nil {
 		return nil, fmt.Errorf("queue: register periodic workers: %w", err)
@@ -138,14 +164,17 @@ func newQueue[D riverdriver.Driver[*sql.Tx]](driver D, opts Options) (*Queue, er
 		Logger:                      slog.New(newLogHandler(log)),
 		PeriodicJobs:                periodic,
 		PollOnly:                    true,
-		Queues:                      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: workers}},
-		RescueStuckJobsAfter:        rescueAfter,
-		Workers:                     registry,
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: workers},
+			WebhookQueue:       {MaxWorkers: cmp.Or(max(opts.WebhookWorkers, 0), defaultWebhookWorkers)},
+		},
+		RescueStuckJobsAfter: rescueAfter,
+		Workers:              registry,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("queue: new river client: %w", err)
 	}
-	return &Queue{client: client, log: log}, nil
+	return &Queue{client: client, log: log, webhooks: opts.Webhooks, render: opts.RenderMessage, hooks: hooks}, nil
 }
 
 // availableIfDueSoon stores a job scheduled less than schedulerInterval ahead as `available`
@@ -171,6 +200,7 @@ func (q *Queue) Start(ctx context.Context) error {
 // cancels their contexts (they are retried later, by this or another process) and waits
 // briefly for them to return.
 func (q *Queue) Stop(ctx context.Context) error {
+	defer q.hooks.close()
 	err := q.client.Stop(ctx)
 	if err == nil {
 		return nil
@@ -185,12 +215,12 @@ func (q *Queue) Stop(ctx context.Context) error {
 }
 
 // EnqueueSends inserts the send jobs in tx with one River InsertManyTx, so they exist if and
-// only if tx commits. tx must implement ports.SQLTx (both SQL stores do).
+// only if tx commits. tx must be, or wrap, a ports.SQLTx (both SQL stores are).
 func (q *Queue) EnqueueSends(ctx context.Context, tx ports.Tx, jobs ...ports.SendJob) error {
 	if len(jobs) == 0 {
 		return nil
 	}
-	stx, ok := tx.(ports.SQLTx)
+	stx, ok := ports.SQLTxOf(tx)
 	if !ok {
 		return fmt.Errorf("enqueue %d send(s): transaction %T does not implement ports.SQLTx", len(jobs), tx)
 	}
@@ -202,7 +232,7 @@ func (q *Queue) EnqueueSends(ctx context.Context, tx ports.Tx, jobs ...ports.Sen
 			InsertOpts: &river.InsertOpts{MaxAttempts: args.MaxAttempts + attemptHeadroom, ScheduledAt: job.RunAt},
 		}
 	}
-	if _, err := q.client.InsertManyTx(ctx, stx.SQLTx(), params); err != nil {
+	if _, err := q.client.InsertManyTx(ctx, stx, params); err != nil {
 		return fmt.Errorf("enqueue %d send job(s): %w: %w", len(jobs), ports.ErrUnavailable, err)
 	}
 	return nil

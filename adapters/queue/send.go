@@ -59,13 +59,13 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 		Attempt:     job.Attempt,
 		MaxAttempts: job.Args.MaxAttempts,
 		Complete: func(ctx context.Context, tx ports.Tx) error {
-			stx, ok := tx.(ports.SQLTx)
+			stx, ok := ports.SQLTxOf(tx)
 			if !ok {
 				return fmt.Errorf("complete send job %d: transaction %T does not implement ports.SQLTx", job.ID, tx)
 			}
 			// JobCompleteTx finds its client in the context's values: take them from the
 			// work context, whatever context the caller derived.
-			if err := w.complete(workValues{Context: ctx, values: workCtx}, stx.SQLTx(), job); err != nil {
+			if err := w.complete(workValues{Context: ctx, values: workCtx}, stx, job); err != nil {
 				return fmt.Errorf("complete send job %d: %w", job.ID, err)
 			}
 			return nil
@@ -80,6 +80,13 @@ func (w *sendWorker) NextRetry(job *river.Job[sendArgs]) time.Time {
 }
 
 func backoff(base time.Duration, attempt int) time.Duration {
+	d := backoffCap(base, attempt)
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// backoffCap is the longest wait backoff gives: base*2^(attempt-1), capped at maxBackoff.
+func backoffCap(base time.Duration, attempt int) time.Duration {
 	if base <= 0 {
 		base = defaultBackoff
 	}
@@ -87,8 +94,7 @@ func backoff(base time.Duration, attempt int) time.Duration {
 	if shift := attempt - 1; shift < 32 && base <= maxBackoff>>max(shift, 0) {
 		d = base << max(shift, 0)
 	}
-	half := d / 2
-	return half + rand.N(d-half+1)
+	return d
 }
 
 // workValues has the deadline and cancellation of Context and the values of values.

@@ -514,12 +514,13 @@ func resolve(filename string, fc *fileConfig, ctx *hcl.EvalContext) (*Config, hc
 			}
 		}
 	}
+	hooks := map[string]bool{}
 	for _, wb := range fc.Webhooks {
-		for _, e := range wb.Events {
-			if e != "message.received" && e != "message.status" {
-				diags = append(diags, errAt(wb.DefRange, "webhook %q: unknown event %q (use message.received, message.status)", wb.Name, e))
-			}
+		diags = append(diags, checkWebhook(wb)...)
+		if hooks[wb.Name] {
+			diags = append(diags, errAt(wb.DefRange, "webhook %q is defined twice", wb.Name))
 		}
+		hooks[wb.Name] = true
 		c.Webhooks = append(c.Webhooks, WebhookConfig{Name: wb.Name, URL: wb.URL, Events: wb.Events, Secret: wb.Secret})
 	}
 	if fc.Compat != nil && fc.Compat.SMSApp != nil {
@@ -563,6 +564,32 @@ func resolve(filename string, fc *fileConfig, ctx *hcl.EvalContext) (*Config, hc
 		diags = append(diags, d...)
 	}
 	return c, diags
+}
+
+// checkWebhook checks a webhook block (API.md §6): an absolute http(s) URL, at least one
+// event, each a known one, and a secret to sign with.
+func checkWebhook(wb webhookBlock) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if u, err := url.Parse(wb.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		diags = append(diags, errAt(wb.DefRange, "webhook %q: url must be an absolute http or https URL, not %q", wb.Name, wb.URL))
+	}
+	if len(wb.Events) == 0 {
+		diags = append(diags, errAt(wb.DefRange, "webhook %q: events is empty (use message.received, message.status)", wb.Name))
+	}
+	seen := map[string]bool{}
+	for _, e := range wb.Events {
+		switch {
+		case e != "message.received" && e != "message.status":
+			diags = append(diags, errAt(wb.DefRange, "webhook %q: unknown event %q (use message.received, message.status)", wb.Name, e))
+		case seen[e]:
+			diags = append(diags, errAt(wb.DefRange, "webhook %q: event %q is listed twice", wb.Name, e))
+		}
+		seen[e] = true
+	}
+	if wb.Secret == "" {
+		diags = append(diags, errAt(wb.DefRange, "webhook %q: secret is empty (deliveries are signed with it; set it from the environment with env.NAME)", wb.Name))
+	}
+	return diags
 }
 
 // resolveFlowrouteProxy checks the compat.flowroute_proxy block: the provider of its pool

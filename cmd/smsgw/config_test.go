@@ -610,3 +610,96 @@ retry { backoff = "1s" } }`))
 		}
 	})
 }
+
+func TestWebhookConfig(t *testing.T) {
+	const base = minimalConfig
+	tests := []struct {
+		name string
+		src  string
+		want []WebhookConfig
+		err  string
+	}{
+		{"none", base, nil, ""},
+		{"two blocks", base + `webhook "crm" {
+  url    = "https://crm.example.com/sms-events"
+  events = ["message.received", "message.status"]
+  secret = "s1"
+}
+webhook "audit" {
+  url    = "http://127.0.0.1:9000/hook?x=1"
+  events = ["message.status"]
+  secret = "s2"
+}`, []WebhookConfig{
+			{Name: "crm", URL: "https://crm.example.com/sms-events", Events: []string{"message.received", "message.status"}, Secret: "s1"},
+			{Name: "audit", URL: "http://127.0.0.1:9000/hook?x=1", Events: []string{"message.status"}, Secret: "s2"},
+		}, ""},
+		{"relative url", base + `webhook "crm" {
+  url    = "/sms-events"
+  events = ["message.status"]
+  secret = "s"
+}`, nil, `c.hcl:10,1: webhook "crm": url must be an absolute http or https URL, not "/sms-events"`},
+		{"other scheme", base + `webhook "crm" {
+  url    = "ftp://crm.example.com/x"
+  events = ["message.status"]
+  secret = "s"
+}`, nil, `c.hcl:10,1: webhook "crm": url must be an absolute http or https URL`},
+		{"no host", base + `webhook "crm" {
+  url    = "https:///x"
+  events = ["message.status"]
+  secret = "s"
+}`, nil, `c.hcl:10,1: webhook "crm": url must be an absolute http or https URL`},
+		{"no events", base + `webhook "crm" {
+  url    = "https://crm.example.com/x"
+  secret = "s"
+}`, nil, `c.hcl:10,1: webhook "crm": events is empty`},
+		{"empty events", base + `webhook "crm" {
+  url    = "https://crm.example.com/x"
+  events = []
+  secret = "s"
+}`, nil, `c.hcl:10,1: webhook "crm": events is empty`},
+		{"unknown event", base + `webhook "crm" {
+  url    = "https://crm.example.com/x"
+  events = ["message.sent"]
+  secret = "s"
+}`, nil, `c.hcl:10,1: webhook "crm": unknown event "message.sent"`},
+		{"event twice", base + `webhook "crm" {
+  url    = "https://crm.example.com/x"
+  events = ["message.status", "message.status"]
+  secret = "s"
+}`, nil, `c.hcl:10,1: webhook "crm": event "message.status" is listed twice`},
+		{"no secret", base + `webhook "crm" {
+  url    = "https://crm.example.com/x"
+  events = ["message.status"]
+}`, nil, `c.hcl:10,1: webhook "crm": secret is empty`},
+		{"defined twice", base + `webhook "crm" {
+  url    = "https://crm.example.com/x"
+  events = ["message.status"]
+  secret = "s"
+}
+webhook "crm" {
+  url    = "https://crm.example.com/y"
+  events = ["message.status"]
+  secret = "s"
+}`, nil, `c.hcl:15,1: webhook "crm" is defined twice`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := parseCase(t, tt.src, tt.err)
+			if c == nil {
+				return
+			}
+			if !reflect.DeepEqual(c.Webhooks, tt.want) {
+				t.Errorf("webhooks = %+v, want %+v", c.Webhooks, tt.want)
+			}
+			hooks := queueWebhooks(c)
+			if len(hooks) != len(tt.want) {
+				t.Fatalf("queue webhooks %+v", hooks)
+			}
+			for i, h := range hooks {
+				if h.Name != tt.want[i].Name || h.URL != tt.want[i].URL || string(h.Secret) != tt.want[i].Secret || !reflect.DeepEqual(h.Events, tt.want[i].Events) {
+					t.Errorf("queue webhook %+v, want %+v", h, tt.want[i])
+				}
+			}
+		})
+	}
+}

@@ -176,6 +176,15 @@ func (uuidV7) NewID() string {
 	return id.String()
 }
 
+// queueWebhooks are the webhook blocks as the queue delivers to them.
+func queueWebhooks(cfg *Config) []queue.Webhook {
+	var hooks []queue.Webhook
+	for _, w := range cfg.Webhooks {
+		hooks = append(hooks, queue.Webhook{Name: w.Name, URL: w.URL, Events: w.Events, Secret: []byte(w.Secret)})
+	}
+	return hooks
+}
+
 func gatewayConfig(cfg *Config) gateway.Config {
 	gc := gateway.Config{Policies: map[string]gateway.ProviderPolicy{}, Breakers: map[string]routing.BreakerPolicy{}, ProviderAccounts: map[string]string{}}
 	for _, p := range cfg.Providers {
@@ -289,14 +298,21 @@ func serve(ctx context.Context, cfg *Config, log hclog.Logger) error {
 		Sweeper:               sweepFunc(func(ctx context.Context) error { return sweep(ctx, gw, log) }),
 		StatusRefresher:       refreshFunc(func(ctx context.Context) error { return refresh(ctx, gw, log) }),
 		StatusRefreshInterval: cfg.StatusRefreshInterval,
+		Webhooks:              queueWebhooks(cfg),
+		RenderMessage:         httpapi.MessageJSON,
+		UserAgent:             "smsgw/" + version,
 	})
 	if err != nil {
 		return fmt.Errorf("start queue: %w", err)
 	}
-	gw = gateway.New(gateway.Deps{
+	deps := gateway.Deps{
 		Store: st.store, Jobs: q, Providers: host, Clock: clk, IDs: uuidV7{}, Router: router,
 		Config: gatewayConfig(cfg),
-	})
+	}
+	if len(cfg.Webhooks) > 0 {
+		deps.Events = q // without webhook blocks the gateway records no events at all
+	}
+	gw = gateway.New(deps)
 
 	// Before any background work starts, so that a bad dialect config stops nothing half-run.
 	dialects, err := newDialects(cfg, gw, log)

@@ -51,9 +51,15 @@ type pendingAccept struct {
 	done chan error // buffered; receives exactly one result
 }
 
+// txRunner runs a transaction: the store's InTx, or the gateway's inTx that also records
+// application events.
+type txRunner interface {
+	InTx(ctx context.Context, fn func(ctx context.Context, tx ports.Tx) error) error
+}
+
 // acceptor batches accepts; write stores a batch inside one transaction.
 type acceptor struct {
-	store    ports.Store
+	store    txRunner
 	write    writeFunc
 	maxBatch int
 	slots    chan struct{} // one token per transaction in flight
@@ -62,7 +68,7 @@ type acceptor struct {
 	queue []*pendingAccept
 }
 
-func newAcceptor(store ports.Store, slots, maxBatch int, write writeFunc) *acceptor {
+func newAcceptor(store txRunner, slots, maxBatch int, write writeFunc) *acceptor {
 	return &acceptor{store: store, write: write, maxBatch: max(maxBatch, 1), slots: make(chan struct{}, max(slots, 1))}
 }
 

@@ -52,7 +52,7 @@ func (g *Gateway) Dispatch(ctx context.Context, a ports.DispatchAttempt) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	var retry *ports.ProviderError
-	err = g.store.InTx(rctx, func(ctx context.Context, tx ports.Tx) error {
+	err = g.inTx(rctx, func(ctx context.Context, tx ports.Tx) error {
 		retry = nil
 		sentIDs := make([]string, len(ms))
 		for i, m := range ms {
@@ -271,7 +271,7 @@ func (g *Gateway) providersToAvoid(ms []message.Message) map[string]string {
 // job in the same transaction.
 func (g *Gateway) claim(ctx context.Context, ids []string, a ports.DispatchAttempt) ([]message.Message, error) {
 	var send []message.Message
-	err := g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+	err := g.inTx(ctx, func(ctx context.Context, tx ports.Tx) error {
 		send = send[:0]
 		ms, err := tx.GetMessagesForUpdate(ctx, ids)
 		if err != nil {

@@ -169,6 +169,33 @@ func (j *memJobs) EnqueueSends(_ context.Context, _ ports.Tx, jobs ...ports.Send
 	return nil
 }
 
+// memEvents records the application events enqueued, in order.
+type memEvents struct {
+	mu   sync.Mutex
+	evs  []ports.AppEvent
+	fail error // when set, EnqueueEvents fails with it
+}
+
+func (q *memEvents) EnqueueEvents(_ context.Context, tx ports.Tx, evs ...ports.AppEvent) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.fail != nil {
+		return q.fail
+	}
+	if tx == nil {
+		return fmt.Errorf("enqueue %d event(s) outside a transaction", len(evs))
+	}
+	q.evs = append(q.evs, evs...)
+	return nil
+}
+
+// all returns the events enqueued so far.
+func (q *memEvents) all() []ports.AppEvent {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.evs)
+}
+
 // fakeProviders answers sends from a script and records calls.
 type fakeProviders struct {
 	mu      sync.Mutex

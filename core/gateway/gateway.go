@@ -76,6 +76,9 @@ type Deps struct {
 	IDs       ports.IDGenerator
 	Router    routing.Router
 	Config    Config
+	// Events queues the application events (API.md §6); nil when no webhook block is
+	// configured, and then nothing is recorded.
+	Events ports.EventQueue
 }
 
 // Gateway implements the use cases.
@@ -89,6 +92,7 @@ type Gateway struct {
 	breakers  routing.Breakers
 	cfg       Config
 	acceptor  *acceptor
+	events    ports.EventQueue // nil: no event webhooks
 }
 
 // New wires a Gateway.
@@ -99,10 +103,10 @@ func New(d Deps) *Gateway {
 	d.Config.IdempotencyLease = cmp.Or(d.Config.IdempotencyLease, time.Minute)
 	g := &Gateway{
 		store: d.Store, jobs: d.Jobs, providers: d.Providers, clock: d.Clock, ids: d.IDs,
-		router: d.Router, cfg: d.Config,
+		router: d.Router, cfg: d.Config, events: d.Events,
 		breakers: routing.NewBreakers(d.Router.Providers(), d.Config.Breakers),
 	}
-	g.acceptor = newAcceptor(d.Store, cmp.Or(d.Config.AcceptSlots, defaultAcceptSlots),
+	g.acceptor = newAcceptor(txFunc(g.inTx), cmp.Or(d.Config.AcceptSlots, defaultAcceptSlots),
 		cmp.Or(d.Config.AcceptBatch, defaultAcceptBatch), g.admit)
 	return g
 }

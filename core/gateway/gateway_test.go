@@ -21,11 +21,12 @@ func (c *fixedClock) Now() time.Time { return c.t }
 var t0 = time.Date(2026, 11, 20, 10, 0, 0, 123456789, time.UTC)
 
 type env struct {
-	g     *Gateway
-	store *memStore
-	jobs  *memJobs
-	prov  *fakeProviders
-	clock *fixedClock
+	g      *Gateway
+	store  *memStore
+	jobs   *memJobs
+	prov   *fakeProviders
+	clock  *fixedClock
+	events *memEvents // nil unless the env was made with newEventEnv
 }
 
 func newEnv(t *testing.T) *env {
@@ -36,15 +37,31 @@ func newEnv(t *testing.T) *env {
 // newEnvWith is newEnv with the config adjusted by tune.
 func newEnvWith(t *testing.T, tune func(*Config)) *env {
 	t.Helper()
+	return newEnvEvents(t, tune, nil)
+}
+
+// newEventEnv is newEnv with an event queue: event webhooks are configured.
+func newEventEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvEvents(t, func(*Config) {}, &memEvents{})
+}
+
+// newEnvEvents is newEnvWith with the event queue events (nil: none configured).
+func newEnvEvents(t *testing.T, tune func(*Config), events *memEvents) *env {
+	t.Helper()
 	r, err := routing.New([]string{"loop", "other"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{store: newMemStore(), jobs: &memJobs{}, clock: &fixedClock{t0},
+	e := &env{store: newMemStore(), jobs: &memJobs{}, clock: &fixedClock{t0}, events: events,
 		prov: &fakeProviders{healthy: true, results: []sendAnswer{{res: ports.SendResult{ProviderMessageID: "p1", Status: message.StatusSent}}}}}
 	cfg := Config{Policies: map[string]ProviderPolicy{"loop": {MaxAttempts: 3, Backoff: time.Second}}, DefaultAccount: "acc"}
 	tune(&cfg)
-	e.g = New(Deps{Store: e.store, Jobs: e.jobs, Providers: e.prov, Clock: e.clock, IDs: &seqIDs{}, Router: r, Config: cfg})
+	d := Deps{Store: e.store, Jobs: e.jobs, Providers: e.prov, Clock: e.clock, IDs: &seqIDs{}, Router: r, Config: cfg}
+	if e.events != nil {
+		d.Events = e.events
+	}
+	e.g = New(d)
 	return e
 }
 

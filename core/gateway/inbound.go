@@ -42,7 +42,7 @@ const (
 // the stored message and changes nothing.
 func (g *Gateway) Receive(ctx context.Context, cmd ReceiveCommand) (message.Message, error) {
 	var m message.Message
-	err := g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+	err := g.inTx(ctx, func(ctx context.Context, tx ports.Tx) error {
 		var err error
 		m, _, err = g.receive(ctx, tx, cmd)
 		return err
@@ -162,7 +162,7 @@ func (g *Gateway) applyReports(ctx context.Context, provider string, rs []ports.
 
 func (g *Gateway) applyStatusesTx(ctx context.Context, provider string, rs []ports.StatusReport) (applied, error) {
 	var res applied
-	err := g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+	err := g.inTx(ctx, func(ctx context.Context, tx ports.Tx) error {
 		var err error
 		res, err = g.applyStatuses(ctx, tx, provider, rs)
 		return err
@@ -325,7 +325,7 @@ func (g *Gateway) HandleWebhook(ctx context.Context, provider string, req ports.
 	if len(res.Inbound) == 0 && len(res.Statuses) == 0 {
 		return res, nil
 	}
-	err = g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+	err = g.inTx(ctx, func(ctx context.Context, tx ports.Tx) error {
 		for _, in := range res.Inbound {
 			if _, _, err := g.receive(ctx, tx, inboundCommand(provider, in)); err != nil {
 				return err

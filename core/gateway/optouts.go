@@ -34,7 +34,7 @@ func (g *Gateway) BlockPair(ctx context.Context, sender, recipient string) (port
 		stored  ports.OptOut
 		created bool
 	)
-	err := g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+	err := g.inTx(ctx, func(ctx context.Context, tx ports.Tx) error {
 		var err error
 		stored, created, err = tx.BlockOptOut(ctx, ports.OptOut{Sender: s, Recipient: r, Source: optout.SourceAPI, CreatedAt: g.now()})
 		return err
@@ -51,7 +51,7 @@ func (g *Gateway) BlockPair(ctx context.Context, sender, recipient string) (port
 func (g *Gateway) LiftPair(ctx context.Context, sender, recipient string) error {
 	s, r := optOutNumber(sender, message.NormalizeSender), optOutNumber(recipient, message.NormalizeE164)
 	var lifted bool
-	err := g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+	err := g.inTx(ctx, func(ctx context.Context, tx ports.Tx) error {
 		var err error
 		lifted, err = tx.LiftOptOut(ctx, s, r, g.now())
 		return err

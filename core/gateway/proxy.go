@@ -50,7 +50,7 @@ func (g *Gateway) AddProxyNumber(ctx context.Context, accountID, number, provide
 		return proxy.Number{}, message.Invalid("provider", "provider %q is not configured", provider)
 	}
 	pn := proxy.Number{Number: n, Provider: provider, AccountID: accountID, CreatedAt: g.now()}
-	err = g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+	err = g.inTx(ctx, func(ctx context.Context, tx ports.Tx) error {
 		return tx.AddProxyNumber(ctx, pn)
 	})
 	if err != nil {
@@ -78,7 +78,7 @@ func (g *Gateway) ProxyNumbers(ctx context.Context, accountID string) (ProxyPool
 // RemoveProxyNumber takes a number out of the account's pool: ErrConflict while an open
 // session uses it, ErrNotFound when the account has no such number.
 func (g *Gateway) RemoveProxyNumber(ctx context.Context, accountID, number string) error {
-	return g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+	return g.inTx(ctx, func(ctx context.Context, tx ports.Tx) error {
 		pool, err := tx.LockProxyPool(ctx, accountID, g.now())
 		if err != nil {
 			return fmt.Errorf("lock the proxy pool of %s: %w", accountID, err)
@@ -128,7 +128,7 @@ func (g *Gateway) CreateProxySession(ctx context.Context, cmd ProxySessionComman
 		exp := now.Add(cmd.TTL)
 		s.ExpiresAt = &exp
 	}
-	err = g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+	err = g.inTx(ctx, func(ctx context.Context, tx ports.Tx) error {
 		pool, err := tx.LockProxyPool(ctx, cmd.AccountID, now)
 		if err != nil {
 			return fmt.Errorf("lock the proxy pool of %s: %w", cmd.AccountID, err)
@@ -176,7 +176,7 @@ func (g *Gateway) ListProxySessions(ctx context.Context, accountID string, q por
 // nothing. closed reports whether this call closed it (of two racing closes, one does).
 // ErrNotFound when the account has no such session.
 func (g *Gateway) CloseProxySession(ctx context.Context, accountID, id string) (s proxy.Session, closed bool, err error) {
-	err = g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+	err = g.inTx(ctx, func(ctx context.Context, tx ports.Tx) error {
 		var err error
 		s, closed, err = tx.CloseProxySession(ctx, accountID, id, g.now())
 		if err != nil || !closed {

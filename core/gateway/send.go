@@ -123,7 +123,7 @@ func (g *Gateway) claimKey(ctx context.Context, cmd SendCommand, id string, now 
 func (g *Gateway) releaseKey(ctx context.Context, account, key, id string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), acceptTimeout)
 	defer cancel()
-	_ = g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+	_ = g.inTx(ctx, func(ctx context.Context, tx ports.Tx) error {
 		return tx.ReleaseIdempotencyKey(ctx, account, key, id)
 	})
 }
@@ -337,7 +337,7 @@ func (g *Gateway) Cancel(ctx context.Context, accountID, id string) (message.Mes
 		return message.Message{}, err
 	}
 	var m message.Message
-	err := g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+	err := g.inTx(ctx, func(ctx context.Context, tx ports.Tx) error {
 		var err error
 		if m, err = tx.GetMessageForUpdate(ctx, id); err != nil {
 			return fmt.Errorf("lock message %s: %w", id, err)
@@ -355,7 +355,7 @@ func (g *Gateway) Delete(ctx context.Context, accountID, id string) error {
 	if _, err := g.store.GetMessage(ctx, accountID, id); err != nil {
 		return err
 	}
-	return g.store.InTx(ctx, func(ctx context.Context, tx ports.Tx) error {
+	return g.inTx(ctx, func(ctx context.Context, tx ports.Tx) error {
 		m, err := tx.GetMessageForUpdate(ctx, id)
 		if err != nil {
 			return fmt.Errorf("lock message %s: %w", id, err)
