@@ -11,14 +11,18 @@ import (
 //
 //	config = {
 //	  credits      = 1000      # messages the account may send; Balance reports what is left
-//	  reply        = true      # the recipient answers each delivered message ...
+//	                           # (without it: no limit, and no balance to report)
+//	  reply        = true      # the recipient answers each delivered message ... (default false)
 //	  reply_prefix = "echo: "  # ... with this prefix and the text it received
 //	  max_batch    = 50        # largest batch the gateway may hand to one Send
 //	}
 //
-// Every key is optional. A real provider's config would hold its API's base_url and
+// Every key is optional: with no config at all, every message ends delivered (API.md §9).
+// Never set reply on a number of the proxy pool: the gateway's own answers (the no-session
+// message) would be echoed back to it, and answered again. A real provider's config would hold its API's base_url and
 // credentials (the gateway passes `env.NAME` values in; a plugin never reads the environment).
 type config struct {
+	limited     bool // credits was given
 	credits     int64
 	reply       bool
 	replyPrefix string
@@ -26,7 +30,6 @@ type config struct {
 }
 
 const (
-	defaultCredits     = 1000
 	defaultReplyPrefix = "echo: "
 	defaultMaxBatch    = 50
 	// maxMaxBatch bounds max_batch: a batch is one gRPC message, which has a size limit.
@@ -34,7 +37,7 @@ const (
 )
 
 func defaultConfig() config {
-	return config{credits: defaultCredits, reply: true, replyPrefix: defaultReplyPrefix, maxBatch: defaultMaxBatch}
+	return config{replyPrefix: defaultReplyPrefix, maxBatch: defaultMaxBatch}
 }
 
 // parseConfig validates the whole config before any of it is applied. Every problem is a
@@ -52,6 +55,7 @@ func parseConfig(raw json.RawMessage) (config, error) {
 		switch f.Key {
 		case "credits":
 			err = f.Decode(&cfg.credits, "must be a whole number")
+			cfg.limited = true
 			if err == nil && cfg.credits < 0 {
 				err = &sdk.ConfigError{Field: f.Key, Message: "must not be negative"}
 			}

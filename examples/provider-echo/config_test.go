@@ -27,9 +27,10 @@ func TestParseConfig(t *testing.T) {
 		{
 			name: "everything",
 			raw:  `{"credits": 3, "reply": false, "reply_prefix": "re: ", "max_batch": 7}`,
-			want: config{credits: 3, reply: false, replyPrefix: "re: ", maxBatch: 7},
+			want: config{limited: true, credits: 3, reply: false, replyPrefix: "re: ", maxBatch: 7},
 		},
-		{name: "no credits at all", raw: `{"credits": 0}`, want: with(func(c *config) { c.credits = 0 })},
+		{name: "no credits at all", raw: `{"credits": 0}`, want: with(func(c *config) { c.limited, c.credits = true, 0 })},
+		{name: "replies", raw: `{"reply": true}`, want: with(func(c *config) { c.reply = true })},
 		{name: "empty prefix", raw: `{"reply_prefix": ""}`, want: with(func(c *config) { c.replyPrefix = "" })},
 		{name: "largest batch", raw: `{"max_batch": 1000}`, want: with(func(c *config) { c.maxBatch = 1000 })},
 		{name: "not an object", raw: `["credits"]`, wantField: "config"},

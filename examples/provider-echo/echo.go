@@ -66,7 +66,7 @@ func newEcho(log hclog.Logger) *echo {
 // protocol version, and again after Configure, when max_batch may have changed.
 func (e *echo) Info(context.Context) (sdk.Info, error) {
 	e.mu.Lock()
-	maxBatch := e.cfg.maxBatch
+	maxBatch, limited := e.cfg.maxBatch, e.cfg.limited
 	e.mu.Unlock()
 	return sdk.Info{
 		Name:    name,
@@ -76,10 +76,10 @@ func (e *echo) Info(context.Context) (sdk.Info, error) {
 		ProtocolVersion: sdk.ProtocolVersion,
 		Capabilities: sdk.Capabilities{
 			MaxBatch:    maxBatch,
-			StatusPoll:  true, // PollStatus
-			Balance:     true, // Balance
-			Inbound:     true, // the replies, through the event stream (no webhooks)
-			EventStream: true, // Events
+			StatusPoll:  true,    // PollStatus
+			Balance:     limited, // Balance: only when config.credits sets an account to count
+			Inbound:     true,    // the replies, through the event stream (no webhooks)
+			EventStream: true,    // Events
 		},
 	}, nil
 }
@@ -115,13 +115,16 @@ func (e *echo) Send(_ context.Context, msgs []sdk.OutboundMessage) ([]sdk.SendRe
 		switch {
 		case m.To == "":
 			results[i].Err = sdk.Errorf(sdk.ClassInvalid, "no recipient")
-		case e.credits == 0:
-			// ClassCredit is permanent: the gateway fails the message instead of retrying
-			// (or failing over) until someone tops the account up.
+		case e.cfg.limited && e.credits == 0:
+			// ClassCredit: retrying this provider cannot help until someone tops the account
+			// up, so the gateway fails the message over to the route's next provider at
+			// once, or fails it when there is none.
 			results[i].Err = &sdk.Error{Class: sdk.ClassCredit, Code: "no_credit",
 				Message: fmt.Sprintf("out of credits (config.credits = %d)", e.cfg.credits)}
 		default:
-			e.credits--
+			if e.cfg.limited {
+				e.credits--
+			}
 			id := newID(idPrefix)
 			results[i] = sdk.SendResult{ProviderMessageID: id, Status: sdk.StatusSent}
 			e.emitLater(deliveryEvents(e.cfg, m, id, now)...)
@@ -197,6 +200,10 @@ func (e *echo) PollStatus(_ context.Context, providerMessageIDs []string) ([]sdk
 func (e *echo) Balance(context.Context) (sdk.Balance, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if !e.cfg.limited {
+		// Info says so too: the gateway answers 501 for the balance of this provider.
+		return sdk.Balance{}, fmt.Errorf("echo without config.credits: %w", sdk.ErrUnimplemented)
+	}
 	return sdk.Balance{Amount: strconv.FormatInt(e.credits, 10), Currency: balanceCurrency}, nil
 }
 

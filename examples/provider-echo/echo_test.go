@@ -99,7 +99,7 @@ func TestSendSpendsCredits(t *testing.T) {
 }
 
 func TestSendRejectsABatchOverMaxBatch(t *testing.T) {
-	e := configured(t, `{"max_batch": 2}`)
+	e := configured(t, `{"max_batch": 2, "credits": 9}`)
 	_, err := e.Send(t.Context(), []sdk.OutboundMessage{msg("a", "+1"), msg("b", "+1"), msg("c", "+1")})
 	if sdk.ClassOf(err) != sdk.ClassInvalid {
 		t.Errorf("Send of 3 with max_batch 2 = %v, want a %s error", err, sdk.ClassInvalid)
@@ -107,7 +107,7 @@ func TestSendRejectsABatchOverMaxBatch(t *testing.T) {
 	if info, _ := e.Info(t.Context()); info.Capabilities.MaxBatch != 2 {
 		t.Errorf("Info MaxBatch = %d, want the configured 2", info.Capabilities.MaxBatch)
 	}
-	if b, _ := e.Balance(t.Context()); b.Amount != fmt.Sprint(defaultCredits) {
+	if b, _ := e.Balance(t.Context()); b.Amount != "9" {
 		t.Errorf("a refused batch spent credits: balance %s", b.Amount)
 	}
 }
@@ -118,8 +118,9 @@ func TestDeliveryEvents(t *testing.T) {
 		cfg       string
 		wantReply string // "" = no inbound reply
 	}{
-		{name: "default reply", cfg: `{}`, wantReply: "echo: hello m1"},
-		{name: "own prefix", cfg: `{"reply_prefix": "you said: "}`, wantReply: "you said: hello m1"},
+		{name: "default: no reply", cfg: `{}`},
+		{name: "reply", cfg: `{"reply": true}`, wantReply: "echo: hello m1"},
+		{name: "own prefix", cfg: `{"reply": true, "reply_prefix": "you said: "}`, wantReply: "you said: hello m1"},
 		{name: "no reply", cfg: `{"reply": false}`},
 	}
 	for _, tc := range tests {
@@ -180,7 +181,7 @@ func TestEventsKeepsAnEventTheStreamFailedToTake(t *testing.T) {
 }
 
 func TestPollStatus(t *testing.T) {
-	e := configured(t, `{}`)
+	e := configured(t, `{"reply": true}`)
 	res, err := e.Send(t.Context(), []sdk.OutboundMessage{msg("m1", "+15551230001")})
 	if err != nil {
 		t.Fatal(err)
@@ -193,5 +194,23 @@ func TestPollStatus(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].ProviderMessageID != ids[0] || got[0].Status != sdk.StatusDelivered {
 		t.Errorf("PollStatus(%q) = %+v, want only %s delivered", ids, got, ids[0])
+	}
+}
+
+func TestNoConfigDeliversEverythingAndHasNoBalance(t *testing.T) {
+	// API.md §9: the echo needs no config, and every message it is given ends delivered —
+	// however many: without credits nothing is counted, so there is no balance either.
+	e := configured(t, `{}`)
+	for i := range 3 {
+		res, err := e.Send(t.Context(), []sdk.OutboundMessage{msg(fmt.Sprint("m", i), "+15550000000")})
+		if err != nil || res[0].Err != nil || res[0].Status != sdk.StatusSent {
+			t.Fatalf("send %d: %+v, %v", i, res, err)
+		}
+	}
+	if info, _ := e.Info(t.Context()); info.Capabilities.Balance {
+		t.Error("Info claims a balance without config.credits")
+	}
+	if _, err := e.Balance(t.Context()); !errors.Is(err, sdk.ErrUnimplemented) {
+		t.Errorf("Balance without credits = %v, want ErrUnimplemented", err)
 	}
 }

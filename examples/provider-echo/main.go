@@ -2,9 +2,9 @@
 // separate Go module that imports only github.com/smsgw/smsgw/plugins/sdk of smsgw, built on
 // its own and loaded by an unchanged gateway from a provider block with its sha256.
 //
-// It sends nothing anywhere. Each message it accepts spends one of config.credits, is
-// answered "sent", then reported "delivered" through the event stream, and (config.reply)
-// answered by its recipient with the same text. Copy it, and replace the bodies of Send,
+// It sends nothing anywhere. Each message it accepts (and spends one of config.credits, when
+// set) is answered "sent", then reported "delivered" through the event stream, and (with
+// config.reply) answered by its recipient with the same text. Copy it, and replace the bodies of Send,
 // PollStatus and Balance with calls to your provider's API (plugins/sdk/httpcall helps).
 // README.md, "Write your own provider plugin", walks through it.
 package main

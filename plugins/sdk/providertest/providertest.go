@@ -138,6 +138,11 @@ func (s Suite) configured(t *testing.T) (*sdk.Client, sdk.Info) {
 	if err := c.Configure(ctx, s.configureRequest(s.Config)); err != nil {
 		t.Fatalf("Configure(%s): %v", s.Config, err)
 	}
+	// Like the gateway, judge the capabilities by what Info says once configured: they may
+	// depend on the config (a max_batch setting, a balance only with an account to count).
+	if info, err = c.Info(ctx); err != nil {
+		t.Fatalf("Info after Configure: %v", err)
+	}
 	return c, info
 }
 
