@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,19 +78,26 @@ func (g *Gateway) Dispatch(ctx context.Context, a ports.DispatchAttempt) error {
 				continue // deleted meanwhile: nothing to record
 			}
 			o := outcomes[i]
-			next, canFailOver := g.failoverTarget(m, sent.Provider)
+			next, canFailOver := failoverTarget(m, sent.Provider)
 			var u ports.MessageUpdate
 			switch pe := classifyOutcome(sent.Provider, o.err); {
-			case o.skipped != "" && canFailOver:
+			case o.skipped != "":
+				if !canFailOver {
+					// Changed since the claim (sent, failed over or pinned by another run
+					// of the job): that run records it; this one never called the provider.
+					continue
+				}
 				u = failedOver(m, next, fmt.Sprintf("%s skipped (%s); failing over to %s", sent.Provider, o.skipped, next), now)
 				failovers[next] = append(failovers[next], m.ID)
 			case o.err == nil:
 				u = accepted(m, sent.Provider, o.res, now)
 			case pe.Class.Transient() && a.Attempt < a.MaxAttempts:
-				u = attemptNoted(m, fmt.Sprintf("attempt %d via %s failed: %s", a.Attempt, sent.Provider, pe.Class), now)
-				retry = pe
+				u = attemptNoted(m, attemptFailed(a.Attempt, sent.Provider, pe.Class), now)
+				if retry == nil || pe.RetryAfter > retry.RetryAfter {
+					retry = pe // the longest Retry-After asked for sets the job's wait
+				}
 			case failsOver(pe.Class) && canFailOver:
-				u = failedOver(m, next, fmt.Sprintf("attempt %d via %s failed: %s; failing over to %s", a.Attempt, sent.Provider, pe.Class, next), now)
+				u = failedOver(m, next, attemptFailed(a.Attempt, sent.Provider, pe.Class)+"; failing over to "+next, now)
 				failovers[next] = append(failovers[next], m.ID)
 			default:
 				if pe.OptOut {
@@ -151,12 +159,31 @@ func breakerFailure(c ports.ErrorClass) bool {
 }
 
 // failoverTarget is the provider m would fail over to from provider: the next one of its
-// route, while m is still unsent and still the provider's.
-func (g *Gateway) failoverTarget(m message.Message, provider string) (string, bool) {
-	if m.Status.Final() || m.ProviderMessageID != "" || m.Provider != provider {
+// route, while m is still unsent, still the provider's, and not possibly sent by it.
+func failoverTarget(m message.Message, provider string) (string, bool) {
+	if m.Status.Final() || m.ProviderMessageID != "" || m.Provider != provider || mayHaveSent(m, provider) {
 		return "", false
 	}
 	return routing.Next(m.Route, provider)
+}
+
+// attemptFailed is the event detail of a failed attempt (mayHaveSent reads it back).
+func attemptFailed(attempt int, provider string, class ports.ErrorClass) string {
+	return fmt.Sprintf("attempt %d via %s failed: %s", attempt, provider, class)
+}
+
+// mayHaveSent reports whether an attempt of m on provider was ambiguous: the provider may
+// have the message, so m stays pinned to it — retried there, never failed over, whatever
+// the later attempts answer and even when the provider is unhealthy or its breaker open — or
+// another provider could send it a second time.
+func mayHaveSent(m message.Message, provider string) bool {
+	suffix := " via " + provider + " failed: " + string(ports.ClassAmbiguous)
+	for _, e := range m.Events {
+		if strings.HasPrefix(e.Detail, "attempt ") && strings.HasSuffix(e.Detail, suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 // enqueueFailovers enqueues one send job per provider that messages failed over to, with
@@ -202,15 +229,14 @@ type sendOutcome struct {
 // sendAll hands every message to its provider at once and waits for all answers. A message
 // whose provider is unhealthy or has its breaker open is not sent when its route has
 // another provider to fail over to; with no other provider it is tried anyway, since a
-// real attempt beats failing it without one. Each real call's outcome feeds the provider's
-// breaker.
+// real attempt beats failing it without one. The outcome feeds the providers' breakers.
 func (g *Gateway) sendAll(ctx context.Context, ms []message.Message) []sendOutcome {
 	out := make([]sendOutcome, len(ms))
 	avoid := g.providersToAvoid(ms)
 	var wg sync.WaitGroup
 	for i, m := range ms {
 		if reason := avoid[m.Provider]; reason != "" {
-			if _, ok := routing.Next(m.Route, m.Provider); ok {
+			if _, ok := failoverTarget(m, m.Provider); ok {
 				out[i].skipped = reason
 				continue
 			}
@@ -222,23 +248,47 @@ func (g *Gateway) sendAll(ctx context.Context, ms []message.Message) []sendOutco
 		}()
 	}
 	wg.Wait()
-	now := g.clock.Now()
+	g.judgeProviders(ms, out)
+	return out
+}
+
+// judgeProviders feeds each provider's breaker the outcome of this dispatch — one verdict
+// per provider, not per message, so that one failed batch call of a batching plugin counts
+// once: a success when the provider answered any message (took it, or refused it for a
+// reason of its own), else a failure when a call failed because of the provider. Throttling
+// alone is neither.
+func (g *Gateway) judgeProviders(ms []message.Message, out []sendOutcome) {
+	const (
+		neutral = iota
+		failure
+		success
+	)
+	verdict := map[string]int{}
 	for i, m := range ms {
 		o := out[i]
 		if o.skipped != "" {
 			continue
 		}
-		b := g.breakers.For(m.Provider)
+		v := neutral
 		switch pe := classifyOutcome(m.Provider, o.err); {
 		case pe == nil:
-			b.Success()
+			v = success
 		case breakerFailure(pe.Class):
-			b.Failure(now)
+			v = failure
 		case pe.Class != ports.ClassRateLimited:
-			b.Success() // the provider answered: it refused this message
+			v = success // the provider answered: it refused this message
+		}
+		verdict[m.Provider] = max(verdict[m.Provider], v)
+	}
+	now := g.clock.Now()
+	for p, v := range verdict {
+		switch v {
+		case success:
+			g.breakers.For(p).Success()
+		case failure:
+			g.breakers.For(p).Failure(now)
 		}
 	}
-	return out
 }
 
 // providersToAvoid names the providers of ms that messages with somewhere else to go should
@@ -252,7 +302,7 @@ func (g *Gateway) providersToAvoid(ms []message.Message) map[string]string {
 		if asked[m.Provider] {
 			continue
 		}
-		if _, ok := routing.Next(m.Route, m.Provider); !ok {
+		if _, ok := failoverTarget(m, m.Provider); !ok {
 			continue
 		}
 		asked[m.Provider] = true

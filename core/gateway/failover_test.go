@@ -241,3 +241,80 @@ func TestBreakerIgnoresMessageRefusalsAndThrottling(t *testing.T) {
 		})
 	}
 }
+
+func TestAmbiguousAttemptPinsTheMessage(t *testing.T) {
+	// Once an attempt on loop was ambiguous, loop may have the message: it is never handed
+	// to other, whatever happens next.
+	tests := []struct {
+		name  string
+		then  func(e *env)
+		after sendAnswer // loop's answer to the later attempt
+		want  message.Status
+	}{
+		{"loop unhealthy at the retry", func(e *env) { e.prov.down = map[string]bool{"loop": true} }, perr(ports.ClassUnavailable), message.StatusFailed},
+		{"loop's breaker open at the retry", func(e *env) {
+			e.g.breakers.For("loop").Failure(e.clock.t)
+			e.g.breakers.For("loop").Failure(e.clock.t)
+		}, perr(ports.ClassUnavailable), message.StatusFailed},
+		{"a later unavailable after the retries", func(*env) {}, perr(ports.ClassUnavailable), message.StatusFailed},
+		{"a later auth refusal", func(*env) {}, perr(ports.ClassAuth), message.StatusFailed},
+		{"a later success", func(*env) {}, sendAnswer{res: ports.SendResult{ProviderMessageID: "l", Status: message.StatusSent}}, message.StatusSent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newFailoverEnv(t)
+			e.prov.byProvider = map[string]sendAnswer{"loop": perr(ports.ClassAmbiguous)}
+			m := e.send(t)
+			if _, err := e.run(t, "loop", []string{m.ID}, 1, 3); err == nil {
+				t.Fatal("ambiguous attempt not retried")
+			}
+			tt.then(e)
+			e.prov.byProvider["loop"] = tt.after
+			calls := len(e.prov.sentTo())
+			before := len(e.jobs.all())
+			_, _ = e.run(t, "loop", []string{m.ID}, 3, 3)
+			got := e.message(t, m.ID)
+			if got.Provider != "loop" || got.Status != tt.want {
+				t.Fatalf("message %s/%s (last event %q), want loop/%s", got.Provider, got.Status, lastDetail(got), tt.want)
+			}
+			if len(e.prov.sentTo()) != calls+1 {
+				t.Fatal("the pinned message was not tried on loop")
+			}
+			if jobs := e.jobs.all()[before:]; len(jobs) != 0 {
+				t.Fatalf("enqueued %+v for a message loop may have sent", jobs)
+			}
+		})
+	}
+}
+
+func TestBreakerCountsADispatchOnce(t *testing.T) {
+	// One failed call of a batch of three messages is one failure: loop's breaker (2
+	// failures) stays closed, and opens at the second failed dispatch.
+	e := newFailoverEnv(t)
+	e.prov.byProvider = map[string]sendAnswer{"loop": perr(ports.ClassUnavailable)}
+	state := func() routing.BreakerState { return e.g.breakers.For("loop").State(e.clock.t) }
+	var ids []string
+	for range 3 {
+		ids = append(ids, e.send(t).ID)
+	}
+	_, _ = e.run(t, "loop", ids, 1, 3)
+	if state() != routing.BreakerClosed {
+		t.Fatalf("breaker %s after one failed dispatch of 3 messages", state())
+	}
+	_, _ = e.run(t, "loop", ids, 2, 3)
+	if state() != routing.BreakerOpen {
+		t.Fatalf("breaker %s after two failed dispatches", state())
+	}
+	// A dispatch where loop answered one message and failed another is a success.
+	e2 := newFailoverEnv(t)
+	e2.prov.byProvider = nil
+	e2.prov.byText = map[string]sendAnswer{"ok": {res: ports.SendResult{ProviderMessageID: "x", Status: message.StatusSent}}, "down": perr(ports.ClassUnavailable)}
+	for range 2 {
+		a, _ := e2.g.Send(context.Background(), SendCommand{AccountID: "acc", From: "+14155550100", To: "+14155550101", Text: "ok"})
+		b, _ := e2.g.Send(context.Background(), SendCommand{AccountID: "acc", From: "+14155550100", To: "+14155550102", Text: "down"})
+		_, _ = e2.run(t, "loop", []string{a.ID, b.ID}, 1, 3)
+	}
+	if s := e2.g.breakers.For("loop").State(e2.clock.t); s != routing.BreakerClosed {
+		t.Fatalf("breaker %s after dispatches the provider half answered", s)
+	}
+}
