@@ -381,6 +381,25 @@ func TestQueue(t *testing.T) {
 			},
 		},
 		{
+			name: "a provider's Retry-After delays the retry",
+			dispatch: func(ctx context.Context, h *harness, a ports.DispatchAttempt) error {
+				if a.Attempt == 1 {
+					return fmt.Errorf("send: %w", &ports.ProviderError{Provider: "p", Class: ports.ClassRateLimited, RetryAfter: 700 * time.Millisecond})
+				}
+				return completeInTx(ctx, h, a)
+			},
+			check: func(t *testing.T, h *harness) {
+				done := h.completedEvents()
+				h.enqueue(true, ports.SendJob{MessageIDs: []string{"m1"}, MaxAttempts: 2, Backoff: time.Millisecond})
+				first, second := h.next(), h.next()
+				if gap := second.at.Sub(first.at); gap < 700*time.Millisecond {
+					t.Errorf("retry %s after the first attempt, want at least the provider's Retry-After (700ms)", gap)
+				}
+				waitCompleted(t, done, 1)
+				h.noMoreRuns()
+			},
+		},
+		{
 			name: "error retries with the next attempt",
 			dispatch: func(ctx context.Context, h *harness, a ports.DispatchAttempt) error {
 				if a.Attempt == 1 {

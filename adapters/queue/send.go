@@ -3,8 +3,10 @@ package queue
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -44,6 +46,10 @@ func (sendArgs) Kind() string { return sendKind }
 type sendWorker struct {
 	river.WorkerDefaults[sendArgs]
 	dispatcher Dispatcher
+	// retryAfter holds, per job id, the wait a provider asked for (Retry-After) on the
+	// attempt that just failed, for NextRetry, which River calls right after Work returns
+	// and which sees the job only.
+	retryAfter sync.Map // int64 -> time.Duration
 	// complete is river.JobCompleteTx for the client's driver type.
 	complete func(ctx context.Context, tx *sql.Tx, job *river.Job[sendArgs]) error
 }
@@ -52,6 +58,16 @@ type sendWorker struct {
 // own transaction (Complete), River's completion after a nil return finds the job no longer
 // running and changes nothing.
 func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
+	w.retryAfter.Delete(job.ID)
+	err := w.dispatch(ctx, job)
+	var pe *ports.ProviderError
+	if errors.As(err, &pe) && pe.RetryAfter > 0 {
+		w.retryAfter.Store(job.ID, pe.RetryAfter)
+	}
+	return err
+}
+
+func (w *sendWorker) dispatch(ctx context.Context, job *river.Job[sendArgs]) error {
 	workCtx := ctx
 	return w.dispatcher.Dispatch(ctx, ports.DispatchAttempt{
 		Provider:    job.Args.Provider,
@@ -74,9 +90,14 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 }
 
 // NextRetry waits base*2^(attempt-1), capped at maxBackoff, with equal jitter: half of it
-// fixed, half random, so retries of a burst spread out but never come too early.
+// fixed, half random, so retries of a burst spread out but never come too early — or the
+// provider's Retry-After when that is longer (capped at maxBackoff too).
 func (w *sendWorker) NextRetry(job *river.Job[sendArgs]) time.Time {
-	return time.Now().Add(backoff(job.Args.Backoff, job.Attempt))
+	d := backoff(job.Args.Backoff, job.Attempt)
+	if v, ok := w.retryAfter.LoadAndDelete(job.ID); ok {
+		d = max(d, min(v.(time.Duration), maxBackoff))
+	}
+	return time.Now().Add(d)
 }
 
 func backoff(base time.Duration, attempt int) time.Duration {
