@@ -77,36 +77,7 @@ storage {
   driver = %q
   dsn    = %q
 }
-provider "twilio" {
-  plugin = "smsgw-provider-twilio"
-  sha256 = %q
-  config = {
-    account_sid = %q
-    auth_token  = %q
-    base_url    = "http://%s"
-    timeout     = "5s"
-  }
-  retry {
-    max_attempts = 2
-    backoff      = "50ms"
-  }
-  breaker {
-    failures = 4
-    cooldown = "6s"
-  }
-}
-provider "flowroute" {
-  plugin = "smsgw-provider-flowroute"
-  sha256 = %q
-  config = {
-    access_key    = %q
-    secret_key    = %q
-    base_url      = %q
-    webhook_token = %q
-    timeout       = "5s"
-  }
-}
-route "us" {
+%s%sroute "us" {
   providers = ["twilio", "flowroute"]
   match {
     to_prefix = "+1"
@@ -116,8 +87,15 @@ account %q {
   password_bcrypt = %q
 }
 %s`, gwAddr, bins.PluginDir, s.driver, s.dsn,
-		bins.TwilioSHA, twilioSID, twilioToken, addr,
-		bins.FlowrouteSHA, flowrouteKey, flowrouteSecret, flowSrv.URL, flowrouteToken,
+		twilioProvider("http://"+addr, `  retry {
+    max_attempts = 2
+    backoff      = "50ms"
+  }
+  breaker {
+    failures = 4
+    cooldown = "6s"
+  }`),
+		flowrouteProvider(flowSrv.URL, ""),
 		user, userHash, noLimits)
 	path := filepath.Join(dir, "smsgw-failover.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {

@@ -20,24 +20,18 @@ import (
 // own module (its go.mod, its go.sum), into dir. The gateway binary of TestMain is not rebuilt.
 func buildEcho(t *testing.T, dir string) (bin, sum string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	root, err := harness.ModuleRoot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin = filepath.Join(dir, "smsgw-provider-echo")
-	if err := harness.GoBuild(ctx, filepath.Join(root, "examples", "provider-echo"), bin, "."); err != nil {
-		t.Fatal(err)
-	}
-	if sum, err = harness.FileSHA256(bin); err != nil {
-		t.Fatal(err)
-	}
-	return bin, sum
+	return buildIn(t, dir, "smsgw-provider-echo", filepath.Join("examples", "provider-echo"), ".")
 }
 
 // buildFixture builds a package of the smsgw module (a test fixture) into dir.
 func buildFixture(t *testing.T, dir, name, pkg string) (bin, sum string) {
+	t.Helper()
+	return buildIn(t, dir, name, ".", pkg)
+}
+
+// buildIn builds pkg with `go build` run in moduleDir (relative to the repository root) into
+// dir/name, and returns the binary's path and sha256.
+func buildIn(t *testing.T, dir, name, moduleDir, pkg string) (bin, sum string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
@@ -46,7 +40,7 @@ func buildFixture(t *testing.T, dir, name, pkg string) (bin, sum string) {
 		t.Fatal(err)
 	}
 	bin = filepath.Join(dir, name)
-	if err := harness.GoBuild(ctx, root, bin, pkg); err != nil {
+	if err := harness.GoBuild(ctx, filepath.Join(root, moduleDir), bin, pkg); err != nil {
 		t.Fatal(err)
 	}
 	if sum, err = harness.FileSHA256(bin); err != nil {

@@ -46,26 +46,11 @@ storage {
   driver = %q
   dsn    = %q
 }
-provider "flowroute" {
-  plugin = "smsgw-provider-flowroute"
-  sha256 = %q
-  config = {
-    access_key    = %q
-    secret_key    = %q
-    base_url      = %q
-    webhook_token = %q
-    timeout       = "5s"
-  }
-  retry {
-    max_attempts = 5
-    backoff      = "100ms"
-  }
-}
-account %q {
+%saccount %q {
   password_bcrypt = %q
 }
 %s
-%s`, addr, bins.PluginDir, s.driver, s.dsn, bins.FlowrouteSHA, flowrouteKey, flowrouteSecret, srv.URL, flowrouteToken, user, userHash, noLimits, policy)
+%s`, addr, bins.PluginDir, s.driver, s.dsn, flowrouteProvider(srv.URL, fastRetry), user, userHash, noLimits, policy)
 	path := filepath.Join(dir, "smsgw-flowroute.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

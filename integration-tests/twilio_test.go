@@ -56,24 +56,10 @@ storage {
   driver = %q
   dsn    = %q
 }
-provider "twilio" {
-  plugin = "smsgw-provider-twilio"
-  sha256 = %q
-  config = {
-    account_sid = %q
-    auth_token  = %q
-    base_url    = %q
-    timeout     = "5s"
-  }
-  retry {
-    max_attempts = 5
-    backoff      = "100ms"
-  }
-}
-account %q {
+%saccount %q {
   password_bcrypt = %q
 }
-%s`, addr, bins.PluginDir, s.driver, s.dsn, bins.TwilioSHA, twilioSID, twilioToken, srv.URL, user, userHash, extra)
+%s`, addr, bins.PluginDir, s.driver, s.dsn, twilioProvider(srv.URL, fastRetry), user, userHash, extra)
 	path := filepath.Join(dir, "smsgw-twilio.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
