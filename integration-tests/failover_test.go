@@ -93,7 +93,7 @@ account %q {
   }
   breaker {
     failures = 4
-    cooldown = "6s"
+    cooldown = "12s"
   }`),
 		flowrouteProvider(flowSrv.URL, ""),
 		user, userHash, noLimits)
