@@ -45,6 +45,7 @@ type instance struct {
 // launch starts, handshakes, describes and configures one plugin process. ctx bounds the
 // launch only: once launch returns, the process lives until close. Errors are *Error.
 func launch(ctx context.Context, opts Options, cfg ProviderConfig) (*instance, error) {
+	deadline := time.Now().Add(opts.StartTimeout)
 	if err := Verify(cfg); err != nil {
 		return nil, err
 	}
@@ -101,10 +102,19 @@ func launch(ctx context.Context, opts Options, cfg ProviderConfig) (*instance, e
 		return fail(fmt.Errorf("dispense plugin: got %T, want *sdk.Client", raw))
 	}
 
-	callCtx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
+	// One bound for the whole launch: the handshake's StartTimeout and the calls after it
+	// share the deadline, so a plugin slow to start and then slow to configure does not get
+	// the bound twice.
+	callCtx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
+	late := func(err error) error {
+		if errors.Is(callCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			return fmt.Errorf("plugin %s did not answer Info and Configure within the start timeout of %s", cfg.Plugin, opts.StartTimeout)
+		}
+		return err
+	}
 	if in.info, err = in.rpc.Info(callCtx); err != nil {
-		return fail(fmt.Errorf("plugin info: %w", err))
+		return fail(late(fmt.Errorf("plugin info: %w", err)))
 	}
 	// The handshake agreed on a version already; an Info that says otherwise comes from a
 	// plugin that hard-codes its version instead of using sdk.ProtocolVersion: same message.
@@ -117,12 +127,12 @@ func launch(ctx context.Context, opts Options, cfg ProviderConfig) (*instance, e
 	case errors.As(err, &ce):
 		return fail(ce) // reads "config.<field>: <message>"
 	case err != nil:
-		return fail(fmt.Errorf("configure plugin: %w", err))
+		return fail(late(fmt.Errorf("configure plugin: %w", err)))
 	}
 	// The capabilities may depend on the config (a plugin's max_batch setting): ask again
 	// now that it is configured. The first answer was only for the protocol check.
 	if in.info, err = in.rpc.Info(callCtx); err != nil {
-		return fail(fmt.Errorf("plugin info after configure: %w", err))
+		return fail(late(fmt.Errorf("plugin info after configure: %w", err)))
 	}
 	if !unhook() {
 		// ctx ended just now and its AfterFunc is already killing the process.
