@@ -37,11 +37,12 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad event", http.StatusBadRequest)
 		return
 	}
+	// Handle each event once. The id is marked seen only once it is handled, under the same
+	// lock (a real application: in the transaction that applies it), so a failure part-way
+	// answers non-2xx and smsgw's retry gets another chance, and a concurrent retry waits.
 	h.mu.Lock()
-	dup := h.seen[ev.ID]
-	h.seen[ev.ID] = true
-	h.mu.Unlock()
-	if dup {
+	defer h.mu.Unlock()
+	if h.seen[ev.ID] {
 		w.WriteHeader(http.StatusOK) // a retry of an event already handled: acknowledge it again
 		return
 	}
@@ -49,8 +50,12 @@ func (h *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ID     string `json:"id"`
 		Status string `json:"status"`
 	}
-	_ = json.Unmarshal(ev.Data, &m)
+	if err := json.Unmarshal(ev.Data, &m); err != nil {
+		http.Error(w, "bad message", http.StatusBadRequest)
+		return
+	}
 	fmt.Printf("%s: message %s is %s\n", ev.Type, m.ID, m.Status)
+	h.seen[ev.ID] = true
 	w.WriteHeader(http.StatusOK)
 }
 
