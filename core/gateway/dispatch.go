@@ -45,7 +45,7 @@ func (g *Gateway) Dispatch(ctx context.Context, a ports.DispatchAttempt) error {
 	if err != nil || len(ms) == 0 {
 		return err
 	}
-	outcomes := g.sendAll(ctx, ms)
+	outcomes := g.sendAll(ctx, ms, a.Attempt)
 	// Record the results even when the job's context ended during the sends (job timeout,
 	// shutdown): the messages the provider did take must get their provider ids stored, or a
 	// retry of the job would send them again. Detached, but keeping the context's values (the
@@ -78,7 +78,7 @@ func (g *Gateway) Dispatch(ctx context.Context, a ports.DispatchAttempt) error {
 				continue // deleted meanwhile: nothing to record
 			}
 			o := outcomes[i]
-			next, canFailOver := failoverTarget(m, sent.Provider)
+			next, canFailOver := failoverTarget(m, sent.Provider, a.Attempt)
 			var u ports.MessageUpdate
 			switch pe := classifyOutcome(sent.Provider, o.err); {
 			case o.skipped != "":
@@ -158,10 +158,11 @@ func breakerFailure(c ports.ErrorClass) bool {
 	return false
 }
 
-// failoverTarget is the provider m would fail over to from provider: the next one of its
-// route, while m is still unsent, still the provider's, and not possibly sent by it.
-func failoverTarget(m message.Message, provider string) (string, bool) {
-	if m.Status.Final() || m.ProviderMessageID != "" || m.Provider != provider || mayHaveSent(m, provider) {
+// failoverTarget is the provider m would fail over to from provider on the given attempt of
+// the provider's job: the next one of its route, while m is still unsent, still the
+// provider's, and not possibly sent by it.
+func failoverTarget(m message.Message, provider string, attempt int) (string, bool) {
+	if m.Status.Final() || m.ProviderMessageID != "" || m.Provider != provider || mayHaveSent(m, provider, attempt) {
 		return "", false
 	}
 	return routing.Next(m.Route, provider)
@@ -172,18 +173,22 @@ func attemptFailed(attempt int, provider string, class ports.ErrorClass) string 
 	return fmt.Sprintf("attempt %d via %s failed: %s", attempt, provider, class)
 }
 
-// mayHaveSent reports whether an attempt of m on provider was ambiguous: the provider may
-// have the message, so m stays pinned to it — retried there, never failed over, whatever
-// the later attempts answer and even when the provider is unhealthy or its breaker open — or
-// another provider could send it a second time.
-func mayHaveSent(m message.Message, provider string) bool {
-	suffix := " via " + provider + " failed: " + string(ports.ClassAmbiguous)
+// mayHaveSent reports whether provider may have m already: an attempt of it was ambiguous,
+// or the previous attempt of the job left no outcome (the process died during it, after the
+// provider may have taken the message). m then stays pinned to the provider — retried
+// there, never failed over, whatever the later attempts answer and even while the provider
+// is unhealthy or its breaker open — or another provider could send it a second time.
+func mayHaveSent(m message.Message, provider string, attempt int) bool {
+	ambiguous := " via " + provider + " failed: " + string(ports.ClassAmbiguous)
+	previous := attemptFailed(attempt-1, provider, "")
+	recorded := attempt <= 1
 	for _, e := range m.Events {
-		if strings.HasPrefix(e.Detail, "attempt ") && strings.HasSuffix(e.Detail, suffix) {
+		if strings.HasPrefix(e.Detail, "attempt ") && strings.HasSuffix(e.Detail, ambiguous) {
 			return true
 		}
+		recorded = recorded || strings.HasPrefix(e.Detail, previous)
 	}
-	return false
+	return !recorded
 }
 
 // enqueueFailovers enqueues one send job per provider that messages failed over to, with
@@ -230,13 +235,13 @@ type sendOutcome struct {
 // whose provider is unhealthy or has its breaker open is not sent when its route has
 // another provider to fail over to; with no other provider it is tried anyway, since a
 // real attempt beats failing it without one. The outcome feeds the providers' breakers.
-func (g *Gateway) sendAll(ctx context.Context, ms []message.Message) []sendOutcome {
+func (g *Gateway) sendAll(ctx context.Context, ms []message.Message, attempt int) []sendOutcome {
 	out := make([]sendOutcome, len(ms))
-	avoid := g.providersToAvoid(ms)
+	avoid := g.providersToAvoid(ms, attempt)
 	var wg sync.WaitGroup
 	for i, m := range ms {
 		if reason := avoid[m.Provider]; reason != "" {
-			if _, ok := failoverTarget(m, m.Provider); ok {
+			if _, ok := failoverTarget(m, m.Provider, attempt); ok {
 				out[i].skipped = reason
 				continue
 			}
@@ -294,7 +299,7 @@ func (g *Gateway) judgeProviders(ms []message.Message, out []sendOutcome) {
 // providersToAvoid names the providers of ms that messages with somewhere else to go should
 // not be sent to now, with the reason. The breaker is asked only on behalf of such messages:
 // asking may hand this dispatch the half-open trial, which it then makes.
-func (g *Gateway) providersToAvoid(ms []message.Message) map[string]string {
+func (g *Gateway) providersToAvoid(ms []message.Message, attempt int) map[string]string {
 	avoid := map[string]string{}
 	asked := map[string]bool{}
 	now := g.clock.Now()
@@ -302,7 +307,7 @@ func (g *Gateway) providersToAvoid(ms []message.Message) map[string]string {
 		if asked[m.Provider] {
 			continue
 		}
-		if _, ok := failoverTarget(m, m.Provider); !ok {
+		if _, ok := failoverTarget(m, m.Provider, attempt); !ok {
 			continue
 		}
 		asked[m.Provider] = true

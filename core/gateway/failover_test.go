@@ -82,11 +82,20 @@ func TestFailover(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newFailoverEnv(t)
+			// A breaker that stays closed through the retries: these rows are about the
+			// failover rules (TestBreakerRoutesAroundPrimary is about the breaker).
+			e.g.breakers = routing.NewBreakers([]string{"loop", "other"}, map[string]routing.BreakerPolicy{"loop": {Failures: 10}})
 			e.prov.byProvider = map[string]sendAnswer{"loop": tt.answer}
 			e.prov.down = map[string]bool{"loop": tt.down}
 			m := e.send(t)
 			if !slices.Equal(m.Route, []string{"loop", "other"}) {
 				t.Fatalf("route %v", m.Route)
+			}
+			// The attempts before this one, as the job made them (each leaves its note).
+			for k := 1; k < tt.attempt; k++ {
+				if _, err := e.run(t, "loop", []string{m.ID}, k, 3); err == nil {
+					t.Fatalf("attempt %d was not retried", k)
+				}
 			}
 			before := len(e.jobs.all())
 			completed, err := e.run(t, "loop", []string{m.ID}, tt.attempt, 3)
@@ -142,8 +151,10 @@ func TestFailoverGroupsMessagesPerProvider(t *testing.T) {
 	for range 3 {
 		ids = append(ids, e.send(t).ID)
 	}
-	if _, err := e.run(t, "loop", ids, 3, 3); err != nil {
-		t.Fatal(err)
+	for k := 1; k <= 3; k++ {
+		if _, err := e.run(t, "loop", ids, k, 3); (err == nil) != (k == 3) {
+			t.Fatalf("attempt %d: %v", k, err)
+		}
 	}
 	jobs := e.jobs.all()
 	last := jobs[len(jobs)-1]
@@ -284,6 +295,34 @@ func TestAmbiguousAttemptPinsTheMessage(t *testing.T) {
 				t.Fatalf("enqueued %+v for a message loop may have sent", jobs)
 			}
 		})
+	}
+}
+
+func TestAttemptWithoutOutcomePinsTheMessage(t *testing.T) {
+	// Attempt 2 of loop's job finds no note of attempt 1: that run died after it may have
+	// handed the message to loop (a gateway killed mid-send, its job rescued). So even with
+	// loop unhealthy the message is not failed over but tried on loop again.
+	e := newFailoverEnv(t)
+	m := e.send(t)
+	if _, err := e.g.claim(context.Background(), []string{m.ID}, ports.DispatchAttempt{Provider: "loop", Attempt: 1, MaxAttempts: 3}); err != nil {
+		t.Fatal(err) // attempt 1 claimed it (sending), then "died"
+	}
+	e.prov.down = map[string]bool{"loop": true}
+	e.prov.byProvider = map[string]sendAnswer{"loop": perr(ports.ClassUnavailable)}
+	before := len(e.jobs.all())
+	if _, err := e.run(t, "loop", []string{m.ID}, 2, 3); err == nil {
+		t.Fatal("not retried")
+	}
+	got := e.message(t, m.ID)
+	if got.Provider != "loop" || !slices.Contains(e.prov.sentTo(), "loop") || len(e.jobs.all()) != before {
+		t.Fatalf("message at %s (last event %q), loop called %v: want it kept on loop", got.Provider, lastDetail(got), e.prov.sentTo())
+	}
+	// Once attempt 2 left its note, attempt 3 may fail over (the note says not sent).
+	if _, err := e.run(t, "loop", []string{m.ID}, 3, 3); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.message(t, m.ID); got.Provider != "other" {
+		t.Fatalf("after attempt 3: provider %s, last event %q; want other", got.Provider, lastDetail(got))
 	}
 }
 
