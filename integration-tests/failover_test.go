@@ -219,6 +219,12 @@ account %q {
 	if code, err := c.Do(ctx, http.MethodGet, "/v1/providers/flowroute/balance", nil, nil); err != nil || code != http.StatusNotImplemented {
 		t.Fatalf("flowroute balance: %d %v, want 501", code, err)
 	}
+	// The operator's log says when the breaker opened and closed.
+	for _, want := range []string{"provider breaker open: sends with another provider in their route fail over: provider=twilio", "provider breaker closed: provider=twilio"} {
+		if !strings.Contains(g.Log(), want) {
+			t.Errorf("gateway log lacks %q", want)
+		}
+	}
 	// Exactly the three failed-over messages went through flowroute, the trial through twilio.
 	if n, tn := len(flowSim.Messages()), len(twilioSim.Messages()); n != 3 || tn != 1 {
 		t.Fatalf("flowroute took %d message(s), twilio %d; want 3 and 1", n, tn)

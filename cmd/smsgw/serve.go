@@ -307,7 +307,8 @@ func serve(ctx context.Context, cfg *Config, log hclog.Logger) error {
 	}
 	deps := gateway.Deps{
 		Store: st.store, Jobs: q, Providers: host, Clock: clk, IDs: uuidV7{}, Router: router,
-		Config: gatewayConfig(cfg),
+		Config:         gatewayConfig(cfg),
+		BreakerChanged: breakerLog(log.Named("routing"), cfg),
 	}
 	if len(cfg.Webhooks) > 0 {
 		deps.Events = q // without webhook blocks the gateway records no events at all
@@ -369,4 +370,20 @@ func serve(ctx context.Context, cfg *Config, log hclog.Logger) error {
 	host.Close()
 	log.Info("stopped")
 	return nil
+}
+
+// breakerLog logs each breaker change: open is a warning (traffic fails over), closed again
+// is the all-clear.
+func breakerLog(log hclog.Logger, cfg *Config) func(string, routing.BreakerState) {
+	cooldown := map[string]time.Duration{}
+	for _, p := range cfg.Providers {
+		cooldown[p.Name] = p.BreakerCooldown
+	}
+	return func(provider string, to routing.BreakerState) {
+		if to == routing.BreakerOpen {
+			log.Warn("provider breaker open: sends with another provider in their route fail over", "provider", provider, "cooldown", cooldown[provider])
+			return
+		}
+		log.Info("provider breaker closed", "provider", provider)
+	}
 }

@@ -287,12 +287,18 @@ func (g *Gateway) judgeProviders(ms []message.Message, out []sendOutcome) {
 	}
 	now := g.clock.Now()
 	for p, v := range verdict {
-		switch v {
-		case success:
-			g.breakers.For(p).Success()
-		case failure:
-			g.breakers.For(p).Failure(now)
+		switch {
+		case v == success && g.breakers.For(p).Success():
+			g.noteBreaker(p, routing.BreakerClosed)
+		case v == failure && g.breakers.For(p).Failure(now):
+			g.noteBreaker(p, routing.BreakerOpen)
 		}
+	}
+}
+
+func (g *Gateway) noteBreaker(provider string, to routing.BreakerState) {
+	if g.breakerChanged != nil {
+		g.breakerChanged(provider, to)
 	}
 }
 

@@ -165,6 +165,8 @@ func TestFailoverGroupsMessagesPerProvider(t *testing.T) {
 
 func TestBreakerRoutesAroundPrimary(t *testing.T) {
 	e := newFailoverEnv(t)
+	var changes []string
+	e.g.breakerChanged = func(p string, to routing.BreakerState) { changes = append(changes, p+" "+string(to)) }
 	ctx := context.Background()
 	breaker := func() string {
 		for _, p := range e.g.Providers(ctx) {
@@ -232,6 +234,9 @@ func TestBreakerRoutesAroundPrimary(t *testing.T) {
 	}
 	if breaker() != "closed" {
 		t.Fatalf("breaker %s after a successful trial, want closed", breaker())
+	}
+	if want := []string{"loop open", "loop closed"}; !slices.Equal(changes, want) {
+		t.Fatalf("breaker changes %v, want %v", changes, want)
 	}
 }
 

@@ -79,20 +79,24 @@ type Deps struct {
 	// Events queues the application events (API.md §6); nil when no webhook block is
 	// configured, and then nothing is recorded.
 	Events ports.EventQueue
+	// BreakerChanged, when set, hears each change of a provider's breaker between closed
+	// and open (for the operator's log); it must not block.
+	BreakerChanged func(provider string, to routing.BreakerState)
 }
 
 // Gateway implements the use cases.
 type Gateway struct {
-	store     ports.Store
-	jobs      ports.JobQueue
-	providers ports.Providers
-	clock     ports.Clock
-	ids       ports.IDGenerator
-	router    routing.Router
-	breakers  routing.Breakers
-	cfg       Config
-	acceptor  *acceptor
-	events    ports.EventQueue // nil: no event webhooks
+	store          ports.Store
+	jobs           ports.JobQueue
+	providers      ports.Providers
+	clock          ports.Clock
+	ids            ports.IDGenerator
+	router         routing.Router
+	breakers       routing.Breakers
+	cfg            Config
+	acceptor       *acceptor
+	events         ports.EventQueue // nil: no event webhooks
+	breakerChanged func(provider string, to routing.BreakerState)
 }
 
 // New wires a Gateway.
@@ -103,7 +107,7 @@ func New(d Deps) *Gateway {
 	d.Config.IdempotencyLease = cmp.Or(d.Config.IdempotencyLease, time.Minute)
 	g := &Gateway{
 		store: d.Store, jobs: d.Jobs, providers: d.Providers, clock: d.Clock, ids: d.IDs,
-		router: d.Router, cfg: d.Config, events: d.Events,
+		router: d.Router, cfg: d.Config, events: d.Events, breakerChanged: d.BreakerChanged,
 		breakers: routing.NewBreakers(d.Router.Providers(), d.Config.Breakers),
 	}
 	g.acceptor = newAcceptor(txFunc(g.inTx), cmp.Or(d.Config.AcceptSlots, defaultAcceptSlots),

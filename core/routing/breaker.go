@@ -81,11 +81,14 @@ func (b *Breaker) Allow(now time.Time) bool {
 }
 
 // Success records a send the provider answered (it took the message, or refused that
-// message for a reason of the message's own): the breaker closes.
-func (b *Breaker) Success() {
+// message for a reason of the message's own): the breaker closes. It reports whether this
+// success closed it (it was open or half-open).
+func (b *Breaker) Success() (closed bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	closed = b.state != BreakerClosed
 	b.state, b.failures, b.until = BreakerClosed, 0, time.Time{}
+	return closed
 }
 
 // Failure records a send that failed because of the provider (down, timed out, refused our
