@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
@@ -53,6 +54,9 @@ type Options struct {
 	RenderMessage  func(message.Message) any
 	WebhookWorkers int
 	UserAgent      string
+	// Registerer gets the queue's metrics (smsgw_webhook_deliveries_total); nil keeps them
+	// unregistered.
+	Registerer prometheus.Registerer
 }
 
 const (
@@ -146,7 +150,10 @@ func newQueue[D riverdriver.Driver[*sql.Tx]](driver D, opts Options) (*Queue, er
 	}
 	// Registered even without webhooks, so that deliveries queued under an older config are
 	// cancelled rather than left waiting for a worker.
-	hooks := newWebhookWorker(opts.Webhooks, cmp.Or(opts.UserAgent, "smsgw"), log.Named("webhook"))
+	hooks, err := newWebhookWorker(opts.Webhooks, cmp.Or(opts.UserAgent, "smsgw"), log.Named("webhook"), opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
 	if err := river.AddWorkerSafely(registry, hooks); err != nil {
 		return nil, fmt.Errorf("queue: register webhook worker: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
 	"github.com/smsgw/smsgw/ports"
@@ -127,11 +128,35 @@ type webhookWorker struct {
 	client    *http.Client
 	userAgent string
 	log       hclog.Logger
+	// deliveries counts attempts by webhook and outcome: delivered, failed (retried later),
+	// abandoned (after 24 h, or the webhook block is gone).
+	deliveries *prometheus.CounterVec
 }
 
-func newWebhookWorker(hooks []Webhook, userAgent string, log hclog.Logger) *webhookWorker {
+// Outcomes of smsgw_webhook_deliveries_total.
+const (
+	outcomeDelivered = "delivered"
+	outcomeFailed    = "failed"
+	outcomeAbandoned = "abandoned"
+)
+
+func newWebhookWorker(hooks []Webhook, userAgent string, log hclog.Logger, reg prometheus.Registerer) (*webhookWorker, error) {
+	deliveries := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smsgw_webhook_deliveries_total",
+		Help: "Event webhook delivery attempts, by webhook block and outcome (delivered; failed: retried later; abandoned: after 24h or with the block gone).",
+	}, []string{"webhook", "outcome"})
+	if reg != nil {
+		if err := reg.Register(deliveries); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, fmt.Errorf("register webhook metrics: %w", err)
+			}
+			deliveries = are.ExistingCollector.(*prometheus.CounterVec) // a queue restarted in one process
+		}
+	}
 	w := &webhookWorker{
-		hooks: make(map[string]Webhook, len(hooks)), userAgent: userAgent, log: log,
+		deliveries: deliveries,
+		hooks:      make(map[string]Webhook, len(hooks)), userAgent: userAgent, log: log,
 		client: &http.Client{
 			Transport: http.DefaultTransport.(*http.Transport).Clone(),
 			Timeout:   deliveryTimeout,
@@ -143,7 +168,7 @@ func newWebhookWorker(hooks []Webhook, userAgent string, log hclog.Logger) *webh
 	for _, h := range hooks {
 		w.hooks[h.Name] = h
 	}
-	return w
+	return w, nil
 }
 
 // Timeout leaves the delivery's own timeout room to report.
@@ -160,19 +185,23 @@ func (w *webhookWorker) Work(ctx context.Context, job *river.Job[webhookArgs]) e
 	h, ok := w.hooks[a.Webhook]
 	if !ok {
 		log.Warn("webhook delivery dropped: no such webhook block in the config")
+		w.deliveries.WithLabelValues(a.Webhook, outcomeAbandoned).Inc()
 		return river.JobCancel(fmt.Errorf("deliver event %s: webhook %q is not configured", a.EventID, a.Webhook))
 	}
 	code, err := w.deliver(ctx, h, a)
 	if err == nil {
 		log.Debug("webhook delivered", "status_code", code)
+		w.deliveries.WithLabelValues(a.Webhook, outcomeDelivered).Inc()
 		return nil
 	}
 	err = fmt.Errorf("deliver event %s to webhook %s: %w", a.EventID, a.Webhook, err)
 	if time.Now().Add(backoffCap(time.Second, job.Attempt)).After(job.CreatedAt.Add(retryFor)) {
 		log.Error("webhook delivery abandoned: retried for 24h", "status_code", code, "error", err)
+		w.deliveries.WithLabelValues(a.Webhook, outcomeAbandoned).Inc()
 		return river.JobCancel(err)
 	}
 	log.Warn("webhook delivery failed; will retry", "status_code", code, "error", err)
+	w.deliveries.WithLabelValues(a.Webhook, outcomeFailed).Inc()
 	return err
 }
 

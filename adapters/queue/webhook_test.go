@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -321,10 +323,23 @@ func TestWebhookWorkerOutcomes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWebhookWorker([]Webhook{{Name: "h", URL: tt.url, Events: []string{ports.EventMessageStatus}, Secret: []byte("s")}}, "smsgw/test", hclog.NewNullLogger())
+			w, err := newWebhookWorker([]Webhook{{Name: "h", URL: tt.url, Events: []string{ports.EventMessageStatus}, Secret: []byte("s")}}, "smsgw/test", hclog.NewNullLogger(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
 			w.client.Timeout = 200 * time.Millisecond
 			t.Cleanup(w.close)
-			err := w.Work(t.Context(), tt.job)
+			err = w.Work(t.Context(), tt.job)
+			outcome := outcomeDelivered
+			switch {
+			case tt.wantCancel:
+				outcome = outcomeAbandoned
+			case tt.wantErr:
+				outcome = outcomeFailed
+			}
+			if n := counterValue(t, w.deliveries.WithLabelValues(tt.job.Args.Webhook, outcome)); n != 1 {
+				t.Errorf("smsgw_webhook_deliveries_total{outcome=%q} = %v, want 1", outcome, n)
+			}
 			if err != nil && strings.Contains(err.Error(), "127.0.0.1") {
 				t.Errorf("the error names the URL: %v", err)
 			}
@@ -340,7 +355,10 @@ func TestWebhookWorkerOutcomes(t *testing.T) {
 }
 
 func TestWebhookBackoff(t *testing.T) {
-	w := newWebhookWorker(nil, "", hclog.NewNullLogger())
+	w, err := newWebhookWorker(nil, "", hclog.NewNullLogger(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for attempt, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 11: maxBackoff, 200: maxBackoff} {
 		d := time.Until(w.NextRetry(webhookJob("h", attempt, time.Now())))
 		if d < want/2-50*time.Millisecond || d > want+50*time.Millisecond {
@@ -361,4 +379,13 @@ func TestEnqueueEventsWithoutSubscribers(t *testing.T) {
 	if n := webhookJobs(t, db); len(n) != 0 {
 		t.Fatalf("jobs %v", n)
 	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }

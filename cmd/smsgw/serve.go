@@ -301,6 +301,7 @@ func serve(ctx context.Context, cfg *Config, log hclog.Logger) error {
 		Webhooks:              queueWebhooks(cfg),
 		RenderMessage:         httpapi.MessageJSON,
 		UserAgent:             "smsgw/" + version,
+		Registerer:            reg,
 	})
 	if err != nil {
 		return fmt.Errorf("start queue: %w", err)
