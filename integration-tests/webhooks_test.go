@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -204,6 +205,25 @@ func TestEventWebhooks(t *testing.T) {
 	if len(ds) < len(want)+3 {
 		t.Errorf("%d deliveries for %d events and 3 failures", len(ds), len(want))
 	}
+	// /metrics counts the three failed attempts.
+	r, err := c.DoRaw(ctx, http.MethodGet, "/metrics", nil, nil)
+	if err != nil || r.Code != http.StatusOK {
+		t.Fatalf("metrics: %v", err)
+	}
+	if !strings.Contains(string(r.Body), `smsgw_webhook_deliveries_total{outcome="failed",webhook="app"} 3`) {
+		t.Errorf("metrics do not count the 3 failed deliveries:\n%s", grepLines(string(r.Body), "smsgw_webhook"))
+	}
+}
+
+// grepLines is the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // acknowledged is the events answered 2xx at least once, deduped by id, as
