@@ -173,6 +173,13 @@ func TestStartFailuresNameTheProvider(t *testing.T) {
 			wantIs: ErrProtocolMismatch,
 		},
 		{
+			name: "Configure that never answers",
+			cfg:  ProviderConfig{Name: "stuck", Plugin: binaries.stuckConfigure, Dev: true},
+			want: `provider "stuck": plugin ` + binaries.stuckConfigure +
+				` did not answer Info and Configure within the start timeout of 3s`,
+			startTimeout: 3 * time.Second,
+		},
+		{
 			name: "hung binary that never completes the handshake",
 			cfg:  ProviderConfig{Name: "hung", Plugin: binaries.sleeper, Dev: true},
 			want: `provider "hung": plugin ` + binaries.sleeper +

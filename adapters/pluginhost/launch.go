@@ -45,10 +45,12 @@ type instance struct {
 // launch starts, handshakes, describes and configures one plugin process. ctx bounds the
 // launch only: once launch returns, the process lives until close. Errors are *Error.
 func launch(ctx context.Context, opts Options, cfg ProviderConfig) (*instance, error) {
-	deadline := time.Now().Add(opts.StartTimeout)
 	if err := Verify(cfg); err != nil {
 		return nil, err
 	}
+	// One bound for the whole launch, from here, where go-plugin's handshake timeout starts
+	// too: the calls after the handshake get what it left.
+	deadline := time.Now().Add(opts.StartTimeout)
 	var secure *plugin.SecureConfig
 	if !cfg.Dev {
 		sum, err := hex.DecodeString(cfg.SHA256) // Verify checked the format
@@ -102,9 +104,8 @@ func launch(ctx context.Context, opts Options, cfg ProviderConfig) (*instance, e
 		return fail(fmt.Errorf("dispense plugin: got %T, want *sdk.Client", raw))
 	}
 
-	// One bound for the whole launch: the handshake's StartTimeout and the calls after it
-	// share the deadline, so a plugin slow to start and then slow to configure does not get
-	// the bound twice.
+	// The handshake and the calls after it share the deadline, so a plugin slow to start
+	// and then slow to configure does not get the bound twice.
 	callCtx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	late := func(err error) error {

@@ -17,6 +17,7 @@ var binaries struct {
 	exit1, sleeper        string
 	protov2, protov2SHA   string
 	infov2, infov2SHA     string
+	stuckConfigure        string
 }
 
 func TestMain(m *testing.M) {
@@ -50,6 +51,7 @@ func testMain(m *testing.M) int {
 		{&binaries.sleeper, "sleeper", "./testdata/sleeper", nil},
 		{&binaries.protov2, "protov2", "./testdata/protov2", &binaries.protov2SHA},
 		{&binaries.infov2, "infov2", "./testdata/infov2", &binaries.infov2SHA},
+		{&binaries.stuckConfigure, "stuckconfigure", "./testdata/stuckconfigure", nil},
 	} {
 		if *b.dst, err = build(b.name, b.pkg); err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -83,8 +83,13 @@ func (g *Gateway) Dispatch(ctx context.Context, a ports.DispatchAttempt) error {
 			switch pe := classifyOutcome(sent.Provider, o.err); {
 			case o.skipped != "":
 				if !canFailOver {
-					// Changed since the claim (sent, failed over or pinned by another run
-					// of the job): that run records it; this one never called the provider.
+					// Changed since the claim by another run of this job (a rescue while
+					// this one was alive): sent or failed over — nothing to do — or pinned
+					// to this provider, which this run did not call: try it again later
+					// rather than complete the job under it.
+					if !m.Status.Final() && m.ProviderMessageID == "" && m.Provider == sent.Provider && retry == nil {
+						retry = &ports.ProviderError{Provider: sent.Provider, Class: ports.ClassUnavailable, Message: "not sent: " + o.skipped}
+					}
 					continue
 				}
 				u = failedOver(m, next, fmt.Sprintf("%s skipped (%s); failing over to %s", sent.Provider, o.skipped, next), now)
@@ -174,21 +179,34 @@ func attemptFailed(attempt int, provider string, class ports.ErrorClass) string 
 }
 
 // mayHaveSent reports whether provider may have m already: an attempt of it was ambiguous,
-// or the previous attempt of the job left no outcome (the process died during it, after the
-// provider may have taken the message). m then stays pinned to the provider — retried
-// there, never failed over, whatever the later attempts answer and even while the provider
-// is unhealthy or its breaker open — or another provider could send it a second time.
+// or an earlier attempt of the job left no outcome (the process died during it, after the
+// provider may have taken the message, and River rescued the job). m then stays pinned to
+// the provider for good — retried there, never failed over, whatever the later attempts
+// answer and even while the provider is unhealthy or its breaker open — or another
+// provider could send it a second time. The outcomes are read back from the attempt notes
+// (attemptFailed writes them; TestFailover and the pinning tests fail if the two drift). A
+// run that failed before it sent anything (the store down at the claim) also leaves no
+// note: the message is then pinned too, the safe direction.
 func mayHaveSent(m message.Message, provider string, attempt int) bool {
 	ambiguous := " via " + provider + " failed: " + string(ports.ClassAmbiguous)
-	previous := attemptFailed(attempt-1, provider, "")
-	recorded := attempt <= 1
+	noted := make([]bool, max(attempt, 1)) // noted[k]: attempt k left its note
 	for _, e := range m.Events {
-		if strings.HasPrefix(e.Detail, "attempt ") && strings.HasSuffix(e.Detail, ambiguous) {
+		if !strings.HasPrefix(e.Detail, "attempt ") {
+			continue
+		}
+		if strings.HasSuffix(e.Detail, ambiguous) {
 			return true
 		}
-		recorded = recorded || strings.HasPrefix(e.Detail, previous)
+		for k := 1; k < attempt; k++ {
+			noted[k] = noted[k] || strings.HasPrefix(e.Detail, attemptFailed(k, provider, ""))
+		}
 	}
-	return !recorded
+	for k := 1; k < attempt; k++ {
+		if !noted[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // enqueueFailovers enqueues one send job per provider that messages failed over to, with

@@ -322,12 +322,44 @@ func TestAttemptWithoutOutcomePinsTheMessage(t *testing.T) {
 	if got.Provider != "loop" || !slices.Contains(e.prov.sentTo(), "loop") || len(e.jobs.all()) != before {
 		t.Fatalf("message at %s (last event %q), loop called %v: want it kept on loop", got.Provider, lastDetail(got), e.prov.sentTo())
 	}
-	// Once attempt 2 left its note, attempt 3 may fail over (the note says not sent).
+	// Attempt 2's note does not say what attempt 1 did: the message stays pinned for good,
+	// and fails on loop after its last attempt.
 	if _, err := e.run(t, "loop", []string{m.ID}, 3, 3); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.message(t, m.ID); got.Provider != "other" {
-		t.Fatalf("after attempt 3: provider %s, last event %q; want other", got.Provider, lastDetail(got))
+	if got := e.message(t, m.ID); got.Provider != "loop" || got.Status != message.StatusFailed || len(e.jobs.all()) != before {
+		t.Fatalf("after attempt 3: %s/%s, last event %q; want failed on loop, no failover", got.Provider, got.Status, lastDetail(got))
+	}
+}
+
+func TestSkippedMessagePinnedMeanwhileIsRetried(t *testing.T) {
+	// Two runs of one job at once (a rescue while the first run lives): this run finds loop
+	// unhealthy and skips the message, but before it records, the other run noted an
+	// ambiguous attempt on loop. The message may be at loop now: this run neither fails it
+	// over nor completes the job under the other run, but asks for a retry.
+	e := newFailoverEnv(t)
+	m := e.send(t)
+	e.prov.down = map[string]bool{"loop": true}
+	e.prov.onHealthy = func(string) {
+		err := e.store.InTx(context.Background(), func(ctx context.Context, tx ports.Tx) error {
+			cur, err := tx.GetMessageForUpdate(ctx, m.ID)
+			if err != nil {
+				return err
+			}
+			u := attemptNoted(cur, attemptFailed(1, "loop", ports.ClassAmbiguous), e.clock.t)
+			return tx.UpdateMessage(ctx, u.Message, u.NewEvents...)
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	before := len(e.jobs.all())
+	completed, err := e.run(t, "loop", []string{m.ID}, 1, 3)
+	if err == nil || completed {
+		t.Fatalf("completed %v, err %v: want a retry", completed, err)
+	}
+	if got := e.message(t, m.ID); got.Provider != "loop" || len(e.jobs.all()) != before {
+		t.Fatalf("message at %s, %d new job(s): want it left on loop", got.Provider, len(e.jobs.all())-before)
 	}
 }
 

@@ -204,11 +204,14 @@ type fakeProviders struct {
 	byText  map[string]sendAnswer // answers by message text, before results (concurrent sends)
 	// byProvider answers by provider, before byText and results.
 	byProvider map[string]sendAnswer
-	down       map[string]bool               // providers that are unhealthy even when healthy is set
-	polls      map[string]ports.StatusReport // nil: the provider cannot be polled
-	pollErr    error                         // when set, every poll fails with it
-	webhook    ports.WebhookResult
-	healthy    bool
+	down       map[string]bool // providers that are unhealthy even when healthy is set
+	// onHealthy runs at each Healthy call: a test's way to act between a dispatch's claim
+	// and its record.
+	onHealthy func(provider string)
+	polls     map[string]ports.StatusReport // nil: the provider cannot be polled
+	pollErr   error                         // when set, every poll fails with it
+	webhook   ports.WebhookResult
+	healthy   bool
 }
 
 type sendAnswer struct {
@@ -270,8 +273,13 @@ func (p *fakeProviders) List(context.Context) []ports.ProviderInfo {
 
 func (p *fakeProviders) Healthy(provider string) bool {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.healthy && !p.down[provider]
+	hook := p.onHealthy
+	healthy := p.healthy && !p.down[provider]
+	p.mu.Unlock()
+	if hook != nil {
+		hook(provider)
+	}
+	return healthy
 }
 
 // sentTo lists the providers of the sends so far, in call order.
