@@ -71,22 +71,7 @@ func TestFailoverAndBreaker(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := storeSetup(t, "postgres", dir)
-	cfg := fmt.Sprintf(`listen = %q
-plugin_dir = %q
-storage {
-  driver = %q
-  dsn    = %q
-}
-%s%sroute "us" {
-  providers = ["twilio", "flowroute"]
-  match {
-    to_prefix = "+1"
-  }
-}
-account %q {
-  password_bcrypt = %q
-}
-%s`, gwAddr, bins.PluginDir, s.driver, s.dsn,
+	cfg := s.gatewayConfig(gwAddr,
 		twilioProvider("http://"+addr, `  retry {
     max_attempts = 2
     backoff      = "50ms"
@@ -96,7 +81,12 @@ account %q {
     cooldown = "12s"
   }`),
 		flowrouteProvider(flowSrv.URL, ""),
-		user, userHash, noLimits)
+		`route "us" {
+  providers = ["twilio", "flowroute"]
+  match {
+    to_prefix = "+1"
+  }
+}`, noLimits)
 	path := filepath.Join(dir, "smsgw-failover.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

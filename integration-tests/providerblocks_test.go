@@ -1,6 +1,9 @@
 package integration
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // twilioProvider is the provider block of the twilio plugin against a simulator at baseURL;
 // extra (retry, breaker blocks) goes inside it.
@@ -41,3 +44,19 @@ const fastRetry = `  retry {
     max_attempts = 5
     backoff      = "100ms"
   }`
+
+// gatewayConfig is a gateway config file on s's store, listening on addr, with the built
+// plugins: the blocks given (providers, routes, policy), then the test account.
+func (s setup) gatewayConfig(addr string, blocks ...string) string {
+	return fmt.Sprintf(`listen = %q
+plugin_dir = %q
+storage {
+  driver = %q
+  dsn    = %q
+}
+%s
+account %q {
+  password_bcrypt = %q
+}
+`, addr, bins.PluginDir, s.driver, s.dsn, strings.Join(blocks, "\n"), user, userHash)
+}

@@ -40,17 +40,7 @@ func startFlowrouteProxy(t *testing.T, policy string) (*providersim.Flowroute, *
 		t.Fatal(err)
 	}
 	s := storeSetup(t, "postgres", dir)
-	cfg := fmt.Sprintf(`listen = %q
-plugin_dir = %q
-storage {
-  driver = %q
-  dsn    = %q
-}
-%saccount %q {
-  password_bcrypt = %q
-}
-%s
-%s`, addr, bins.PluginDir, s.driver, s.dsn, flowrouteProvider(srv.URL, fastRetry), user, userHash, noLimits, policy)
+	cfg := s.gatewayConfig(addr, flowrouteProvider(srv.URL, fastRetry), noLimits, policy)
 	path := filepath.Join(dir, "smsgw-flowroute.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

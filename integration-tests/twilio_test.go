@@ -50,16 +50,7 @@ func startTwilio(t *testing.T, extra string) *twilioEnv {
 	if extra == "" {
 		extra = noLimits
 	}
-	cfg := fmt.Sprintf(`listen = %q
-plugin_dir = %q
-storage {
-  driver = %q
-  dsn    = %q
-}
-%saccount %q {
-  password_bcrypt = %q
-}
-%s`, addr, bins.PluginDir, s.driver, s.dsn, twilioProvider(srv.URL, fastRetry), user, userHash, extra)
+	cfg := s.gatewayConfig(addr, twilioProvider(srv.URL, fastRetry), extra)
 	path := filepath.Join(dir, "smsgw-twilio.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
