@@ -155,7 +155,7 @@ func (f refreshFunc) RefreshStatuses(ctx context.Context) error { return f(ctx) 
 
 // refresh runs one periodic status refresh over every account and logs what it did.
 func refresh(ctx context.Context, gw *gateway.Gateway, log hclog.Logger) error {
-	r, err := gw.RefreshStatuses(ctx, "", time.Time{})
+	r, err := gw.RefreshPeriodic(ctx)
 	switch {
 	case err != nil:
 		log.Warn("status refresh incomplete", "checked", r.Checked, "updated", r.Updated, "error", err)

@@ -208,10 +208,13 @@ type fakeProviders struct {
 	// onHealthy runs at each Healthy call: a test's way to act between a dispatch's claim
 	// and its record.
 	onHealthy func(provider string)
-	polls     map[string]ports.StatusReport // nil: the provider cannot be polled
-	pollErr   error                         // when set, every poll fails with it
-	webhook   ports.WebhookResult
-	healthy   bool
+	// polled records the ids of each PollStatus call; onPoll runs at each, with its number.
+	polled  [][]string
+	onPoll  func(call int)
+	polls   map[string]ports.StatusReport // nil: the provider cannot be polled
+	pollErr error                         // when set, every poll fails with it
+	webhook ports.WebhookResult
+	healthy bool
 }
 
 type sendAnswer struct {
@@ -236,9 +239,16 @@ func (p *fakeProviders) Send(_ context.Context, provider string, m message.Messa
 	return a.res, a.err
 }
 
-func (p *fakeProviders) PollStatus(_ context.Context, _ string, ids []string) ([]ports.StatusReport, error) {
+func (p *fakeProviders) PollStatus(ctx context.Context, _ string, ids []string) ([]ports.StatusReport, error) {
 	if p.polls == nil {
 		return nil, ports.ErrNotImplemented
+	}
+	p.polled = append(p.polled, ids)
+	if p.onPoll != nil {
+		p.onPoll(len(p.polled))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	if p.pollErr != nil {
 		return nil, p.pollErr

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
@@ -97,6 +98,11 @@ type Gateway struct {
 	acceptor       *acceptor
 	events         ports.EventQueue // nil: no event webhooks
 	breakerChanged func(provider string, to routing.BreakerState)
+	// refreshFrom is, per provider, where the last periodic refresh of this process ran out
+	// of time (RefreshPeriodic).
+	refreshMu    sync.Mutex
+	refreshFrom  map[string]*ports.Cursor
+	refreshFirst string // the provider the next periodic refresh begins with ("": config order)
 }
 
 // New wires a Gateway.
@@ -108,7 +114,8 @@ func New(d Deps) *Gateway {
 	g := &Gateway{
 		store: d.Store, jobs: d.Jobs, providers: d.Providers, clock: d.Clock, ids: d.IDs,
 		router: d.Router, cfg: d.Config, events: d.Events, breakerChanged: d.BreakerChanged,
-		breakers: routing.NewBreakers(d.Router.Providers(), d.Config.Breakers),
+		breakers:    routing.NewBreakers(d.Router.Providers(), d.Config.Breakers),
+		refreshFrom: map[string]*ports.Cursor{},
 	}
 	g.acceptor = newAcceptor(txFunc(g.inTx), cmp.Or(d.Config.AcceptSlots, defaultAcceptSlots),
 		cmp.Or(d.Config.AcceptBatch, defaultAcceptBatch), g.admit)

@@ -629,6 +629,60 @@ func TestRefreshStatuses(t *testing.T) {
 	}
 }
 
+// TestRefreshPeriodicResumes: a periodic refresh cut off by its time budget leaves its
+// position, the next run goes on from there to the end, and the one after starts over, so
+// a backlog longer than one run is covered in turn instead of its oldest part again and again.
+func TestRefreshPeriodicResumes(t *testing.T) {
+	e := newEnv(t)
+	const n = 250 // three pages of refreshPage
+	e.prov.results = nil
+	for i := range n {
+		e.prov.results = append(e.prov.results, sendAnswer{res: ports.SendResult{ProviderMessageID: fmt.Sprintf("p%03d", i), Status: message.StatusSent}})
+	}
+	e.prov.polls = map[string]ports.StatusReport{} // pollable, no news: they all keep waiting
+	for range n {
+		e.clock.t = e.clock.t.Add(time.Millisecond) // oldest first = in the order sent
+		m := e.send(t)
+		if _, err := e.dispatch(t, m.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(cutAtCall int) (RefreshResult, []string, error) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		e.prov.polled = nil
+		e.prov.onPoll = func(call int) {
+			if call == cutAtCall {
+				cancel() // the job's budget runs out during this poll
+			}
+		}
+		r, err := e.g.RefreshPeriodic(ctx)
+		var firsts []string
+		for _, ids := range e.prov.polled {
+			firsts = append(firsts, ids[0])
+		}
+		return r, firsts, err
+	}
+	steps := []struct {
+		name       string
+		cutAtCall  int
+		want       RefreshResult
+		wantFirsts []string // the first id of each page polled
+		wantErr    bool
+	}{
+		{"cut off at the second page", 2, RefreshResult{Checked: 100}, []string{"p000", "p100"}, true},
+		{"goes on from there to the end", 0, RefreshResult{Checked: 150}, []string{"p100", "p200"}, false},
+		{"then starts over", 0, RefreshResult{Checked: n}, []string{"p000", "p100", "p200"}, false},
+	}
+	for _, st := range steps {
+		r, firsts, err := run(st.cutAtCall)
+		if r != st.want || !slices.Equal(firsts, st.wantFirsts) || (err != nil) != st.wantErr {
+			t.Fatalf("%s: %+v, pages from %v, err %v; want %+v, pages from %v, err %v", st.name, r, firsts, err, st.want, st.wantFirsts, st.wantErr)
+		}
+	}
+}
+
 // TestStatusCounts: counts per UTC day and status, both ends inclusive; end before start is
 // a field error.
 func TestStatusCounts(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/smsgw/smsgw/core/message"
@@ -39,7 +40,7 @@ func (g *Gateway) RefreshStatuses(ctx context.Context, accountID string, since t
 		if !p.Capabilities.StatusPoll {
 			continue
 		}
-		r, err := g.refreshProvider(ctx, ports.AwaitingQuery{Provider: p.Name, AccountID: accountID, Since: since})
+		r, _, err := g.refreshProvider(ctx, ports.AwaitingQuery{Provider: p.Name, AccountID: accountID, Since: since})
 		total.Checked += r.Checked
 		total.Updated += r.Updated
 		if err != nil {
@@ -69,22 +70,86 @@ func (g *Gateway) StatusCounts(ctx context.Context, accountID string, start, end
 // status events it had not streamed yet, so every recent message of that provider still
 // waiting for a status is polled (when the plugin can be polled).
 func (g *Gateway) ProviderRestarted(ctx context.Context, provider string) error {
-	_, err := g.refreshProvider(ctx, ports.AwaitingQuery{Provider: provider, Since: g.now().Add(-g.cfg.ReconcileWindow)})
+	_, _, err := g.refreshProvider(ctx, ports.AwaitingQuery{Provider: provider, Since: g.now().Add(-g.cfg.ReconcileWindow)})
 	return err
 }
 
+// RefreshPeriodic is the periodic refresh (status_refresh_interval): RefreshStatuses of
+// every account over RefreshWindow, except that a run cut off by ctx (the job's time
+// budget) leaves, per provider, the position it reached, and the next run of this process
+// starts there; a run that reaches the end starts the next one from the beginning. With
+// more waiting messages than one run can poll, each is reached in turn, instead of the
+// oldest again and again while the newest starve. (Each replica keeps its own positions: a
+// run on another replica only repeats some polls, which dedupe makes harmless.)
+func (g *Gateway) RefreshPeriodic(ctx context.Context) (RefreshResult, error) {
+	since := g.now().Add(-RefreshWindow)
+	var (
+		total  RefreshResult
+		errs   []error
+		polled []string
+	)
+	for _, p := range g.providers.List(ctx) {
+		if p.Capabilities.StatusPoll {
+			polled = append(polled, p.Name)
+		}
+	}
+	// The provider after the one the last run was cut off in goes first (that one comes
+	// last, from where it stopped), so one provider with a long backlog cannot take every
+	// run's budget from the others.
+	g.refreshMu.Lock()
+	if i := slices.Index(polled, g.refreshFirst); i > 0 {
+		polled = append(polled[i:], polled[:i]...)
+	}
+	g.refreshMu.Unlock()
+	for i, name := range polled {
+		g.refreshMu.Lock()
+		from := g.refreshFrom[name]
+		g.refreshMu.Unlock()
+		if from != nil && from.CreatedAt.Before(since) {
+			from = nil // the window has moved past it
+		}
+		r, reached, err := g.refreshProvider(ctx, ports.AwaitingQuery{Provider: name, Since: since, After: from})
+		total.Checked += r.Checked
+		total.Updated += r.Updated
+		cutOff := ctx.Err() != nil
+		g.refreshMu.Lock()
+		switch {
+		case cutOff:
+			if reached != nil {
+				g.refreshFrom[name] = reached
+			}
+			g.refreshFirst = polled[(i+1)%len(polled)]
+		case err == nil:
+			delete(g.refreshFrom, name) // at the end: the next run starts from the beginning
+		}
+		g.refreshMu.Unlock()
+		if err != nil {
+			if cutOff {
+				return total, err
+			}
+			errs = append(errs, err)
+		}
+	}
+	g.refreshMu.Lock()
+	g.refreshFirst = "" // a whole run: the config order again
+	g.refreshMu.Unlock()
+	return total, errors.Join(errs...)
+}
+
 // refreshProvider polls q.Provider, page by page, for every message q selects and applies
-// the answers. A provider without polling is not an error: there is nothing to do.
-func (g *Gateway) refreshProvider(ctx context.Context, q ports.AwaitingQuery) (RefreshResult, error) {
+// the answers. A provider without polling is not an error: there is nothing to do. It also
+// returns the position after the last page it applied (q.After when none), from which a
+// later call can go on.
+func (g *Gateway) refreshProvider(ctx context.Context, q ports.AwaitingQuery) (RefreshResult, *ports.Cursor, error) {
 	var res RefreshResult
 	q.Limit = refreshPage
 	for {
 		ms, err := g.store.ListAwaitingStatus(ctx, q)
 		if err != nil {
-			return res, fmt.Errorf("list messages awaiting a status from %s: %w", q.Provider, err)
+			return res, q.After, fmt.Errorf("list messages awaiting a status from %s: %w", q.Provider, err)
 		}
 		if len(ms) == 0 {
-			return res, nil
+			return res, q.After, nil
 		}
 		ids := make([]string, len(ms))
 		for i, m := range ms {
@@ -93,9 +158,9 @@ func (g *Gateway) refreshProvider(ctx context.Context, q ports.AwaitingQuery) (R
 		reports, err := g.providers.PollStatus(ctx, q.Provider, ids)
 		switch {
 		case errors.Is(err, ports.ErrNotImplemented):
-			return res, nil
+			return res, q.After, nil
 		case err != nil:
-			return res, fmt.Errorf("poll %d status(es) of %s: %w: %w", len(ids), q.Provider, ports.ErrUnavailable, err)
+			return res, q.After, fmt.Errorf("poll %d status(es) of %s: %w: %w", len(ids), q.Provider, ports.ErrUnavailable, err)
 		}
 		a := g.applyReports(ctx, q.Provider, reports)
 		res.Checked += len(ms)
@@ -103,13 +168,13 @@ func (g *Gateway) refreshProvider(ctx context.Context, q ports.AwaitingQuery) (R
 		for _, err := range a.errs {
 			// A message deleted meanwhile, or another system's id: nothing to apply.
 			if err != nil && !errors.Is(err, ports.ErrNotFound) {
-				return res, err
+				return res, q.After, err
 			}
-		}
-		if len(ms) < q.Limit {
-			return res, nil
 		}
 		last := ms[len(ms)-1]
 		q.After = &ports.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
+		if len(ms) < q.Limit {
+			return res, q.After, nil
+		}
 	}
 }
