@@ -40,6 +40,24 @@ func jsonObject(body []byte) (map[string]json.RawMessage, error) {
 	return fields, nil
 }
 
+// objectStrings decodes a body that must be a JSON object into its raw fields and the named
+// required string fields, checked in the order given (the first failing one is reported).
+// The error is errInvalidJSON or a *message.FieldError.
+func objectStrings(body []byte, names ...string) (map[string]json.RawMessage, []string, error) {
+	fields, err := jsonObject(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]string, len(names))
+	for i, name := range names {
+		var ferr *message.FieldError
+		if out[i], ferr = stringField(fields, name); ferr != nil {
+			return nil, nil, ferr
+		}
+	}
+	return fields, out, nil
+}
+
 // present reports whether the field is given and not null (absent and null are the same
 // to the API: missing_parameter for required fields, "not given" for optional ones).
 func present(fields map[string]json.RawMessage, name string) bool {

@@ -56,22 +56,12 @@ func (s *server) createOptOut(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	fields, err := jsonObject(body)
+	_, pair, err := objectStrings(body, "sender", "recipient")
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	sender, ferr := stringField(fields, "sender")
-	if ferr != nil {
-		fail(c, ferr)
-		return
-	}
-	recipient, ferr := stringField(fields, "recipient")
-	if ferr != nil {
-		fail(c, ferr)
-		return
-	}
-	o, created, err := s.gw.BlockPair(c.Request.Context(), sender, recipient)
+	o, created, err := s.gw.BlockPair(c.Request.Context(), pair[0], pair[1])
 	if err != nil {
 		fail(c, err)
 		return

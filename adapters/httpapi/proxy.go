@@ -55,22 +55,12 @@ func (s *server) addProxyNumber(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	fields, err := jsonObject(body)
+	_, v, err := objectStrings(body, "number", "provider")
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	number, ferr := stringField(fields, "number")
-	if ferr != nil {
-		fail(c, ferr)
-		return
-	}
-	provider, ferr := stringField(fields, "provider")
-	if ferr != nil {
-		fail(c, ferr)
-		return
-	}
-	n, err := s.gw.AddProxyNumber(c.Request.Context(), accountID(c), number, provider)
+	n, err := s.gw.AddProxyNumber(c.Request.Context(), accountID(c), v[0], v[1])
 	if err != nil {
 		fail(c, err)
 		return
@@ -134,17 +124,11 @@ func (s *server) createProxySession(c *gin.Context) {
 // participant_a, participant_b, ttl_seconds (an integer of seconds, at least 1).
 func decodeProxySession(body []byte) (gateway.ProxySessionCommand, error) {
 	var cmd gateway.ProxySessionCommand
-	fields, err := jsonObject(body)
+	fields, pair, err := objectStrings(body, "participant_a", "participant_b")
 	if err != nil {
 		return cmd, err
 	}
-	var ferr *message.FieldError
-	if cmd.ParticipantA, ferr = stringField(fields, "participant_a"); ferr != nil {
-		return cmd, ferr
-	}
-	if cmd.ParticipantB, ferr = stringField(fields, "participant_b"); ferr != nil {
-		return cmd, ferr
-	}
+	cmd.ParticipantA, cmd.ParticipantB = pair[0], pair[1]
 	if present(fields, "ttl_seconds") {
 		var ttl float64
 		const maxTTL = 10 * 365 * 24 * 3600 // ten years: anything longer is a mistake
