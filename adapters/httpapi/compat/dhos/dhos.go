@@ -94,10 +94,7 @@ const (
 const (
 	textNotFound  = "Not Found"
 	textMethod    = "Method Not Allowed"
-	textUnauth    = "Unauthorized"
 	textForbidden = "Forbidden"
-	textTooLarge  = "Request Entity Too Large"
-	textFailure   = "Internal Server Error"
 	// A blocked pair (the dialects share v1's opt-outs, §8); §8.3 names no text.
 	textOptedOut = "receiver has opted out of messages from this sender"
 )
@@ -139,12 +136,7 @@ func New(core Core, log hclog.Logger, opts Options) (*Dialect, error) {
 	}
 	return &Dialect{
 		core: core, provider: opts.Provider, callbackURL: opts.CallbackURL, region: region, now: opts.Now,
-		kit: httpapi.DialectKit{
-			Name: "dhos", Log: log, Anonymous: opts.AnonymousAccount,
-			Unauthorized: func(c *gin.Context) { flaskreply.Refuse(c, http.StatusUnauthorized, textUnauth) },
-			TooLarge:     func(c *gin.Context) { flaskreply.Refuse(c, http.StatusRequestEntityTooLarge, textTooLarge) },
-			Failure:      func(c *gin.Context) { flaskreply.Refuse(c, http.StatusInternalServerError, textFailure) },
-		},
+		kit: flaskreply.Kit("dhos", log, opts.AnonymousAccount),
 	}, nil
 }
 

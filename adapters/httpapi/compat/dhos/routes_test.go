@@ -16,6 +16,13 @@ import (
 	"github.com/smsgw/smsgw/ports"
 )
 
+// The generic refusals (flaskreply.Kit): Flask's reason phrases, as the legacy service sent.
+const (
+	textUnauth   = "Unauthorized"
+	textTooLarge = "Request Entity Too Large"
+	textFailure  = "Internal Server Error"
+)
+
 // authOps are the operations that need Basic credentials, each with a request that would
 // otherwise succeed.
 var authOps = []req{

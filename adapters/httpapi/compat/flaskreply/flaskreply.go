@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/smsgw/smsgw/adapters/httpapi"
 )
 
 // Body is the body of every refusal (and of the legacy services' plain answers).
@@ -43,4 +46,18 @@ func MiddlewareError(c *gin.Context, status int) {
 		return
 	}
 	Refuse(c, http.StatusInternalServerError, http.StatusText(http.StatusInternalServerError))
+}
+
+// Kit is the dialect kit of a Flask-style dialect: its 401, 413 and 500 carry Flask's reason
+// phrases.
+func Kit(name string, log hclog.Logger, anonymous string) httpapi.DialectKit {
+	refuse := func(status int) func(*gin.Context) {
+		return func(c *gin.Context) { Refuse(c, status, http.StatusText(status)) }
+	}
+	return httpapi.DialectKit{
+		Name: name, Log: log, Anonymous: anonymous,
+		Unauthorized: refuse(http.StatusUnauthorized),
+		TooLarge:     refuse(http.StatusRequestEntityTooLarge),
+		Failure:      refuse(http.StatusInternalServerError),
+	}
 }

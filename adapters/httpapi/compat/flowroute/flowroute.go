@@ -94,9 +94,6 @@ const (
 	textSessionUnknown = "Session could not be deleted because it does not exist"
 	textNotFound       = "Not Found"
 	textMethod         = "Method Not Allowed"
-	textUnauth         = "Unauthorized"
-	textTooLarge       = "Request Entity Too Large"
-	textFailure        = "Internal Server Error"
 )
 
 // What New says of a prefix it refuses.
@@ -152,12 +149,7 @@ func New(core Core, log hclog.Logger, opts Options) (*Dialect, error) {
 	}
 	return &Dialect{
 		core: core, provider: opts.Provider, prefix: opts.Prefix, now: opts.Now,
-		kit: httpapi.DialectKit{
-			Name: "flowroute_proxy", Log: log, Anonymous: opts.AnonymousAccount,
-			Unauthorized: func(c *gin.Context) { flaskreply.Refuse(c, http.StatusUnauthorized, textUnauth) },
-			TooLarge:     func(c *gin.Context) { flaskreply.Refuse(c, http.StatusRequestEntityTooLarge, textTooLarge) },
-			Failure:      func(c *gin.Context) { flaskreply.Refuse(c, http.StatusInternalServerError, textFailure) },
-		},
+		kit: flaskreply.Kit("flowroute_proxy", log, opts.AnonymousAccount),
 	}, nil
 }
 

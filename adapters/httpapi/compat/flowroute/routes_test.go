@@ -23,6 +23,13 @@ import (
 	"github.com/smsgw/smsgw/ports"
 )
 
+// The generic refusals (flaskreply.Kit): Flask's reason phrases, as the legacy service sent.
+const (
+	textUnauth   = "Unauthorized"
+	textTooLarge = "Request Entity Too Large"
+	textFailure  = "Internal Server Error"
+)
+
 // ops are the dialect's operations, each with a request that would otherwise succeed.
 var ops = []req{
 	{method: http.MethodPost, path: "/tn", body: `{"value": "12062992129"}`},
