@@ -231,16 +231,19 @@ func TestWebhookDelivery(t *testing.T) {
 // waitState polls the delivery jobs until their states are want.
 func waitState(t *testing.T, db *sql.DB, want map[string]int) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
+	deadline := time.After(waitFor)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		got := webhookJobs(t, db)
 		if fmt.Sprint(got) == fmt.Sprint(want) {
 			return
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			t.Fatalf("delivery jobs %v, want %v", got, want)
+		case <-tick.C:
 		}
-		time.Sleep(10 * time.Millisecond) // polling the table with a deadline
 	}
 }
 
