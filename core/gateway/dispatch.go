@@ -255,14 +255,16 @@ type sendOutcome struct {
 // real attempt beats failing it without one. The outcome feeds the providers' breakers.
 func (g *Gateway) sendAll(ctx context.Context, ms []message.Message, attempt int) []sendOutcome {
 	out := make([]sendOutcome, len(ms))
-	avoid := g.providersToAvoid(ms, attempt)
+	movable := make([]bool, len(ms)) // has another provider to go to
+	for i, m := range ms {
+		_, movable[i] = failoverTarget(m, m.Provider, attempt)
+	}
+	avoid := g.providersToAvoid(ms, movable)
 	var wg sync.WaitGroup
 	for i, m := range ms {
-		if reason := avoid[m.Provider]; reason != "" {
-			if _, ok := failoverTarget(m, m.Provider, attempt); ok {
-				out[i].skipped = reason
-				continue
-			}
+		if reason := avoid[m.Provider]; reason != "" && movable[i] {
+			out[i].skipped = reason
+			continue
 		}
 		wg.Add(1)
 		go func() {
@@ -320,18 +322,15 @@ func (g *Gateway) noteBreaker(provider string, to routing.BreakerState) {
 	}
 }
 
-// providersToAvoid names the providers of ms that messages with somewhere else to go should
+// providersToAvoid names the providers of ms that messages with somewhere else to go (movable) should
 // not be sent to now, with the reason. The breaker is asked only on behalf of such messages:
 // asking may hand this dispatch the half-open trial, which it then makes.
-func (g *Gateway) providersToAvoid(ms []message.Message, attempt int) map[string]string {
+func (g *Gateway) providersToAvoid(ms []message.Message, movable []bool) map[string]string {
 	avoid := map[string]string{}
 	asked := map[string]bool{}
 	now := g.clock.Now()
-	for _, m := range ms {
-		if asked[m.Provider] {
-			continue
-		}
-		if _, ok := failoverTarget(m, m.Provider, attempt); !ok {
+	for i, m := range ms {
+		if asked[m.Provider] || !movable[i] {
 			continue
 		}
 		asked[m.Provider] = true
