@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -204,9 +203,7 @@ func TestSendRequest(t *testing.T) {
 	url := httpcalltest.Server(t, func(w http.ResponseWriter, r *http.Request) {
 		user, pass, _ := r.BasicAuth()
 		var body map[string]any
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			t.Errorf("decode body: %v", err)
-		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
 		got <- seen{r.Method, r.URL.Path, user, pass, r.Header.Get("Content-Type"), r.Header.Get("Accept"), body}
 		w.WriteHeader(http.StatusAccepted)
 		_, _ = w.Write([]byte(`{"data": {"id": "mdr2-0001", "type": "message", "links": {"self": "x"}}}`))
@@ -338,27 +335,11 @@ func TestSendCancelledBeforeWrite(t *testing.T) {
 // TestSendBatchConcurrency: a batch goes out as concurrent requests, never more than
 // sendConcurrency at once, and each message keeps its own result in order.
 func TestSendBatchConcurrency(t *testing.T) {
-	var inFlight, peak, n atomic.Int32
-	release := make(chan struct{})
-	var releaseOnce sync.Once
-	url := httpcalltest.Server(t, func(w http.ResponseWriter, r *http.Request) {
+	var n atomic.Int32
+	url, peak := httpcalltest.Concurrent(t, sendConcurrency, func(w http.ResponseWriter, r *http.Request) {
 		var body sendBody
-		_ = json.NewDecoder(r.Body).Decode(&body) // the whole request read, a hang-up ends the context
-		cur := inFlight.Add(1)
-		defer inFlight.Add(-1)
-		for {
-			old := peak.Load()
-			if cur <= old || peak.CompareAndSwap(old, cur) {
-				break
-			}
-		}
-		if cur == sendConcurrency {
-			releaseOnce.Do(func() { close(release) }) // the batch's first wave is all in
-		}
-		select {
-		case <-release:
-		case <-r.Context().Done():
-			return
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			t.Errorf("decode body: %v", err)
 		}
 		if strings.HasSuffix(body.To, "9") {
 			w.WriteHeader(422)
@@ -388,7 +369,7 @@ func TestSendBatchConcurrency(t *testing.T) {
 			t.Errorf("result %d (to %s) = %+v, want its own id", i, msgs[i].To, r)
 		}
 	}
-	if got := peak.Load(); got != sendConcurrency {
+	if got := peak(); got != sendConcurrency {
 		t.Errorf("peak concurrency %d, want %d", got, sendConcurrency)
 	}
 }
@@ -517,26 +498,7 @@ func TestPollStatusAnswers(t *testing.T) {
 // TestPollStatusConcurrency: ids are looked up at most pollConcurrency at a time, each path
 // escaped, and the answer leaves out the unknown ones.
 func TestPollStatusConcurrency(t *testing.T) {
-	var inFlight, peak atomic.Int32
-	release := make(chan struct{})
-	var releaseOnce sync.Once
-	url := httpcalltest.Server(t, func(w http.ResponseWriter, r *http.Request) {
-		cur := inFlight.Add(1)
-		defer inFlight.Add(-1)
-		for {
-			old := peak.Load()
-			if cur <= old || peak.CompareAndSwap(old, cur) {
-				break
-			}
-		}
-		if cur == pollConcurrency {
-			releaseOnce.Do(func() { close(release) })
-		}
-		select {
-		case <-release:
-		case <-r.Context().Done():
-			return
-		}
+	url, peak := httpcalltest.Concurrent(t, pollConcurrency, func(w http.ResponseWriter, r *http.Request) {
 		id := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
 		if strings.HasPrefix(id, "unknown") {
 			w.WriteHeader(404)
@@ -575,7 +537,7 @@ func TestPollStatusConcurrency(t *testing.T) {
 	if fmt.Sprint(gotIDs) != fmt.Sprint(want) {
 		t.Errorf("got %v, want %v", gotIDs, want)
 	}
-	if n := peak.Load(); n != pollConcurrency {
+	if n := peak(); n != pollConcurrency {
 		t.Errorf("peak concurrency %d, want %d", n, pollConcurrency)
 	}
 }

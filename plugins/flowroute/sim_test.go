@@ -1,16 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +12,7 @@ import (
 
 	"github.com/smsgw/smsgw/integration-tests/providersim"
 	"github.com/smsgw/smsgw/plugins/sdk"
+	"github.com/smsgw/smsgw/plugins/sdk/httpcall/httpcalltest"
 )
 
 // newSim serves a Flowroute simulator for the test account, with no per-second cap unless
@@ -220,63 +215,6 @@ func TestSimPollStatus(t *testing.T) {
 	}
 }
 
-// gatewayFake stands in for the gateway's /webhooks/fr/... route: it hands each request to
-// the plugin's HandleWebhook as the host does (URL = public URL + request URI) and answers
-// with the plugin's answer, keeping what the plugin parsed in arrival order.
-type gatewayFake struct {
-	url string
-	p   atomic.Pointer[provider]
-
-	mu       sync.Mutex
-	statuses []sdk.StatusUpdate
-	inbound  []sdk.InboundMessage
-}
-
-func newGatewayFake(t *testing.T) *gatewayFake {
-	t.Helper()
-	g := &gatewayFake{}
-	srv := httptest.NewServer(http.HandlerFunc(g.serve))
-	t.Cleanup(srv.Close)
-	g.url = srv.URL
-	return g
-}
-
-func (g *gatewayFake) serve(w http.ResponseWriter, r *http.Request) {
-	path, ok := strings.CutPrefix(r.URL.Path, "/webhooks/fr")
-	p := g.p.Load()
-	if !ok || p == nil {
-		http.NotFound(w, r)
-		return
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	resp, err := p.HandleWebhook(r.Context(), sdk.WebhookRequest{
-		Method: r.Method, URL: g.url + r.URL.RequestURI(), Path: path, Headers: r.Header.Clone(), Body: body,
-	})
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	g.mu.Lock()
-	g.statuses = append(g.statuses, resp.Statuses...)
-	g.inbound = append(g.inbound, resp.Inbound...)
-	g.mu.Unlock()
-	for k, vs := range resp.Headers {
-		w.Header()[k] = vs
-	}
-	w.WriteHeader(resp.StatusCode)
-	_, _ = w.Write(resp.Body)
-}
-
-func (g *gatewayFake) parsed() ([]sdk.StatusUpdate, []sdk.InboundMessage) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return slices.Clone(g.statuses), slices.Clone(g.inbound)
-}
-
 // TestCallbacksEndToEnd: the simulator posts both receipt levels to the dlr_callback the
 // plugin sent, which reaches the plugin's HandleWebhook; every one is accepted and parsed,
 // in the order it came, naming the gateway's message.
@@ -295,15 +233,15 @@ func TestCallbacksEndToEnd(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.mode, func(t *testing.T) {
-			gw := newGatewayFake(t)
+			gw := httpcalltest.NewGateway(t, "fr")
 			sim, base := newSim(t, "", 0)
 			must(t, sim.SetCallbackMode(tc.mode, 0))
 			must(t, sim.SetRules([]providersim.FlowrouteRule{
 				{Pattern: "1555666*", Status: providersim.FlowrouteUndeliverable, StatusCode: "1100"},
 				{Pattern: "1555777*", Status: providersim.FlowrouteSMSCReject, StatusCode: "1104"},
 			}))
-			p := configuredAt(t, base, gw.url, nil)
-			gw.p.Store(p)
+			p := configuredAt(t, base, gw.URL, nil)
+			gw.SetHandler(p)
 			res, err := p.Send(t.Context(), []sdk.OutboundMessage{
 				msg("ok", "+15551234567"), msg("lost", "+15556660001"), msg("refused", "+15557770001"),
 			})
@@ -318,7 +256,7 @@ func TestCallbacksEndToEnd(t *testing.T) {
 					t.Errorf("callback %+v was not accepted at once", c)
 				}
 			}
-			statuses, _ := gw.parsed()
+			statuses, _ := gw.Parsed()
 			byID := map[string][]string{}
 			ids := map[string]string{res[0].ProviderMessageID: "ok", res[1].ProviderMessageID: "lost", res[2].ProviderMessageID: "refused"}
 			for _, u := range statuses {
@@ -346,9 +284,9 @@ func TestCallbacksEndToEnd(t *testing.T) {
 // TestInboundEndToEnd: the simulator's inbound callbacks, in both shapes, are accepted and
 // parsed with E.164 numbers; one posted with another token is refused with a bare 404.
 func TestInboundEndToEnd(t *testing.T) {
-	gw := newGatewayFake(t)
-	sim, base := newSim(t, gw.url+"/webhooks/fr/"+testToken+"/inbound", 0)
-	gw.p.Store(configuredAt(t, base, gw.url, nil))
+	gw := httpcalltest.NewGateway(t, "fr")
+	sim, base := newSim(t, gw.URL+"/webhooks/fr/"+testToken+"/inbound", 0)
+	gw.SetHandler(configuredAt(t, base, gw.URL, nil))
 	status, body, err := sim.SendInbound(t.Context(), "+15551234567", "+15550000000", "STOP")
 	if err != nil || status != 200 || body != "" {
 		t.Fatalf("SendInbound = %d %q, %v; want 200", status, body, err)
@@ -357,12 +295,12 @@ func TestInboundEndToEnd(t *testing.T) {
 	if err != nil || status != 200 {
 		t.Fatalf("SendLegacyInbound = %d, %v; want 200", status, err)
 	}
-	sim.SetInboundURL(gw.url + "/webhooks/fr/" + strings.Repeat("x", len(testToken)) + "/inbound")
+	sim.SetInboundURL(gw.URL + "/webhooks/fr/" + strings.Repeat("x", len(testToken)) + "/inbound")
 	status, body, err = sim.SendInbound(t.Context(), "+15551234567", "+15550000000", "forged")
 	if err != nil || status != 404 || body != "not found\n" {
 		t.Errorf("SendInbound with another token = %d %q, %v; want a bare 404", status, body, err)
 	}
-	_, inbound := gw.parsed()
+	_, inbound := gw.Parsed()
 	if len(inbound) != 2 {
 		t.Fatalf("parsed %+v, want two inbound messages", inbound)
 	}
@@ -377,17 +315,17 @@ func TestInboundEndToEnd(t *testing.T) {
 // TestLogsKeepSecrets: whatever happens, the log shows neither the secret key, nor the
 // webhook token, nor a message's text.
 func TestLogsKeepSecrets(t *testing.T) {
-	var buf syncBuffer
+	var buf httpcalltest.LogBuffer
 	log := hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Trace, JSONFormat: true})
-	gw := newGatewayFake(t)
-	sim, base := newSim(t, gw.url+"/webhooks/fr/"+testToken+"/inbound", 0)
+	gw := httpcalltest.NewGateway(t, "fr")
+	sim, base := newSim(t, gw.URL+"/webhooks/fr/"+testToken+"/inbound", 0)
 	must(t, sim.SetRules([]providersim.FlowrouteRule{
 		{Pattern: "1555777*", Refuse: true},
 		{Pattern: "1555666*", Status: providersim.FlowrouteUndeliverable},
 	}))
 	p := newProvider(log)
-	configure(t, p, base, gw.url, nil)
-	gw.p.Store(p)
+	configure(t, p, base, gw.URL, nil)
+	gw.SetHandler(p)
 	const text = "the secret text of a message"
 	sim.FailNext(1, providersim.FailUnavailable)
 	msgs := []sdk.OutboundMessage{
@@ -423,22 +361,4 @@ func TestLogsKeepSecrets(t *testing.T) {
 			t.Errorf("the log shows %q:\n%s", secret, out)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -270,27 +269,9 @@ func TestSendCancelledBeforeWrite(t *testing.T) {
 // TestSendBatchConcurrency: a batch goes out as concurrent requests, never more than
 // sendConcurrency at once, and each message keeps its own result in order.
 func TestSendBatchConcurrency(t *testing.T) {
-	var inFlight, peak, n atomic.Int32
-	release := make(chan struct{})
-	var releaseOnce sync.Once
-	url := httpcalltest.Server(t, func(w http.ResponseWriter, r *http.Request) {
-		to := r.PostFormValue("To") // the whole request read, a hang-up ends the context
-		cur := inFlight.Add(1)
-		defer inFlight.Add(-1)
-		for {
-			old := peak.Load()
-			if cur <= old || peak.CompareAndSwap(old, cur) {
-				break
-			}
-		}
-		if cur == sendConcurrency {
-			releaseOnce.Do(func() { close(release) }) // the batch's first wave is all in
-		}
-		select {
-		case <-release:
-		case <-r.Context().Done():
-			return
-		}
+	var n atomic.Int32
+	url, peak := httpcalltest.Concurrent(t, sendConcurrency, func(w http.ResponseWriter, r *http.Request) {
+		to := r.PostFormValue("To")
 		if strings.HasSuffix(to, "9") {
 			w.WriteHeader(400)
 			_, _ = w.Write([]byte(twilioError(21211, 400)))
@@ -319,7 +300,7 @@ func TestSendBatchConcurrency(t *testing.T) {
 			t.Errorf("result %d (to %s) = %+v, want its own sid", i, msgs[i].To, r)
 		}
 	}
-	if got := peak.Load(); got != sendConcurrency {
+	if got := peak(); got != sendConcurrency {
 		t.Errorf("peak concurrency %d, want %d", got, sendConcurrency)
 	}
 }
@@ -399,26 +380,7 @@ func TestPollStatusAnswers(t *testing.T) {
 // TestPollStatusConcurrency: ids are fetched at most pollConcurrency at a time, each path
 // escaped, and the answer leaves out the unknown ones.
 func TestPollStatusConcurrency(t *testing.T) {
-	var inFlight, peak atomic.Int32
-	release := make(chan struct{})
-	var releaseOnce sync.Once
-	url := httpcalltest.Server(t, func(w http.ResponseWriter, r *http.Request) {
-		cur := inFlight.Add(1)
-		defer inFlight.Add(-1)
-		for {
-			old := peak.Load()
-			if cur <= old || peak.CompareAndSwap(old, cur) {
-				break
-			}
-		}
-		if cur == pollConcurrency {
-			releaseOnce.Do(func() { close(release) })
-		}
-		select {
-		case <-release:
-		case <-r.Context().Done():
-			return
-		}
+	url, peak := httpcalltest.Concurrent(t, pollConcurrency, func(w http.ResponseWriter, r *http.Request) {
 		sid := strings.TrimSuffix(r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:], ".json")
 		if strings.HasPrefix(sid, "unknown") {
 			w.WriteHeader(404)
@@ -457,7 +419,7 @@ func TestPollStatusConcurrency(t *testing.T) {
 	if fmt.Sprint(gotIDs) != fmt.Sprint(want) {
 		t.Errorf("got %v, want %v", gotIDs, want)
 	}
-	if n := peak.Load(); n != pollConcurrency {
+	if n := peak(); n != pollConcurrency {
 		t.Errorf("peak concurrency %d, want %d", n, pollConcurrency)
 	}
 }

@@ -1,16 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +13,7 @@ import (
 
 	"github.com/smsgw/smsgw/integration-tests/providersim"
 	"github.com/smsgw/smsgw/plugins/sdk"
+	"github.com/smsgw/smsgw/plugins/sdk/httpcall/httpcalltest"
 )
 
 // newSim serves a Twilio simulator for the test account and returns it with its base URL.
@@ -180,57 +176,6 @@ func TestSimBalance(t *testing.T) {
 	}
 }
 
-// gatewayFake stands in for the gateway's /webhooks/tw/... route: it hands each request to
-// the plugin's HandleWebhook as the host does (URL = public URL + request URI) and answers
-// with the plugin's answer, keeping what the plugin parsed in arrival order.
-type gatewayFake struct {
-	url string
-	p   atomic.Pointer[provider]
-
-	mu       sync.Mutex
-	statuses []sdk.StatusUpdate
-	inbound  []sdk.InboundMessage
-}
-
-func newGatewayFake(t *testing.T) *gatewayFake {
-	t.Helper()
-	g := &gatewayFake{}
-	srv := httptest.NewServer(http.HandlerFunc(g.serve))
-	t.Cleanup(srv.Close)
-	g.url = srv.URL
-	return g
-}
-
-func (g *gatewayFake) serve(w http.ResponseWriter, r *http.Request) {
-	path, ok := strings.CutPrefix(r.URL.Path, "/webhooks/tw")
-	p := g.p.Load()
-	if !ok || p == nil {
-		http.NotFound(w, r)
-		return
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	resp, err := p.HandleWebhook(r.Context(), sdk.WebhookRequest{
-		Method: r.Method, URL: g.url + r.URL.RequestURI(), Path: path, Headers: r.Header.Clone(), Body: body,
-	})
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	g.mu.Lock()
-	g.statuses = append(g.statuses, resp.Statuses...)
-	g.inbound = append(g.inbound, resp.Inbound...)
-	g.mu.Unlock()
-	for k, vs := range resp.Headers {
-		w.Header()[k] = vs
-	}
-	w.WriteHeader(resp.StatusCode)
-	_, _ = w.Write(resp.Body)
-}
-
 // TestCallbacksEndToEnd: the simulator posts its signed status callbacks to the
 // StatusCallback URL the plugin sent, which reaches the plugin's HandleWebhook; every one is
 // accepted and parsed, in the order it came.
@@ -250,12 +195,12 @@ func TestCallbacksEndToEnd(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.mode, func(t *testing.T) {
-			gw := newGatewayFake(t)
+			gw := httpcalltest.NewGateway(t, "tw")
 			sim, base := newSim(t, "")
 			must(t, sim.SetCallbackMode(tc.mode, 0))
 			must(t, sim.SetRules([]providersim.TwilioRule{{Pattern: "+1555666*", Status: "undelivered", ErrorCode: 30003}}))
-			p := configuredAt(t, base, gw.url, nil)
-			gw.p.Store(p)
+			p := configuredAt(t, base, gw.URL, nil)
+			gw.SetHandler(p)
 			res, err := p.Send(t.Context(), []sdk.OutboundMessage{msg("ok", "+15551234567"), msg("lost", "+15556660001")})
 			if err != nil || res[0].Err != nil || res[1].Err != nil {
 				t.Fatalf("Send: %+v, %v", res, err)
@@ -268,9 +213,7 @@ func TestCallbacksEndToEnd(t *testing.T) {
 					t.Errorf("callback %+v was not accepted at once", c)
 				}
 			}
-			gw.mu.Lock()
-			statuses := slices.Clone(gw.statuses)
-			gw.mu.Unlock()
+			statuses, _ := gw.Parsed()
 			bySID := map[string][]string{}
 			ids := map[string]string{res[0].ProviderMessageID: "ok", res[1].ProviderMessageID: "lost"}
 			for _, u := range statuses {
@@ -301,19 +244,18 @@ func TestCallbacksEndToEnd(t *testing.T) {
 // TestInboundEndToEnd: the simulator's signed inbound webhook is accepted, answered with
 // empty TwiML, and parsed.
 func TestInboundEndToEnd(t *testing.T) {
-	gw := newGatewayFake(t)
-	sim, base := newSim(t, gw.url+"/webhooks/tw/inbound")
-	gw.p.Store(configuredAt(t, base, gw.url, nil))
+	gw := httpcalltest.NewGateway(t, "tw")
+	sim, base := newSim(t, gw.URL+"/webhooks/tw/inbound")
+	gw.SetHandler(configuredAt(t, base, gw.URL, nil))
 	status, body, err := sim.SendInbound(t.Context(), "+15551234567", "+15550000000", "STOP")
 	if err != nil || status != 200 || body != emptyTwiML {
 		t.Fatalf("SendInbound = %d %q, %v; want 200 and empty TwiML", status, body, err)
 	}
-	gw.mu.Lock()
-	defer gw.mu.Unlock()
-	if len(gw.inbound) != 1 {
-		t.Fatalf("parsed %+v, want one inbound message", gw.inbound)
+	_, inbound := gw.Parsed()
+	if len(inbound) != 1 {
+		t.Fatalf("parsed %+v, want one inbound message", inbound)
 	}
-	m := gw.inbound[0]
+	m := inbound[0]
 	if !strings.HasPrefix(m.ProviderMessageID, "SM") || m.From != "+15551234567" || m.To != "+15550000000" || m.Text != "STOP" {
 		t.Errorf("inbound %+v", m)
 	}
@@ -322,16 +264,16 @@ func TestInboundEndToEnd(t *testing.T) {
 // TestLogsKeepSecrets: whatever happens, the log shows neither the auth token nor a
 // message's text.
 func TestLogsKeepSecrets(t *testing.T) {
-	var buf syncBuffer
+	var buf httpcalltest.LogBuffer
 	log := hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Trace, JSONFormat: true})
-	gw := newGatewayFake(t)
-	sim, base := newSim(t, gw.url+"/webhooks/tw/inbound")
+	gw := httpcalltest.NewGateway(t, "tw")
+	sim, base := newSim(t, gw.URL+"/webhooks/tw/inbound")
 	must(t, sim.SetRules([]providersim.TwilioRule{{Pattern: "+1555777*", Refuse: true, ErrorCode: 21610}}))
 	p := newProvider(log)
 	t.Cleanup(p.transport.(*http.Transport).CloseIdleConnections)
 	cfg := `{"account_sid": "` + testSID + `", "auth_token": "` + testToken + `", "base_url": "` + base + `"}`
-	must(t, p.Configure(t.Context(), sdk.ConfigureRequest{Name: "tw", PublicURL: gw.url, Config: []byte(cfg)}))
-	gw.p.Store(p)
+	must(t, p.Configure(t.Context(), sdk.ConfigureRequest{Name: "tw", PublicURL: gw.URL, Config: []byte(cfg)}))
+	gw.SetHandler(p)
 	const text = "the secret text of a message"
 	sim.FailNext(1, providersim.FailUnavailable)
 	msgs := []sdk.OutboundMessage{
@@ -345,7 +287,7 @@ func TestLogsKeepSecrets(t *testing.T) {
 	if _, _, err := sim.SendInbound(t.Context(), "+15551234567", "+15550000000", text); err != nil {
 		t.Fatalf("SendInbound: %v", err)
 	}
-	forged := signed(inboundPath, gw.url+"/webhooks/tw/inbound", inboundParams())
+	forged := signed(inboundPath, gw.URL+"/webhooks/tw/inbound", inboundParams())
 	forged.Headers["X-Twilio-Signature"] = []string{"forged"}
 	if resp, err := p.HandleWebhook(t.Context(), forged); err != nil || resp.StatusCode != 403 {
 		t.Fatalf("forged webhook: %d, %v", resp.StatusCode, err)
@@ -362,22 +304,4 @@ func TestLogsKeepSecrets(t *testing.T) {
 			t.Errorf("the log shows %q:\n%s", secret, out)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

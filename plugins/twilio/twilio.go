@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -145,32 +144,15 @@ func (p *provider) PollStatus(ctx context.Context, ids []string) ([]sdk.StatusUp
 	if err != nil {
 		return nil, err
 	}
-	found := make([]*sdk.StatusUpdate, len(ids))
-	err = httpcall.ForEachUntilError(ctx, len(ids), pollConcurrency, func(ctx context.Context, i int) error {
-		if ids[i] == "" {
-			return nil
-		}
-		m, ok, err := api.fetchMessage(ctx, ids[i])
+	return httpcall.PollEach(ctx, ids, pollConcurrency, func(ctx context.Context, id string) (sdk.StatusUpdate, bool, error) {
+		m, ok, err := api.fetchMessage(ctx, id)
 		if err != nil || !ok {
-			return err
+			return sdk.StatusUpdate{}, false, err
 		}
 		// Reported under the id asked about: that is the one the host knows.
-		if u, ok := statusUpdate(ids[i], m.Status, m.ErrorCode.String(), m.ErrorMessage, m.updatedAt(p.now().UTC())); ok {
-			found[i] = &u
-		}
-		return nil
+		u, ok := statusUpdate(id, m.Status, m.ErrorCode.String(), m.ErrorMessage, m.updatedAt(p.now().UTC()))
+		return u, ok, nil
 	})
-	if err != nil {
-		// The first failure, or the caller giving up part-way (some ids never asked about).
-		return nil, fmt.Errorf("poll %d statuses: %w", len(ids), err)
-	}
-	out := make([]sdk.StatusUpdate, 0, len(ids))
-	for _, u := range found {
-		if u != nil {
-			out = append(out, *u)
-		}
-	}
-	return out, nil
 }
 
 func (p *provider) Balance(ctx context.Context) (sdk.Balance, error) {

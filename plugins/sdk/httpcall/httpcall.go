@@ -10,7 +10,8 @@
 //   - RetryAfter reads a Retry-After header, capped at MaxRetryAfter; Truncate bounds a
 //     provider's error text.
 //   - ForEach sends a batch as bounded concurrent requests, for APIs that take one message
-//     per request; ForEachUntilError does the same for calls that stop at the first error.
+//     per request; ForEachUntilError does the same for calls that stop at the first error,
+//     and PollEach builds a status poll of one lookup per message on it.
 //   - NewTransport and NewClient set up the HTTP client; BaseURL, CheckURL and WebhookBase
 //     validate the URLs of a plugin's config.
 //
@@ -225,6 +226,37 @@ func ForEachUntilError(ctx context.Context, n, limit int, fn func(ctx context.Co
 		return TransportError(err, false)
 	}
 	return nil
+}
+
+// PollEach is the PollStatus of a plugin whose provider is asked about one message per
+// request: lookup(ctx, id) runs for every id but "" on at most limit goroutines, as
+// ForEachUntilError runs its calls, and the updates it found (ok) come back in the order of
+// ids. An id lookup finds nothing about (unknown to the provider, or a status that says
+// nothing about delivery) is left out. The first failure, or the caller giving up part-way
+// (some ids never asked about), is the error.
+func PollEach(ctx context.Context, ids []string, limit int,
+	lookup func(ctx context.Context, id string) (u sdk.StatusUpdate, ok bool, err error)) ([]sdk.StatusUpdate, error) {
+	found := make([]*sdk.StatusUpdate, len(ids))
+	err := ForEachUntilError(ctx, len(ids), limit, func(ctx context.Context, i int) error {
+		if ids[i] == "" {
+			return nil
+		}
+		u, ok, err := lookup(ctx, ids[i])
+		if ok && err == nil {
+			found[i] = &u
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("poll %d statuses: %w", len(ids), err)
+	}
+	out := make([]sdk.StatusUpdate, 0, len(ids))
+	for _, u := range found {
+		if u != nil {
+			out = append(out, *u)
+		}
+	}
+	return out, nil
 }
 
 // BaseURL reads a config field holding an API's base URL (see CheckURL), without its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -381,6 +382,65 @@ func TestForEachUntilErrorCancelsRunning(t *testing.T) {
 	})
 	if !errors.Is(err, boom) {
 		t.Errorf("err = %v, want %v", err, boom)
+	}
+}
+
+// TestPollEach: every id but "" is looked up once; what was found comes back in the order of
+// the ids, what was not is left out, and a failure is the poll's error.
+func TestPollEach(t *testing.T) {
+	boom := errors.New("boom")
+	tests := []struct {
+		name    string
+		ids     []string
+		want    string // the ids of the updates, in order
+		wantErr error
+	}{
+		{name: "found, not found and empty", ids: []string{"a", "", "unknown", "b", "c"}, want: "[a b c]"},
+		{name: "none", ids: nil, want: "[]"},
+		{name: "a failure", ids: []string{"a", "fail", "b"}, wantErr: boom},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			asked := map[string]int{}
+			got, err := httpcall.PollEach(t.Context(), tc.ids, 2, func(_ context.Context, id string) (sdk.StatusUpdate, bool, error) {
+				mu.Lock()
+				asked[id]++
+				mu.Unlock()
+				switch id {
+				case "fail":
+					return sdk.StatusUpdate{}, false, boom
+				case "unknown":
+					return sdk.StatusUpdate{ProviderMessageID: id}, false, nil
+				}
+				return sdk.StatusUpdate{ProviderMessageID: id, Status: sdk.StatusSent}, true, nil
+			})
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) || got != nil {
+					t.Fatalf("PollEach = %+v, %v; want no updates and %v", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("PollEach: %v", err)
+			}
+			var ids []string
+			for _, u := range got {
+				ids = append(ids, u.ProviderMessageID)
+			}
+			if s := fmt.Sprint(ids); s != tc.want || got == nil {
+				t.Errorf("updates for %s (%+v), want %s", s, got, tc.want)
+			}
+			for _, id := range tc.ids {
+				want := 1
+				if id == "" {
+					want = 0
+				}
+				if asked[id] != want {
+					t.Errorf("%q looked up %d times, want %d", id, asked[id], want)
+				}
+			}
+		})
 	}
 }
 
