@@ -432,57 +432,6 @@ func TestFlowrouteRules(t *testing.T) {
 	})
 }
 
-// frReceiver is a callback receiver that records every request with its body and answers
-// the nth (1-based) with answer(n).
-type frReceiver struct {
-	srv    *httptest.Server
-	answer func(n int, r *http.Request) (int, string)
-
-	mu      sync.Mutex
-	reqs    []frRequest
-	arrived chan struct{} // gets a value as each request arrives, if anyone listens
-}
-
-type frRequest struct {
-	url    string
-	header http.Header
-	body   []byte
-}
-
-func newFRReceiver(t *testing.T, answer func(n int, r *http.Request) (int, string)) *frReceiver {
-	t.Helper()
-	if answer == nil {
-		answer = func(int, *http.Request) (int, string) { return http.StatusOK, "" }
-	}
-	rc := &frReceiver{answer: answer, arrived: make(chan struct{}, 100)}
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		rc.mu.Lock()
-		rc.reqs = append(rc.reqs, frRequest{url: "http://" + r.Host + r.URL.RequestURI(), header: r.Header.Clone(), body: body})
-		n := len(rc.reqs)
-		rc.mu.Unlock()
-		select {
-		case rc.arrived <- struct{}{}:
-		default:
-		}
-		status, answer := rc.answer(n, r)
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, answer)
-	}))
-	t.Cleanup(rc.srv.Close)
-	return rc
-}
-
-func (rc *frReceiver) requests() []frRequest {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return slices.Clone(rc.reqs)
-}
-
 // frReceiptDoc is a delivery_receipt callback as a receiver decodes it.
 type frReceiptDoc struct {
 	Data struct {
@@ -510,7 +459,7 @@ func decodeReceipt(t *testing.T, body []byte) frReceiptDoc {
 }
 
 // receiptsByID groups "level:status" of callbacks by message, in arrival order.
-func receiptsByID(t *testing.T, reqs []frRequest) map[string][]string {
+func receiptsByID(t *testing.T, reqs []receivedRequest) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for _, r := range reqs {
@@ -553,7 +502,7 @@ func TestFlowrouteCallbackModes(t *testing.T) {
 		t.Run(tt.mode, func(t *testing.T) {
 			now := time.Date(2024, 3, 5, 7, 8, 9, 0, time.UTC)
 			sim, srv := newFlowrouteServer(t, FlowrouteOptions{Now: func() time.Time { return now }})
-			rc := newFRReceiver(t, nil)
+			rc := newReceiver(t, nil)
 			must(t, sim.SetRules([]FlowrouteRule{
 				{Pattern: "1555666*", Status: FlowrouteUndeliverable},
 				{Pattern: "1555777*", Status: FlowrouteSMSCReject},
@@ -614,7 +563,7 @@ func TestFlowrouteCallbackModes(t *testing.T) {
 
 func TestFlowrouteCallbacksOff(t *testing.T) {
 	sim, srv := newFlowrouteServer(t, FlowrouteOptions{})
-	rc := newFRReceiver(t, nil)
+	rc := newReceiver(t, nil)
 	// A message keeps the mode and delay it was accepted with.
 	must(t, sim.SetCallbackMode(CallbackNormal, time.Hour))
 	held := frSend(t, srv, "15551230000", "held", rc.srv.URL+"/dlr")
@@ -645,7 +594,7 @@ func TestFlowrouteCallbacksOff(t *testing.T) {
 
 func TestFlowrouteCallbackDelay(t *testing.T) {
 	sim, srv := newFlowrouteServer(t, FlowrouteOptions{})
-	rc := newFRReceiver(t, nil)
+	rc := newReceiver(t, nil)
 	const delay = 60 * time.Millisecond
 	must(t, sim.SetCallbackMode(CallbackNormal, delay))
 	id := frSend(t, srv, "15551230000", "late", rc.srv.URL+"/dlr")
@@ -714,7 +663,7 @@ func TestFlowrouteCallbackRetry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sim, srv := newFlowrouteServer(t, FlowrouteOptions{CallbackRetries: tt.retries})
-			rc := newFRReceiver(t, tt.answer)
+			rc := newReceiver(t, tt.answer)
 			cbURL := tt.url
 			if cbURL == "" {
 				cbURL = rc.srv.URL + "/dlr"
@@ -747,7 +696,7 @@ func TestFlowrouteCallbackRetry(t *testing.T) {
 }
 
 func TestFlowrouteInbound(t *testing.T) {
-	rc := newFRReceiver(t, func(n int, _ *http.Request) (int, string) {
+	rc := newReceiver(t, func(n int, _ *http.Request) (int, string) {
 		if n == 3 {
 			return http.StatusNotFound, "not found"
 		}
@@ -1022,7 +971,7 @@ func TestFlowrouteAdminAPI(t *testing.T) {
 	// machine.
 	clock := &fakeClock{now: time.Date(2024, 3, 5, 7, 8, 9, 0, time.UTC)}
 	sim, srv := newFlowrouteServer(t, FlowrouteOptions{Now: clock.Now})
-	rc := newFRReceiver(t, nil)
+	rc := newReceiver(t, nil)
 	admin := func(method, path, body string) twResponse {
 		t.Helper()
 		return frCall(t, method, srv.URL+path, "", "", body)
@@ -1134,7 +1083,7 @@ func TestFlowrouteAdminAPI(t *testing.T) {
 func TestFlowrouteCloseWithPendingCallbacks(t *testing.T) {
 	t.Run("delayed", func(t *testing.T) {
 		sim, srv := newFlowrouteServer(t, FlowrouteOptions{})
-		rc := newFRReceiver(t, nil)
+		rc := newReceiver(t, nil)
 		must(t, sim.SetCallbackMode(CallbackNormal, time.Hour))
 		for i := range 5 {
 			frSend(t, srv, "15551230000", fmt.Sprint(i), rc.srv.URL+"/dlr")
@@ -1151,7 +1100,7 @@ func TestFlowrouteCloseWithPendingCallbacks(t *testing.T) {
 	})
 	t.Run("in flight and in backoff", func(t *testing.T) {
 		release := make(chan struct{})
-		rc := newFRReceiver(t, func(n int, r *http.Request) (int, string) {
+		rc := newReceiver(t, func(n int, r *http.Request) (int, string) {
 			if n == 1 {
 				return 500, "" // the first message's first callback: retried after an hour
 			}
@@ -1182,7 +1131,7 @@ func TestFlowrouteCloseWithPendingCallbacks(t *testing.T) {
 
 func TestFlowrouteResetCancelsCallbacks(t *testing.T) {
 	sim, srv := newFlowrouteServer(t, FlowrouteOptions{})
-	rc := newFRReceiver(t, nil)
+	rc := newReceiver(t, nil)
 	must(t, sim.SetCallbackMode(CallbackNormal, time.Hour))
 	frSend(t, srv, "15551230000", "old", rc.srv.URL+"/dlr")
 	sim.Reset()
@@ -1202,7 +1151,7 @@ func TestFlowrouteResetCancelsCallbacks(t *testing.T) {
 
 func TestFlowrouteConcurrent(t *testing.T) {
 	sim, srv := newFlowrouteServer(t, FlowrouteOptions{})
-	rc := newFRReceiver(t, nil)
+	rc := newReceiver(t, nil)
 	const workers, each = 8, 25
 	statuses := make(chan int, workers*each)
 	var wg sync.WaitGroup

@@ -456,56 +456,6 @@ func TestTwilioRules(t *testing.T) {
 	})
 }
 
-// receiver is a webhook receiver that records every request and answers the nth (1-based)
-// with answer(n).
-type receiver struct {
-	srv    *httptest.Server
-	answer func(n int, r *http.Request) (int, string)
-
-	mu      sync.Mutex
-	reqs    []receivedRequest
-	arrived chan struct{} // gets a value as each request arrives, if anyone listens
-}
-
-type receivedRequest struct {
-	url    string
-	header http.Header
-	params url.Values
-}
-
-func newReceiver(t *testing.T, answer func(n int, r *http.Request) (int, string)) *receiver {
-	t.Helper()
-	if answer == nil {
-		answer = func(int, *http.Request) (int, string) { return http.StatusOK, "" }
-	}
-	rc := &receiver{answer: answer, arrived: make(chan struct{}, 100)}
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := r.ParseForm(); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		rc.mu.Lock()
-		rc.reqs = append(rc.reqs, receivedRequest{url: "http://" + r.Host + r.URL.RequestURI(), header: r.Header.Clone(), params: r.PostForm})
-		n := len(rc.reqs)
-		rc.mu.Unlock()
-		select {
-		case rc.arrived <- struct{}{}:
-		default:
-		}
-		status, body := rc.answer(n, r)
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, body)
-	}))
-	t.Cleanup(rc.srv.Close)
-	return rc
-}
-
-func (rc *receiver) requests() []receivedRequest {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return slices.Clone(rc.reqs)
-}
-
 // checkSigned checks a request is a signed Twilio form post to exactly rawURL.
 func checkSigned(t *testing.T, req receivedRequest, rawURL string) {
 	t.Helper()
