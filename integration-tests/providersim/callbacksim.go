@@ -2,6 +2,8 @@ package providersim
 
 import (
 	"context"
+	"crypto/subtle"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -167,4 +169,31 @@ func (s *callbackSim) WaitCallbacks(ctx context.Context, n int) error {
 // Messages accepted after Close, which stay queued, do not count.
 func (s *callbackSim) WaitIdle(ctx context.Context) error {
 	return s.tally.waitIdle(ctx, &s.mu)
+}
+
+// guard wraps a vendor API handler with the latency knob and then authorized: a call it
+// turns down is answered by unauthorized instead of h.
+func (s *callbackSim) guard(h http.HandlerFunc, authorized func(*http.Request) bool, unauthorized http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !waitLatency(r.Context(), s.latencyNow()) {
+			return
+		}
+		if !authorized(r) {
+			unauthorized(w, r)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// basicAuthIs reports whether r carries exactly the Basic credentials user and pass, compared
+// in constant time.
+func basicAuthIs(r *http.Request, user, pass string) bool {
+	u, p, ok := r.BasicAuth()
+	if !ok {
+		return false
+	}
+	userOK := subtle.ConstantTimeCompare([]byte(u), []byte(user)) == 1
+	passOK := subtle.ConstantTimeCompare([]byte(p), []byte(pass)) == 1
+	return userOK && passOK
 }

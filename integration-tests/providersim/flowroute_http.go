@@ -3,7 +3,6 @@ package providersim
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,30 +45,17 @@ func (f *Flowroute) mux() *http.ServeMux {
 
 // vendor wraps a vendor API handler with the latency knob and the Basic authentication.
 func (f *Flowroute) vendor(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !waitLatency(r.Context(), f.latencyNow()) {
-			return
+	return f.guard(h, f.authorized, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			f.countSend(FlowrouteOutcomeUnauthorized)
 		}
-		if !f.authorized(r) {
-			if r.Method == http.MethodPost {
-				f.countSend(FlowrouteOutcomeUnauthorized)
-			}
-			w.Header().Set("WWW-Authenticate", `Basic realm="Flowroute API"`)
-			writeFlowrouteError(w, http.StatusUnauthorized, "Authentication failed: check your access key and secret key")
-			return
-		}
-		h(w, r)
-	}
+		w.Header().Set("WWW-Authenticate", `Basic realm="Flowroute API"`)
+		writeFlowrouteError(w, http.StatusUnauthorized, "Authentication failed: check your access key and secret key")
+	})
 }
 
 func (f *Flowroute) authorized(r *http.Request) bool {
-	user, pass, ok := r.BasicAuth()
-	if !ok {
-		return false
-	}
-	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(f.opts.AccessKey)) == 1
-	passOK := subtle.ConstantTimeCompare([]byte(pass), []byte(f.opts.SecretKey)) == 1
-	return userOK && passOK
+	return basicAuthIs(r, f.opts.AccessKey, f.opts.SecretKey)
 }
 
 // countSend counts a send call that ended before send.

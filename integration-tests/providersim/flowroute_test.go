@@ -432,57 +432,6 @@ func TestFlowrouteRules(t *testing.T) {
 	})
 }
 
-// frReceiver is a callback receiver that records every request with its body and answers
-// the nth (1-based) with answer(n).
-type frReceiver struct {
-	srv    *httptest.Server
-	answer func(n int, r *http.Request) (int, string)
-
-	mu      sync.Mutex
-	reqs    []frRequest
-	arrived chan struct{} // gets a value as each request arrives, if anyone listens
-}
-
-type frRequest struct {
-	url    string
-	header http.Header
-	body   []byte
-}
-
-func newFRReceiver(t *testing.T, answer func(n int, r *http.Request) (int, string)) *frReceiver {
-	t.Helper()
-	if answer == nil {
-		answer = func(int, *http.Request) (int, string) { return http.StatusOK, "" }
-	}
-	rc := &frReceiver{answer: answer, arrived: make(chan struct{}, 100)}
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		rc.mu.Lock()
-		rc.reqs = append(rc.reqs, frRequest{url: "http://" + r.Host + r.URL.RequestURI(), header: r.Header.Clone(), body: body})
-		n := len(rc.reqs)
-		rc.mu.Unlock()
-		select {
-		case rc.arrived <- struct{}{}:
-		default:
-		}
-		status, answer := rc.answer(n, r)
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, answer)
-	}))
-	t.Cleanup(rc.srv.Close)
-	return rc
-}
-
-func (rc *frReceiver) requests() []frRequest {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return slices.Clone(rc.reqs)
-}
-
 // frReceiptDoc is a delivery_receipt callback as a receiver decodes it.
 type frReceiptDoc struct {
 	Data struct {
@@ -510,7 +459,7 @@ func decodeReceipt(t *testing.T, body []byte) frReceiptDoc {
 }
 
 // receiptsByID groups "level:status" of callbacks by message, in arrival order.
-func receiptsByID(t *testing.T, reqs []frRequest) map[string][]string {
+func receiptsByID(t *testing.T, reqs []receivedRequest) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for _, r := range reqs {
@@ -553,7 +502,7 @@ func TestFlowrouteCallbackModes(t *testing.T) {
 		t.Run(tt.mode, func(t *testing.T) {
 			now := time.Date(2024, 3, 5, 7, 8, 9, 0, time.UTC)
 			sim, srv := newFlowrouteServer(t, FlowrouteOptions{Now: func() time.Time { return now }})
-			rc := newFRReceiver(t, nil)
+			rc := newReceiver(t, nil)
 			must(t, sim.SetRules([]FlowrouteRule{
 				{Pattern: "1555666*", Status: FlowrouteUndeliverable},
 				{Pattern: "1555777*", Status: FlowrouteSMSCReject},
@@ -614,7 +563,7 @@ func TestFlowrouteCallbackModes(t *testing.T) {
 
 func TestFlowrouteCallbacksOff(t *testing.T) {
 	sim, srv := newFlowrouteServer(t, FlowrouteOptions{})
-	rc := newFRReceiver(t, nil)
+	rc := newReceiver(t, nil)
 	// A message keeps the mode and delay it was accepted with.
 	must(t, sim.SetCallbackMode(CallbackNormal, time.Hour))
 	held := frSend(t, srv, "15551230000", "held", rc.srv.URL+"/dlr")
@@ -645,7 +594,7 @@ func TestFlowrouteCallbacksOff(t *testing.T) {
 
 func TestFlowrouteCallbackDelay(t *testing.T) {
 	sim, srv := newFlowrouteServer(t, FlowrouteOptions{})
-	rc := newFRReceiver(t, nil)
+	rc := newReceiver(t, nil)
 	const delay = 60 * time.Millisecond
 	must(t, sim.SetCallbackMode(CallbackNormal, delay))
 	id := frSend(t, srv, "15551230000", "late", rc.srv.URL+"/dlr")
@@ -668,86 +617,8 @@ func TestFlowrouteCallbackDelay(t *testing.T) {
 	}
 }
 
-func TestFlowrouteCallbackRetry(t *testing.T) {
-	dead := httptest.NewServer(http.NotFoundHandler())
-	deadURL := dead.URL + "/dlr"
-	dead.Close() // connection refused from now on
-
-	tests := []struct {
-		name         string
-		retries      int
-		answer       func(n int, _ *http.Request) (int, string)
-		url          string // default the receiver's
-		wantAttempts []int
-		wantStatuses []int
-		wantDropped  int
-	}{
-		{
-			name:    "flaky receiver",
-			retries: 3,
-			answer: func(n int, _ *http.Request) (int, string) {
-				if n <= 2 {
-					return http.StatusInternalServerError, "later"
-				}
-				return http.StatusNoContent, ""
-			},
-			wantAttempts: []int{1, 2, 3, 1},
-			wantStatuses: []int{500, 500, 204, 204},
-		},
-		{
-			name:         "receiver always 404",
-			retries:      -1, // never retried
-			answer:       func(int, *http.Request) (int, string) { return http.StatusNotFound, "" },
-			wantAttempts: []int{1, 1},
-			wantStatuses: []int{404, 404},
-			wantDropped:  2,
-		},
-		{
-			name:         "connection refused",
-			retries:      1,
-			url:          deadURL,
-			wantAttempts: []int{1, 2, 1, 2},
-			wantStatuses: []int{0, 0, 0, 0},
-			wantDropped:  2,
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			sim, srv := newFlowrouteServer(t, FlowrouteOptions{CallbackRetries: tt.retries})
-			rc := newFRReceiver(t, tt.answer)
-			cbURL := tt.url
-			if cbURL == "" {
-				cbURL = rc.srv.URL + "/dlr"
-			}
-			frSend(t, srv, "15551230000", "x", cbURL)
-			must(t, sim.WaitIdle(t.Context()))
-			var attempts, statuses []int
-			dropped := 0
-			for _, c := range sim.Callbacks() {
-				attempts, statuses = append(attempts, c.Attempt), append(statuses, c.Status)
-				if c.Dropped {
-					dropped++
-				}
-				if c.OK() != (c.Error == "") {
-					t.Errorf("record %+v: an error exactly when not 2xx", c)
-				}
-			}
-			if !slices.Equal(attempts, tt.wantAttempts) || !slices.Equal(statuses, tt.wantStatuses) || dropped != tt.wantDropped {
-				t.Errorf("attempts %v statuses %v dropped %d, want %v %v %d", attempts, statuses, dropped, tt.wantAttempts, tt.wantStatuses, tt.wantDropped)
-			}
-			if st := sim.Stats(); st.CallbacksDropped != tt.wantDropped || st.Callbacks != len(tt.wantAttempts) || st.Pending != 0 {
-				t.Errorf("stats %+v", st)
-			}
-			// The message's receipts never waited for its callbacks.
-			if m := sim.Messages()[0]; m.Status != FlowrouteDelivered {
-				t.Errorf("status %s, want delivered", m.Status)
-			}
-		})
-	}
-}
-
 func TestFlowrouteInbound(t *testing.T) {
-	rc := newFRReceiver(t, func(n int, _ *http.Request) (int, string) {
+	rc := newReceiver(t, func(n int, _ *http.Request) (int, string) {
 		if n == 3 {
 			return http.StatusNotFound, "not found"
 		}
@@ -916,113 +787,12 @@ func TestFlowroutePerSecond(t *testing.T) {
 	})
 }
 
-func TestFlowrouteFailKnobs(t *testing.T) {
-	tests := []struct {
-		name           string
-		set            func(*Flowroute)
-		want           []int
-		wantRetryAfter string
-	}{
-		{"next 2 unavailable", func(s *Flowroute) { s.FailNext(2, FailUnavailable) }, []int{503, 503, 202}, ""},
-		{"next 1 default kind", func(s *Flowroute) { s.FailNext(1, "") }, []int{503, 202}, ""},
-		{"next 1 rate limit", func(s *Flowroute) { s.FailNext(1, FailRateLimit) }, []int{429, 202}, "1"},
-		{"retry after rounded up", func(s *Flowroute) { s.SetRetryAfter(2500 * time.Millisecond); s.FailNext(1, FailRateLimit) }, []int{429, 202}, "3"},
-		{"fraction 1", func(s *Flowroute) { s.FailFraction(1, FailRateLimit) }, []int{429, 429, 429}, "1"},
-		{"next before fraction", func(s *Flowroute) { s.FailNext(1, FailUnavailable); s.FailFraction(1, FailRateLimit) }, []int{503, 429}, "1"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			sim, srv := newFlowrouteServer(t, FlowrouteOptions{})
-			tt.set(sim)
-			// An invalid call is refused before the knobs and does not use one up.
-			checkFlowrouteError(t, frPost(t, srv, `{"from": "1"}`), 422)
-			accepted := 0
-			for i, want := range tt.want {
-				r := frPost(t, srv, frSendBody("15551230000", fmt.Sprint(i), ""))
-				switch want {
-				case 202:
-					if r.status != 202 {
-						t.Errorf("call %d = %d %s, want 202", i, r.status, r.body)
-					}
-					accepted++
-				default:
-					checkFlowrouteError(t, r, want)
-					if got := r.header.Get("Retry-After"); want == 429 && got != tt.wantRetryAfter {
-						t.Errorf("Retry-After %q, want %q", got, tt.wantRetryAfter)
-					}
-				}
-			}
-			if got := len(sim.Messages()); got != accepted {
-				t.Errorf("%d messages, want only the %d accepted", got, accepted)
-			}
-		})
-	}
-	t.Run("bad arguments panic", func(t *testing.T) {
-		sim := NewFlowroute(FlowrouteOptions{})
-		defer sim.Close()
-		for name, f := range map[string]func(){
-			"unknown kind":     func() { sim.FailNext(1, "boom") },
-			"negative n":       func() { sim.FailNext(-1, FailUnavailable) },
-			"fraction above 1": func() { sim.FailFraction(1.5, FailUnavailable) },
-			"NaN fraction":     func() { sim.FailFraction(nan(), FailUnavailable) },
-		} {
-			func() {
-				defer func() {
-					if recover() == nil {
-						t.Errorf("%s: no panic", name)
-					}
-				}()
-				f()
-			}()
-		}
-	})
-}
-
-func TestFlowrouteFailFractionIsSeeded(t *testing.T) {
-	run := func(seed uint64) []int {
-		sim, srv := newFlowrouteServer(t, FlowrouteOptions{Seed: seed})
-		must(t, sim.SetCallbackMode(CallbackOff, 0))
-		sim.FailFraction(0.3, FailUnavailable)
-		var out []int
-		for i := range 200 {
-			out = append(out, frPost(t, srv, frSendBody("15551230000", fmt.Sprint(i), "")).status)
-		}
-		return out
-	}
-	a, b := run(7), run(7)
-	if !slices.Equal(a, b) {
-		t.Error("the same seed gave different faults")
-	}
-	if slices.Equal(a, run(8)) {
-		t.Error("another seed gave the same 200 faults")
-	}
-	failed := 0
-	for _, s := range a {
-		if s == 503 {
-			failed++
-		}
-	}
-	if failed < 30 || failed > 90 {
-		t.Errorf("%d of 200 calls failed at fraction 0.3", failed)
-	}
-}
-
-func TestFlowrouteLatency(t *testing.T) {
-	sim, srv := newFlowrouteServer(t, FlowrouteOptions{})
-	sim.SetLatency(30 * time.Millisecond)
-	start := time.Now()
-	frSend(t, srv, "15551230000", "x", "")
-	if d := time.Since(start); d < 30*time.Millisecond {
-		t.Errorf("call took %s, want at least the 30ms latency", d)
-	}
-}
-
 func TestFlowrouteAdminAPI(t *testing.T) {
 	// A clock that stands still, so the per-second cap set below cannot run out on a slow
 	// machine.
 	clock := &fakeClock{now: time.Date(2024, 3, 5, 7, 8, 9, 0, time.UTC)}
 	sim, srv := newFlowrouteServer(t, FlowrouteOptions{Now: clock.Now})
-	rc := newFRReceiver(t, nil)
+	rc := newReceiver(t, nil)
 	admin := func(method, path, body string) twResponse {
 		t.Helper()
 		return frCall(t, method, srv.URL+path, "", "", body)
@@ -1128,122 +898,6 @@ func TestFlowrouteAdminAPI(t *testing.T) {
 		if r := frPost(t, srv, frSendBody("19990000000", "x", "")); r.status != 202 {
 			t.Errorf("send after reset = %d %s, want 202", r.status, r.body)
 		}
-	}
-}
-
-func TestFlowrouteCloseWithPendingCallbacks(t *testing.T) {
-	t.Run("delayed", func(t *testing.T) {
-		sim, srv := newFlowrouteServer(t, FlowrouteOptions{})
-		rc := newFRReceiver(t, nil)
-		must(t, sim.SetCallbackMode(CallbackNormal, time.Hour))
-		for i := range 5 {
-			frSend(t, srv, "15551230000", fmt.Sprint(i), rc.srv.URL+"/dlr")
-		}
-		sim.Close() // returns now; goleak in TestMain checks nothing is left
-		if n := len(rc.requests()); n != 0 {
-			t.Errorf("%d callbacks after Close", n)
-		}
-		// After Close a message is still accepted, and stays queued.
-		id := frSend(t, srv, "15551230000", "after", rc.srv.URL+"/dlr")
-		if got := frLookup(t, srv, id).Data.Attributes.Status; got != "queued" {
-			t.Errorf("a message after Close is %s, want queued", got)
-		}
-	})
-	t.Run("in flight and in backoff", func(t *testing.T) {
-		release := make(chan struct{})
-		rc := newFRReceiver(t, func(n int, r *http.Request) (int, string) {
-			if n == 1 {
-				return 500, "" // the first message's first callback: retried after an hour
-			}
-			select { // the second message's: never answered until the request is cancelled
-			case <-r.Context().Done():
-			case <-release:
-			}
-			return 200, ""
-		})
-		t.Cleanup(func() { close(release) })
-		sim, srv := newFlowrouteServer(t, FlowrouteOptions{CallbackBackoff: time.Hour})
-		frSend(t, srv, "15551230000", "a", rc.srv.URL+"/dlr")
-		<-rc.arrived
-		frSend(t, srv, "15551230001", "b", rc.srv.URL+"/dlr")
-		<-rc.arrived
-		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		defer cancel()
-		if err := sim.wait(ctx, func() bool { return len(sim.callbacks) == 1 }, func() string { return "the 500 recorded" }); err != nil {
-			t.Fatal(err)
-		}
-		sim.Close()
-		recs := sim.Callbacks()
-		if len(recs) != 1 || recs[0].Status != 500 {
-			t.Errorf("records %+v, want only the 500: a cancelled attempt is not recorded", recs)
-		}
-	})
-}
-
-func TestFlowrouteResetCancelsCallbacks(t *testing.T) {
-	sim, srv := newFlowrouteServer(t, FlowrouteOptions{})
-	rc := newFRReceiver(t, nil)
-	must(t, sim.SetCallbackMode(CallbackNormal, time.Hour))
-	frSend(t, srv, "15551230000", "old", rc.srv.URL+"/dlr")
-	sim.Reset()
-	if st := sim.Stats(); st.Messages != 0 || st.Pending != 0 {
-		t.Errorf("stats after reset %+v", st)
-	}
-	// The mode is normal again, with no delay.
-	id := frSend(t, srv, "15551230000", "new", rc.srv.URL+"/dlr")
-	must(t, sim.WaitCallbacks(t.Context(), 2))
-	must(t, sim.WaitIdle(t.Context()))
-	for msgID := range receiptsByID(t, rc.requests()) {
-		if msgID != id {
-			t.Errorf("a callback of the message forgotten by Reset: %s", msgID)
-		}
-	}
-}
-
-func TestFlowrouteConcurrent(t *testing.T) {
-	sim, srv := newFlowrouteServer(t, FlowrouteOptions{})
-	rc := newFRReceiver(t, nil)
-	const workers, each = 8, 25
-	statuses := make(chan int, workers*each)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := range each {
-				req, _ := http.NewRequest("POST", srv.URL+"/v2.1/messages",
-					strings.NewReader(frSendBody(fmt.Sprintf("1555123%04d", w), fmt.Sprint(i), rc.srv.URL+"/dlr")))
-				req.SetBasicAuth(frKey, frSecret)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					statuses <- 0
-					continue
-				}
-				resp.Body.Close()
-				statuses <- resp.StatusCode
-				_ = sim.Stats() // readers alongside the writers
-			}
-		})
-	}
-	wg.Wait()
-	close(statuses)
-	for s := range statuses {
-		if s != 202 {
-			t.Fatalf("a concurrent send answered %d", s)
-		}
-	}
-	must(t, sim.WaitCallbacks(t.Context(), workers*each*2))
-	must(t, sim.WaitIdle(t.Context()))
-	for w := range workers {
-		if n := sim.Count(fmt.Sprintf("1555123%04d", w)); n != each {
-			t.Errorf("Count of worker %d = %d, want %d", w, n, each)
-		}
-	}
-	for id, got := range receiptsByID(t, rc.requests()) {
-		if !slices.Equal(got, []string{"1:smsc submit", "2:delivered"}) {
-			t.Errorf("callbacks of %s: %v", id, got)
-		}
-	}
-	if st := sim.Stats(); st.Messages != workers*each || st.ByStatus[FlowrouteDelivered] != workers*each {
-		t.Errorf("stats %+v", st)
 	}
 }
 

@@ -2,7 +2,6 @@ package providersim
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"math"
@@ -46,30 +45,17 @@ func (t *Twilio) mux() *http.ServeMux {
 // vendor wraps a vendor API handler with the latency knob and the Basic authentication: the
 // credentials must be the account's, and the path's account that account too.
 func (t *Twilio) vendor(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !waitLatency(r.Context(), t.latencyNow()) {
-			return
+	return t.guard(h, t.authorized, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			t.countCreate(TwilioOutcomeUnauthorized)
 		}
-		if !t.authorized(r) {
-			if r.Method == http.MethodPost {
-				t.countCreate(TwilioOutcomeUnauthorized)
-			}
-			w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
-			writeTwilioError(w, http.StatusUnauthorized, 20003, twilioErrorMessage(20003))
-			return
-		}
-		h(w, r)
-	}
+		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+		writeTwilioError(w, http.StatusUnauthorized, 20003, twilioErrorMessage(20003))
+	})
 }
 
 func (t *Twilio) authorized(r *http.Request) bool {
-	user, pass, ok := r.BasicAuth()
-	if !ok {
-		return false
-	}
-	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(t.opts.AccountSID)) == 1
-	passOK := subtle.ConstantTimeCompare([]byte(pass), []byte(t.opts.AuthToken)) == 1
-	return userOK && passOK && r.PathValue("account") == t.opts.AccountSID
+	return basicAuthIs(r, t.opts.AccountSID, t.opts.AuthToken) && r.PathValue("account") == t.opts.AccountSID
 }
 
 // countCreate counts a create call that ended before create.
